@@ -1,0 +1,143 @@
+//! The one error type of the engine.
+
+use std::fmt;
+use std::io;
+
+/// Result alias used throughout vellum.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, as variants a caller can match on.
+///
+/// ```
+/// use vellum::{Db, Error, Options};
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Db::open(dir.path().join("db")).unwrap();
+/// let tx = db.begin_write().unwrap();
+/// let big = vec![0u8; 64 * 1024];
+/// assert!(matches!(tx.put(&big, b"v"), Err(Error::KeyTooLarge { .. })));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system (or the VFS) reported an I/O error.
+    Io(io::Error),
+    /// A page or record failed verification (checksum, identity or
+    /// structure). `page` is the page number where it was detected.
+    Corruption {
+        /// Page number where the damage was detected.
+        page: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The file is not a vellum database (bad magic or header).
+    NotADatabase,
+    /// The file was written by an incompatible format version.
+    UnsupportedVersion {
+        /// Version found in the header.
+        found: u32,
+        /// Version this build reads and writes.
+        supported: u32,
+    },
+    /// Another handle (or process) holds a conflicting lock on the file.
+    Locked,
+    /// A write was attempted through a read-only handle.
+    ReadOnly,
+    /// A key is longer than [`crate::Limits::max_key_len`].
+    KeyTooLarge {
+        /// Length of the rejected key.
+        len: usize,
+        /// Largest accepted key length.
+        max: usize,
+    },
+    /// A value is longer than [`crate::Limits::max_value_len`].
+    ValueTooLarge {
+        /// Length of the rejected value.
+        len: usize,
+        /// Largest accepted value length.
+        max: usize,
+    },
+    /// The named bucket does not exist.
+    BucketNotFound(Vec<u8>),
+    /// A bucket with this name already exists.
+    BucketExists(Vec<u8>),
+    /// A bucket name is empty or longer than [`crate::Limits::max_key_len`].
+    InvalidBucketName,
+    /// An earlier sync or commit failed in a way that leaves the in-memory
+    /// state untrustworthy; reopen the database.
+    Poisoned,
+    /// `try_begin_write` found another write transaction in progress.
+    WriterBusy,
+    /// The options are invalid (for example a page size that is not a
+    /// power of two).
+    InvalidOptions(String),
+    /// The database would exceed the largest supported file size.
+    FileTooLarge,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Corruption { page, reason } => {
+                write!(f, "corruption detected at page {page}: {reason}")
+            }
+            Error::NotADatabase => write!(f, "not a vellum database file"),
+            Error::UnsupportedVersion { found, supported } => write!(
+                f,
+                "unsupported format version {found} (this build supports {supported})"
+            ),
+            Error::Locked => write!(f, "database file is locked by another handle or process"),
+            Error::ReadOnly => write!(f, "database is open read-only"),
+            Error::KeyTooLarge { len, max } => {
+                write!(f, "key of {len} bytes exceeds the limit of {max} bytes")
+            }
+            Error::ValueTooLarge { len, max } => {
+                write!(f, "value of {len} bytes exceeds the limit of {max} bytes")
+            }
+            Error::BucketNotFound(n) => {
+                write!(f, "bucket {:?} not found", String::from_utf8_lossy(n))
+            }
+            Error::BucketExists(n) => {
+                write!(f, "bucket {:?} already exists", String::from_utf8_lossy(n))
+            }
+            Error::InvalidBucketName => write!(f, "bucket name is empty or too long"),
+            Error::Poisoned => write!(
+                f,
+                "database handle is poisoned by an earlier failed sync; reopen it"
+            ),
+            Error::WriterBusy => write!(f, "another write transaction is in progress"),
+            Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
+            Error::FileTooLarge => write!(f, "database file would exceed the maximum size"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl Error {
+    /// Shorthand for a corruption error.
+    pub(crate) fn corrupt(page: u64, reason: impl Into<String>) -> Self {
+        Error::Corruption {
+            page,
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether this is a [`Error::Corruption`].
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corruption { .. })
+    }
+}

@@ -1,0 +1,214 @@
+//! The virtual file system: every byte vellum reads or writes goes through
+//! these two traits.
+//!
+//! The engine never touches `std::fs` outside [`StdVfs`]. The deterministic
+//! simulator (crate `vellum-sim`) supplies a `Vfs` whose disk loses, reorders
+//! and tears unsynced writes, so the whole engine can be exercised against
+//! power loss from a single seed.
+//!
+//! # Contract
+//! - `write_at` may land in a volatile cache: only a later `sync` of the same
+//!   file makes it durable. Reads always see earlier writes (durable or not).
+//! - `sync` is a barrier for the file's data *and* its length.
+//! - A newly created or renamed file survives a crash only after
+//!   [`Vfs::sync_dir`] of its parent directory.
+//! - `read_at` fills the whole buffer or fails; reading past the end of the
+//!   file is an [`std::io::ErrorKind::UnexpectedEof`] error.
+//!
+//! ```
+//! use vellum::vfs::{StdVfs, Vfs, OpenMode};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("f");
+//! let file = StdVfs.open(&path, OpenMode::CreateReadWrite).unwrap();
+//! file.write_at(b"hello", 0).unwrap();
+//! file.sync().unwrap();
+//! let mut buf = [0u8; 5];
+//! file.read_at(&mut buf, 0).unwrap();
+//! assert_eq!(&buf, b"hello");
+//! ```
+
+use std::fmt::Debug;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How a file is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read only; the file must exist.
+    ReadOnly,
+    /// Read and write; the file must exist.
+    ReadWrite,
+    /// Read and write; the file is created if it does not exist.
+    CreateReadWrite,
+}
+
+/// Advisory whole-file lock kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockKind {
+    /// Many holders at once (read-only opens).
+    Shared,
+    /// One holder, no shared holders (read-write opens).
+    Exclusive,
+}
+
+/// A file system: opens files and manages directory entries.
+pub trait Vfs: Send + Sync + Debug {
+    /// Opens (and with [`OpenMode::CreateReadWrite`] creates) a file.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>>;
+    /// Whether a file exists at `path`.
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes the directory entries (creations, renames, removals) in the
+    /// directory that contains `path` durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// An open file with positional I/O.
+pub trait VfsFile: Send + Sync + Debug {
+    /// Reads exactly `buf.len()` bytes at `offset`.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Writes all of `buf` at `offset`, extending the file if needed.
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes every earlier write and length change of this file durable.
+    fn sync(&self) -> io::Result<()>;
+    /// Truncates or extends (with zeros) the file to `len` bytes.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// The current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+    /// Tries to take an advisory lock without waiting. `Ok(false)` means
+    /// another holder has a conflicting lock.
+    fn try_lock(&self, kind: LockKind) -> io::Result<bool>;
+    /// Releases the lock taken by [`VfsFile::try_lock`].
+    fn unlock(&self) -> io::Result<()>;
+}
+
+/// The default [`Vfs`]: the operating system's files, positional I/O,
+/// `fdatasync` for [`VfsFile::sync`] and `flock` (via fs2) for locks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StdVfs;
+
+#[derive(Debug)]
+struct StdFile {
+    file: std::fs::File,
+}
+
+impl Vfs for StdVfs {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
+        let mut o = std::fs::OpenOptions::new();
+        match mode {
+            OpenMode::ReadOnly => o.read(true),
+            OpenMode::ReadWrite => o.read(true).write(true),
+            OpenMode::CreateReadWrite => o.read(true).write(true).create(true),
+        };
+        Ok(Arc::new(StdFile { file: o.open(path)? }))
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        path.try_exists()
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        #[cfg(unix)]
+        {
+            std::fs::File::open(dir)?.sync_all()
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = dir;
+            Ok(())
+        }
+    }
+}
+
+impl VfsFile for StdFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+        }
+        #[cfg(windows)]
+        {
+            let mut done = 0;
+            while done < buf.len() {
+                let n = std::os::windows::fs::FileExt::seek_read(
+                    &self.file,
+                    &mut buf[done..],
+                    offset + done as u64,
+                )?;
+                if n == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                done += n;
+            }
+            Ok(())
+        }
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::write_all_at(&self.file, buf, offset)
+        }
+        #[cfg(windows)]
+        {
+            let mut done = 0;
+            while done < buf.len() {
+                let n = std::os::windows::fs::FileExt::seek_write(
+                    &self.file,
+                    &buf[done..],
+                    offset + done as u64,
+                )?;
+                done += n;
+            }
+            Ok(())
+        }
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn try_lock(&self, kind: LockKind) -> io::Result<bool> {
+        let r = match kind {
+            LockKind::Shared => fs2::FileExt::try_lock_shared(&self.file),
+            LockKind::Exclusive => fs2::FileExt::try_lock_exclusive(&self.file),
+        };
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == fs2::lock_contended_error().kind() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn unlock(&self) -> io::Result<()> {
+        fs2::FileExt::unlock(&self.file)
+    }
+}
