@@ -1,0 +1,165 @@
+//! Checkpoint slots in pages 1 and 2 (FORMAT.md §1.2).
+
+use super::{PageRef, Reader};
+use crate::checksum::checksum;
+use crate::{Error, Result};
+
+/// Magic bytes of a slot.
+pub const MAGIC: &[u8; 8] = b"VELLSLOT";
+/// Most allocator index pages a slot can reference.
+pub const MAX_INDEX_REFS: usize = 32;
+/// Offset of the slot checksum.
+const CHECKSUM_AT: usize = 72 + 16 * MAX_INDEX_REFS;
+
+/// The content of a checkpoint slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Checkpoint id (written to slot `id % 2`).
+    pub checkpoint: u64,
+    /// Last transaction contained in this checkpoint.
+    pub last_txn: u64,
+    /// Logical file size in pages.
+    pub page_count: u64,
+    /// First page of the log extent.
+    pub log_start: u64,
+    /// Length of the log extent in pages.
+    pub log_pages: u64,
+    /// Root of the catalog tree, if any bucket has content.
+    pub catalog: Option<PageRef>,
+    /// Allocator index pages.
+    pub alloc_index: Vec<PageRef>,
+}
+
+impl Slot {
+    /// The page that holds the slot for checkpoint `id`.
+    pub fn page_for(checkpoint: u64) -> u64 {
+        1 + checkpoint % 2
+    }
+
+    /// Encodes to a full page; returns the bytes and the slot checksum.
+    pub fn encode(&self, page_size: usize) -> (Vec<u8>, u64) {
+        assert!(self.alloc_index.len() <= MAX_INDEX_REFS);
+        assert!(self.page_count >= 3 && self.log_start + self.log_pages <= self.page_count);
+        let mut b = Vec::with_capacity(page_size);
+        b.extend_from_slice(MAGIC);
+        for v in [
+            self.checkpoint,
+            self.last_txn,
+            self.page_count,
+            self.log_start,
+            self.log_pages,
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        let cat = self.catalog.unwrap_or(PageRef {
+            page: 0,
+            checksum: 0,
+        });
+        cat.write(&mut b);
+        b.extend_from_slice(&(self.alloc_index.len() as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        for r in &self.alloc_index {
+            r.write(&mut b);
+        }
+        b.resize(CHECKSUM_AT, 0);
+        let c = checksum(&b);
+        b.extend_from_slice(&c.to_le_bytes());
+        b.resize(page_size, 0);
+        (b, c)
+    }
+
+    /// Decodes and validates a slot page. Returns the slot and its checksum,
+    /// or an error saying why it is not valid.
+    pub fn decode(bytes: &[u8], slot_page: u64) -> Result<(Slot, u64)> {
+        if bytes.len() < CHECKSUM_AT + 8 {
+            return Err(Error::corrupt(slot_page, "slot page too short"));
+        }
+        if &bytes[0..8] != MAGIC {
+            return Err(Error::corrupt(slot_page, "bad slot magic"));
+        }
+        let stored = u64::from_le_bytes(bytes[CHECKSUM_AT..CHECKSUM_AT + 8].try_into().unwrap());
+        if checksum(&bytes[..CHECKSUM_AT]) != stored {
+            return Err(Error::corrupt(slot_page, "slot checksum mismatch"));
+        }
+        let mut r = Reader::at(bytes, 8, slot_page);
+        let checkpoint = r.u64()?;
+        let last_txn = r.u64()?;
+        let page_count = r.u64()?;
+        let log_start = r.u64()?;
+        let log_pages = r.u64()?;
+        let cat = PageRef::read(&mut r)?;
+        let n = r.u32()? as usize;
+        let _ = r.u32()?;
+        if n > MAX_INDEX_REFS {
+            return Err(Error::corrupt(slot_page, "too many allocator index pages"));
+        }
+        let mut alloc_index = Vec::with_capacity(n);
+        for _ in 0..n {
+            alloc_index.push(PageRef::read(&mut r)?);
+        }
+        let in_range = |p: u64| (3..page_count).contains(&p);
+        if page_count < 3
+            || Slot::page_for(checkpoint) != slot_page
+            || log_start.checked_add(log_pages).is_none_or(|e| e > page_count)
+            || (log_pages > 0 && !in_range(log_start))
+            || (cat.page != 0 && !in_range(cat.page))
+            || alloc_index.iter().any(|r| !in_range(r.page))
+        {
+            return Err(Error::corrupt(slot_page, "slot fields out of range"));
+        }
+        let catalog = (cat.page != 0).then_some(cat);
+        Ok((
+            Slot {
+                checkpoint,
+                last_txn,
+                page_count,
+                log_start,
+                log_pages,
+                catalog,
+                alloc_index,
+            },
+            stored,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Slot {
+        Slot {
+            checkpoint: 7,
+            last_txn: 42,
+            page_count: 100,
+            log_start: 10,
+            log_pages: 16,
+            catalog: Some(PageRef {
+                page: 50,
+                checksum: 99,
+            }),
+            alloc_index: vec![PageRef {
+                page: 60,
+                checksum: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let s = sample();
+        let (b, c) = s.encode(4096);
+        let (d, c2) = Slot::decode(&b, Slot::page_for(7)).unwrap();
+        assert_eq!(d, s);
+        assert_eq!(c, c2);
+    }
+
+    #[test]
+    fn torn_or_misplaced_slot_is_invalid() {
+        let (mut b, _) = sample().encode(4096);
+        assert!(Slot::decode(&b, 1).is_err(), "slot of checkpoint 7 belongs in page 2");
+        b[20] ^= 0xff;
+        assert!(Slot::decode(&b, 2).is_err());
+        assert!(Slot::decode(&[0u8; 4096], 2).is_err());
+    }
+}
