@@ -1,11 +1,48 @@
 //! vellum: an embedded, crash-safe, ordered key-value store.
+//!
+//! A copy-on-write B+ tree with a redo log: every commit appends one log
+//! record and (by default) syncs once; checkpoints write changed tree pages
+//! copy-on-write. Every page is checksummed by its parent. See
+//! `docs/ARCHITECTURE.md` and `docs/FORMAT.md` in the repository.
+//!
+//! ```
+//! use vellum::Db;
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path().join("quick.vellum")).unwrap();
+//! db.update(|tx| {
+//!     tx.put(b"apple", b"1")?;
+//!     tx.put(b"banana", b"2")?;
+//!     let users = tx.create_bucket(b"users")?;
+//!     users.put(b"alice", b"admin")
+//! })
+//! .unwrap();
+//! let tx = db.begin_read().unwrap();
+//! assert_eq!(tx.get(b"apple").unwrap().as_deref(), Some(&b"1"[..]));
+//! let keys: Vec<_> = tx.iter().map(|e| e.unwrap().0).collect();
+//! assert_eq!(keys, vec![b"apple".to_vec(), b"banana".to_vec()]);
+//! ```
 #![warn(missing_docs)]
 
+pub mod btree;
+pub mod bucket;
+pub mod catalog;
+pub(crate) mod checkpoint;
 pub mod checksum;
+pub mod cursor;
+mod db;
 pub mod error;
+pub mod freelist;
+pub mod log;
 pub mod options;
 pub mod page;
+pub mod pager;
+pub mod snapshot;
+pub mod txn;
 pub mod vfs;
 
+pub use bucket::{Bucket, BucketMut};
+pub use cursor::{Cursor, Entry, Range};
+pub use db::Db;
 pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options};
+pub use txn::{ReadTxn, WriteTxn};

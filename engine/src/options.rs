@@ -133,7 +133,6 @@ impl Options {
     }
 
     /// Opens (or creates) the database at `path` with these options.
-    #[cfg(any())]
     pub fn open(self, path: impl AsRef<std::path::Path>) -> Result<crate::Db> {
         crate::Db::open_with(path.as_ref(), self)
     }

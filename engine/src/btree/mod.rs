@@ -1,0 +1,261 @@
+//! The copy-on-write B+ tree.
+//!
+//! A tree is an `Option<Child>` root. Modifying operations copy every node on
+//! the path they change (nodes already private to the current transaction
+//! are changed in place via `Arc::make_mut`), and report the pages they stop
+//! using so the checkpoint can free them. Nothing here writes to disk except
+//! [`flush`].
+
+pub mod build;
+pub mod cursor;
+pub mod flush;
+pub mod split;
+
+use std::sync::Arc;
+
+use crate::page::node::{Branch, Child, Leaf, Node, Value};
+use crate::pager::Pager;
+use crate::Result;
+
+/// Pages that a modification stopped referencing: `(first page, pages)`.
+pub type Freed = Vec<(u64, u64)>;
+
+/// Context of a tree modification.
+pub struct TreeMut<'a> {
+    /// Page I/O.
+    pub pager: &'a Pager,
+    /// Pages dropped from the tree by copy-on-write.
+    pub freed: &'a mut Freed,
+}
+
+impl TreeMut<'_> {
+    /// Makes `child` a private in-memory node and returns it for mutation.
+    fn make_mut<'c>(&mut self, child: &'c mut Child) -> Result<&'c mut Node> {
+        if let Child::Disk(r) = child {
+            let n = self.pager.read_node(*r)?;
+            self.freed.push((r.page, 1));
+            *child = Child::Mem(n);
+        }
+        match child {
+            Child::Mem(arc) => Ok(Arc::make_mut(arc)),
+            Child::Disk(_) => unreachable!("converted above"),
+        }
+    }
+}
+
+/// Index of the child of `b` that may contain `key`.
+pub fn child_index(b: &Branch, key: &[u8]) -> usize {
+    b.keys.partition_point(|s| s.as_slice() <= key)
+}
+
+/// Looks up `key`.
+pub fn get(pager: &Pager, root: &Option<Child>, key: &[u8]) -> Result<Option<Value>> {
+    let Some(mut child) = root.clone() else {
+        return Ok(None);
+    };
+    loop {
+        let node = pager.node(&child)?;
+        match &*node {
+            Node::Leaf(l) => {
+                return Ok(l
+                    .keys
+                    .binary_search_by(|k| k.as_slice().cmp(key))
+                    .ok()
+                    .map(|i| l.values[i].clone()))
+            }
+            Node::Branch(b) => child = b.children[child_index(b, key)].clone(),
+        }
+    }
+}
+
+/// Inserts or replaces `key`; returns the previous value.
+pub fn insert(
+    t: &mut TreeMut<'_>,
+    root: &mut Option<Child>,
+    key: &[u8],
+    value: Value,
+) -> Result<Option<Value>> {
+    let page_size = t.pager.page_size();
+    let Some(r) = root else {
+        *root = Some(Child::Mem(Arc::new(Node::Leaf(Leaf {
+            keys: vec![key.to_vec()],
+            values: vec![value],
+        }))));
+        return Ok(None);
+    };
+    let (old, mut splits) = insert_rec(t, r, key, value)?;
+    while !splits.is_empty() {
+        let left = root.take().expect("root present");
+        let mut keys = Vec::with_capacity(splits.len());
+        let mut children = vec![left];
+        for (k, n) in splits {
+            keys.push(k);
+            children.push(Child::Mem(Arc::new(n)));
+        }
+        let mut b = Branch { keys, children };
+        splits = if Node::Branch(b.clone()).encoded_size() > page_size {
+            split::split_branch(&mut b, page_size)
+        } else {
+            Vec::new()
+        };
+        *root = Some(Child::Mem(Arc::new(Node::Branch(b))));
+    }
+    Ok(old)
+}
+
+type Splits = Vec<(Vec<u8>, Node)>;
+
+fn insert_rec(
+    t: &mut TreeMut<'_>,
+    child: &mut Child,
+    key: &[u8],
+    value: Value,
+) -> Result<(Option<Value>, Splits)> {
+    let page_size = t.pager.page_size();
+    let node = t.make_mut(child)?;
+    let old = match node {
+        Node::Leaf(l) => match l.keys.binary_search_by(|k| k.as_slice().cmp(key)) {
+            Ok(i) => Some(std::mem::replace(&mut l.values[i], value)),
+            Err(i) => {
+                l.keys.insert(i, key.to_vec());
+                l.values.insert(i, value);
+                None
+            }
+        },
+        Node::Branch(b) => {
+            let i = child_index(b, key);
+            let (old, splits) = insert_rec(t, &mut b.children[i], key, value)?;
+            for (j, (k, n)) in splits.into_iter().enumerate() {
+                b.keys.insert(i + j, k);
+                b.children.insert(i + j + 1, Child::Mem(Arc::new(n)));
+            }
+            old
+        }
+    };
+    let splits = if node.encoded_size() > page_size {
+        match node {
+            Node::Leaf(l) => split::split_leaf(l, page_size),
+            Node::Branch(b) => split::split_branch(b, page_size),
+        }
+    } else {
+        Vec::new()
+    };
+    Ok((old, splits))
+}
+
+/// Removes `key`; returns its value if it was present. An absent key leaves
+/// the tree (and its pages) untouched.
+pub fn delete(t: &mut TreeMut<'_>, root: &mut Option<Child>, key: &[u8]) -> Result<Option<Value>> {
+    if get(t.pager, root, key)?.is_none() {
+        return Ok(None);
+    }
+    let r = root.as_mut().expect("key found, so the tree has a root");
+    let old = delete_rec(t, r, key)?;
+    // Shrink the root: an empty leaf disappears, a branch with one child is
+    // replaced by that child.
+    loop {
+        let node = t.pager.node(root.as_ref().expect("root present"))?;
+        match &*node {
+            Node::Leaf(l) if l.keys.is_empty() => {
+                *root = None;
+                break;
+            }
+            Node::Branch(b) if b.children.len() == 1 => {
+                let only = b.children[0].clone();
+                *root = Some(only);
+            }
+            _ => break,
+        }
+    }
+    Ok(Some(old))
+}
+
+fn delete_rec(t: &mut TreeMut<'_>, child: &mut Child, key: &[u8]) -> Result<Value> {
+    let page_size = t.pager.page_size();
+    let node = t.make_mut(child)?;
+    match node {
+        Node::Leaf(l) => {
+            let i = l
+                .keys
+                .binary_search_by(|k| k.as_slice().cmp(key))
+                .expect("delete_rec is called only for present keys");
+            l.keys.remove(i);
+            Ok(l.values.remove(i))
+        }
+        Node::Branch(b) => {
+            let i = child_index(b, key);
+            let old = delete_rec(t, &mut b.children[i], key)?;
+            let size = t.pager.node(&b.children[i])?.encoded_size();
+            if size < page_size / 4 && b.children.len() > 1 {
+                rebalance(t, b, i)?;
+            }
+            Ok(old)
+        }
+    }
+}
+
+/// Merges the underfull child `i` of `b` with a sibling, or redistributes
+/// their entries when the two do not fit in one page.
+fn rebalance(t: &mut TreeMut<'_>, b: &mut Branch, i: usize) -> Result<()> {
+    let page_size = t.pager.page_size();
+    let left = if i + 1 < b.children.len() { i } else { i - 1 };
+    let mut right_child = b.children.remove(left + 1);
+    let sep = b.keys.remove(left);
+    let right = std::mem::replace(t.make_mut(&mut right_child)?, Node::Leaf(Leaf::default()));
+    let merged = t.make_mut(&mut b.children[left])?;
+    match (merged, right) {
+        (Node::Leaf(l), Node::Leaf(r)) => {
+            l.keys.extend(r.keys);
+            l.values.extend(r.values);
+        }
+        (Node::Branch(l), Node::Branch(r)) => {
+            l.keys.push(sep);
+            l.keys.extend(r.keys);
+            l.children.extend(r.children);
+        }
+        _ => unreachable!("siblings are at the same depth"),
+    }
+    let merged = t.make_mut(&mut b.children[left])?;
+    if merged.encoded_size() > page_size {
+        let pieces = match merged {
+            Node::Leaf(l) => split::split_leaf(l, page_size),
+            Node::Branch(br) => split::split_branch(br, page_size),
+        };
+        for (j, (k, n)) in pieces.into_iter().enumerate() {
+            b.keys.insert(left + j, k);
+            b.children.insert(left + j + 1, Child::Mem(Arc::new(n)));
+        }
+    }
+    Ok(())
+}
+
+/// Calls `visit(first_page, pages)` for every on-disk page and overflow run
+/// reachable from `root` (in-memory nodes are descended, not reported).
+pub fn for_each_page(
+    pager: &Pager,
+    root: &Option<Child>,
+    visit: &mut dyn FnMut(u64, u64) -> Result<()>,
+) -> Result<()> {
+    let Some(root) = root else { return Ok(()) };
+    let mut stack = vec![root.clone()];
+    while let Some(c) = stack.pop() {
+        if let Child::Disk(r) = &c {
+            visit(r.page, 1)?;
+        }
+        let node = pager.node(&c)?;
+        match &*node {
+            Node::Leaf(l) => {
+                for v in &l.values {
+                    if let Value::Overflow { at, len } = v {
+                        visit(
+                            at.page,
+                            crate::page::overflow::run_pages(*len as usize, pager.page_size()),
+                        )?;
+                    }
+                }
+            }
+            Node::Branch(b) => stack.extend(b.children.iter().cloned()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Buckets: independent ordered key spaces inside one database.
+
+use std::ops::{Bound, RangeBounds};
+
+use crate::cursor::{prefix_end, Cursor, Range};
+use crate::page::node::Child;
+use crate::pager::Pager;
+use crate::txn::WriteTxn;
+use crate::Result;
+
+fn bound<K: AsRef<[u8]> + ?Sized>(b: Bound<&K>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_ref()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+fn bounds<'a, K: AsRef<[u8]> + ?Sized + 'a, R: RangeBounds<K>>(
+    r: &'a R,
+) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (bound(r.start_bound()), bound(r.end_bound()))
+}
+
+/// A read-only view of a bucket at one version.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// db.update(|tx| {
+///     let b = tx.create_bucket(b"fruit")?;
+///     b.put(b"apple", b"red")?;
+///     b.put(b"apricot", b"orange")?;
+///     b.put(b"banana", b"yellow")
+/// })
+/// .unwrap();
+/// let tx = db.begin_read().unwrap();
+/// let fruit = tx.bucket(b"fruit").unwrap();
+/// assert_eq!(fruit.len(), 3);
+/// assert_eq!(fruit.prefix(b"ap").count(), 2);
+/// ```
+pub struct Bucket<'tx> {
+    pager: &'tx Pager,
+    root: Option<Child>,
+    len: u64,
+}
+
+impl<'tx> Bucket<'tx> {
+    pub(crate) fn new(pager: &'tx Pager, root: Option<Child>, len: u64) -> Bucket<'tx> {
+        Bucket { pager, root, len }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        match crate::btree::get(self.pager, &self.root, key.as_ref())? {
+            Some(v) => Ok(Some(self.pager.value(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `key` is present (without reading a large value).
+    pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(crate::btree::get(self.pager, &self.root, key.as_ref())?.is_some())
+    }
+
+    /// Number of keys (O(1)).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the bucket has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// All entries in key order.
+    pub fn iter(&self) -> Range<'tx> {
+        Range::new(self.pager, self.root.clone(), Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// Entries whose keys fall in `range` (`a..b`, `a..=b`, `a..`, `..b`).
+    pub fn range<K: AsRef<[u8]> + ?Sized>(&self, range: impl RangeBounds<K>) -> Range<'tx> {
+        let (s, e) = bounds(&range);
+        Range::new(self.pager, self.root.clone(), s, e)
+    }
+
+    /// Entries whose keys start with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Range<'tx> {
+        let p = prefix.as_ref();
+        let end = prefix_end(p);
+        let e = match &end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
+        Range::new(self.pager, self.root.clone(), Bound::Included(p), e)
+    }
+
+    /// A cursor over this version of the bucket.
+    pub fn cursor(&self) -> Cursor<'tx> {
+        Cursor::new(self.pager, self.root.clone())
+    }
+}
+
+/// A bucket inside the write transaction: reads see the transaction's own
+/// writes. Iterators and cursors see the bucket as it was when they were
+/// created.
+pub struct BucketMut<'tx> {
+    tx: &'tx WriteTxn,
+    name: Vec<u8>,
+}
+
+impl<'tx> BucketMut<'tx> {
+    pub(crate) fn new(tx: &'tx WriteTxn, name: Vec<u8>) -> BucketMut<'tx> {
+        BucketMut { tx, name }
+    }
+
+    /// The bucket's name (empty for the default bucket).
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    /// A read-only view of the bucket's current content.
+    pub fn view(&self) -> Result<Bucket<'tx>> {
+        let (root, len) = self.tx.with_state(|s| {
+            let b = s
+                .catalog
+                .get(&self.name)
+                .ok_or_else(|| crate::Error::BucketNotFound(self.name.clone()))?;
+            Ok((b.root.clone(), b.len))
+        })?;
+        Ok(Bucket::new(&self.tx.inner.pager, root, len))
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        self.view()?.get(key)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.view()?.contains(key)
+    }
+
+    /// Number of keys (O(1)).
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.view()?.len())
+    }
+
+    /// Whether the bucket is empty.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let pager = &self.tx.inner.pager;
+        self.tx
+            .with_state(|s| s.put(pager, &self.name, key.as_ref(), value.as_ref()))
+            .map(|_| ())
+    }
+
+    /// Sets many keys (a batch form of [`BucketMut::put`]).
+    pub fn put_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<()> {
+        let pager = &self.tx.inner.pager;
+        self.tx.with_state(|s| {
+            for (k, v) in items {
+                s.put(pager, &self.name, k.as_ref(), v.as_ref())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets `key` only if absent; returns whether it was inserted.
+    pub fn insert_if_absent(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
+        if self.contains(key.as_ref())? {
+            return Ok(false);
+        }
+        self.put(key, value)?;
+        Ok(true)
+    }
+
+    /// Removes `key`; returns whether it existed.
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        let pager = &self.tx.inner.pager;
+        self.tx
+            .with_state(|s| s.delete(pager, &self.name, key.as_ref()))
+    }
+
+    /// Removes many keys; returns how many existed.
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
+        let pager = &self.tx.inner.pager;
+        self.tx.with_state(|s| {
+            let mut n = 0;
+            for k in keys {
+                n += s.delete(pager, &self.name, k.as_ref())? as u64;
+            }
+            Ok(n)
+        })
+    }
+
+    /// All entries in key order.
+    pub fn iter(&self) -> Result<Range<'tx>> {
+        Ok(self.view()?.iter())
+    }
+
+    /// Entries whose keys fall in `range`.
+    pub fn range<K: AsRef<[u8]> + ?Sized>(&self, range: impl RangeBounds<K>) -> Result<Range<'tx>> {
+        Ok(self.view()?.range(range))
+    }
+
+    /// Entries whose keys start with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Range<'tx>> {
+        Ok(self.view()?.prefix(prefix))
+    }
+
+    /// A cursor over the bucket's current content.
+    pub fn cursor(&self) -> Result<Cursor<'tx>> {
+        Ok(self.view()?.cursor())
+    }
+}

@@ -1,0 +1,156 @@
+//! The catalog: every bucket's tree root and key count (FORMAT.md §1.7).
+
+use std::collections::BTreeMap;
+
+use crate::btree::build::build_sorted;
+use crate::btree::cursor::TreeCursor;
+use crate::btree::flush::{flush, PageSource};
+use crate::page::node::{Child, Value};
+use crate::page::PageRef;
+use crate::pager::Pager;
+use crate::{Error, Result};
+
+/// One bucket: its tree and its number of keys.
+#[derive(Clone, Debug, Default)]
+pub struct BucketRoot {
+    /// Root of the bucket's tree (`None` when empty).
+    pub root: Option<Child>,
+    /// Number of keys.
+    pub len: u64,
+}
+
+/// All buckets. The default bucket has the empty name.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    /// The default bucket.
+    pub default: BucketRoot,
+    /// Named buckets.
+    pub named: BTreeMap<Vec<u8>, BucketRoot>,
+}
+
+const DEFAULT_KEY: u8 = 0;
+const NAMED_KEY: u8 = 1;
+
+impl Catalog {
+    /// The bucket called `name` (empty = default).
+    pub fn get(&self, name: &[u8]) -> Option<&BucketRoot> {
+        if name.is_empty() {
+            Some(&self.default)
+        } else {
+            self.named.get(name)
+        }
+    }
+
+    /// The bucket called `name`, mutably.
+    pub fn get_mut(&mut self, name: &[u8]) -> Option<&mut BucketRoot> {
+        if name.is_empty() {
+            Some(&mut self.default)
+        } else {
+            self.named.get_mut(name)
+        }
+    }
+
+    /// Every bucket with its name, default first.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &BucketRoot)> {
+        std::iter::once((&[][..], &self.default)).chain(self.named.iter().map(|(k, v)| (k.as_slice(), v)))
+    }
+
+    /// Reads a catalog tree; returns the catalog and the catalog's own pages.
+    pub fn load(pager: &Pager, root: Option<PageRef>) -> Result<(Catalog, Vec<u64>)> {
+        let mut cat = Catalog::default();
+        let mut pages = Vec::new();
+        let root = root.map(Child::Disk);
+        crate::btree::for_each_page(pager, &root, &mut |p, _| {
+            pages.push(p);
+            Ok(())
+        })?;
+        let at = root.as_ref().map_or(0, |c| match c {
+            Child::Disk(r) => r.page,
+            Child::Mem(_) => 0,
+        });
+        let mut c = TreeCursor::new(root);
+        let mut ok = c.first(pager)?;
+        while ok {
+            let (k, v) = c.current().expect("positioned");
+            let Value::Inline(meta) = v else {
+                return Err(Error::corrupt(at, "catalog entry is not inline"));
+            };
+            if meta.len() != 24 {
+                return Err(Error::corrupt(at, "catalog entry has the wrong size"));
+            }
+            let u = |i: usize| u64::from_le_bytes(meta[i..i + 8].try_into().unwrap());
+            let b = BucketRoot {
+                root: (u(0) != 0).then_some(Child::Disk(PageRef {
+                    page: u(0),
+                    checksum: u(8),
+                })),
+                len: u(16),
+            };
+            match k.split_first() {
+                Some((&DEFAULT_KEY, [])) => cat.default = b,
+                Some((&NAMED_KEY, name)) if !name.is_empty() => {
+                    cat.named.insert(name.to_vec(), b);
+                }
+                _ => return Err(Error::corrupt(at, "bad catalog key")),
+            }
+            ok = c.next(pager)?;
+        }
+        Ok((cat, pages))
+    }
+
+    /// Flushes every bucket tree and writes a new catalog tree. Returns the
+    /// catalog with on-disk roots, the catalog root and the catalog's pages.
+    pub fn write(
+        &self,
+        pager: &Pager,
+        src: &mut dyn PageSource,
+        checkpoint: u64,
+    ) -> Result<(Catalog, Option<PageRef>, Vec<u64>)> {
+        let mut out = Catalog::default();
+        let mut entries = Vec::new();
+        for (name, b) in self.iter() {
+            let root = match &b.root {
+                Some(c) => Some(flush(pager, src, checkpoint, c)?),
+                None => None,
+            };
+            let flushed = BucketRoot {
+                root: root.map(Child::Disk),
+                len: b.len,
+            };
+            if name.is_empty() {
+                if root.is_some() {
+                    entries.push((vec![DEFAULT_KEY], meta(root, b.len)));
+                }
+                out.default = flushed;
+            } else {
+                let mut k = vec![NAMED_KEY];
+                k.extend_from_slice(name);
+                entries.push((k, meta(root, b.len)));
+                out.named.insert(name.to_vec(), flushed);
+            }
+        }
+        let tree = build_sorted(entries, pager.page_size(), 1.0);
+        let root = match &tree {
+            Some(c) => Some(flush(pager, src, checkpoint, c)?),
+            None => None,
+        };
+        let mut pages = Vec::new();
+        crate::btree::for_each_page(pager, &root.map(Child::Disk), &mut |p, _| {
+            pages.push(p);
+            Ok(())
+        })?;
+        Ok((out, root, pages))
+    }
+}
+
+fn meta(root: Option<PageRef>, len: u64) -> Value {
+    let r = root.unwrap_or(PageRef {
+        page: 0,
+        checksum: 0,
+    });
+    let mut v = Vec::with_capacity(24);
+    v.extend_from_slice(&r.page.to_le_bytes());
+    v.extend_from_slice(&r.checksum.to_le_bytes());
+    v.extend_from_slice(&len.to_le_bytes());
+    Value::Inline(v)
+}

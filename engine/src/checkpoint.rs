@@ -1,0 +1,91 @@
+//! Checkpoints: writing the changed trees copy-on-write and publishing them
+//! in a slot (FORMAT.md §3, steps C1–C6).
+
+use std::sync::Arc;
+
+use crate::db::{Core, Inner};
+use crate::log::LogState;
+use crate::page::slot::Slot;
+use crate::snapshot::Snapshot;
+use crate::Result;
+
+/// Runs checkpoint `core.checkpoint + 1`. On an error before the slot is
+/// written the checkpoint is abandoned and `core` is unchanged; a failed
+/// sync or slot write poisons the handle.
+pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
+    inner.check_poisoned()?;
+    let pager = &inner.pager;
+    let ps = pager.page_size() as u64;
+    let next = core.checkpoint + 1;
+
+    // C1: choose locations; every decision is made on a copy of the
+    // allocator so that an abandoned checkpoint leaves no trace.
+    let mut alloc = core.alloc.clone();
+    alloc.release(inner.registry.oldest_base());
+    for &(p, n) in &core.freed_since {
+        alloc.free(p, n, next)?;
+    }
+    for &p in &core.catalog_pages {
+        alloc.free(p, 1, next)?;
+    }
+    let (mut log_start, mut log_pages) = (core.log.start, core.log.pages);
+    if core.log_full {
+        let want = (log_pages * 2).min(inner.max_log_pages()).max(log_pages);
+        if want > log_pages {
+            alloc.free(log_start, log_pages, next)?;
+            log_start = alloc.allocate(want)?;
+            log_pages = want;
+        }
+    }
+    // C1 + C2: allocate and write the trees, the catalog and the allocator.
+    let (catalog, catalog_root, catalog_pages) = core.catalog.write(pager, &mut alloc, next)?;
+    alloc.persist(pager, next)?;
+    let len = alloc.page_count() * ps;
+    if pager.file().len()? < len {
+        pager.file().set_len(len)?;
+    }
+    // C3: barrier 1.
+    inner.sync_or_poison()?;
+    // C4: the slot.
+    let slot = Slot {
+        checkpoint: next,
+        last_txn: core.txn,
+        page_count: alloc.page_count(),
+        log_start,
+        log_pages,
+        catalog: catalog_root,
+        alloc_index: alloc.index_refs().to_vec(),
+    };
+    let (bytes, slot_checksum) = slot.encode(pager.page_size());
+    if let Err(e) = pager.write_pages(Slot::page_for(next), &bytes) {
+        inner.poison();
+        return Err(e);
+    }
+    // C5: barrier 2.
+    inner.sync_or_poison()?;
+    // C6: the new checkpoint is the durable state.
+    core.alloc = alloc;
+    core.checkpoint = next;
+    core.checkpoint_txn = core.txn;
+    core.catalog = Arc::new(catalog);
+    core.catalog_pages = catalog_pages;
+    core.freed_since.clear();
+    core.log_full = false;
+    core.dirty_pages = 0;
+    core.log = LogState {
+        epoch: next,
+        start: log_start,
+        pages: log_pages,
+        tail: 0,
+        link: slot_checksum,
+    };
+    inner.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let snap = Arc::new(Snapshot {
+        txn: core.txn,
+        base: next,
+        catalog: core.catalog.clone(),
+    });
+    inner.group.all_durable(inner, core.txn);
+    inner.registry.publish(snap);
+    Ok(())
+}

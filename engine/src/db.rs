@@ -1,0 +1,437 @@
+//! The database handle.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::btree::Freed;
+use crate::catalog::Catalog;
+use crate::freelist::Allocator;
+use crate::log::LogState;
+use crate::options::Options;
+use crate::pager::Pager;
+use crate::snapshot::{Registry, Snapshot};
+use crate::txn::group_commit::GroupSync;
+use crate::txn::{ReadTxn, WriteTxn};
+use crate::vfs::{LockKind, OpenMode, VfsFile};
+use crate::{Durability, Error, Limits, Result};
+
+/// An open database. Cheap to clone (`Arc` inside), `Send + Sync`; the file
+/// is checkpointed and closed when the last clone (and the last transaction)
+/// is dropped.
+///
+/// ```
+/// use vellum::Db;
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Db::open(dir.path().join("example.vellum")).unwrap();
+/// db.update(|tx| tx.put(b"hello", b"world")).unwrap();
+/// let v = db.view(|tx| tx.get(b"hello")).unwrap();
+/// assert_eq!(v.as_deref(), Some(&b"world"[..]));
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.inner.path).finish()
+    }
+}
+
+/// State shared by every handle and transaction of one open database.
+pub(crate) struct Inner {
+    pub path: PathBuf,
+    pub opts: Options,
+    pub pager: Pager,
+    pub limits: Limits,
+    pub registry: Registry,
+    pub core: Mutex<Core>,
+    pub group: GroupSync,
+    writer_busy: Mutex<bool>,
+    writer_cv: Condvar,
+    poisoned: AtomicBool,
+    pub checkpoints: AtomicU64,
+    pub replayed: u64,
+}
+
+/// The writer's state: the latest committed version (durable or not) and
+/// everything a checkpoint needs. Locked only by the writer-slot holder,
+/// checkpoints and maintenance.
+pub(crate) struct Core {
+    pub catalog: Arc<Catalog>,
+    pub txn: u64,
+    pub checkpoint: u64,
+    pub checkpoint_txn: u64,
+    pub alloc: Allocator,
+    pub log: LogState,
+    pub freed_since: Freed,
+    pub catalog_pages: Vec<u64>,
+    pub log_full: bool,
+    pub dirty_pages: u64,
+}
+
+impl Inner {
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    pub fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    pub fn check_poisoned(&self) -> Result<()> {
+        if self.is_poisoned() {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Syncs the file; a failure poisons the handle (the page cache and the
+    /// in-memory state can no longer be trusted to match the disk).
+    pub fn sync_or_poison(&self) -> Result<()> {
+        self.check_poisoned()?;
+        self.pager.sync().inspect_err(|_| self.poison())
+    }
+
+    pub fn max_log_pages(&self) -> u64 {
+        (self.opts.max_log_size / self.pager.page_size() as u64).max(4)
+    }
+
+    /// Dirty-page budget between checkpoints: half the cache.
+    pub fn dirty_budget(&self) -> u64 {
+        (self.opts.cache_size as u64 / 2 / self.pager.page_size() as u64).max(64)
+    }
+
+    pub fn acquire_writer(&self, wait: bool) -> Result<()> {
+        let mut busy = self.writer_busy.lock();
+        while *busy {
+            if !wait {
+                return Err(Error::WriterBusy);
+            }
+            self.writer_cv.wait(&mut busy);
+        }
+        *busy = true;
+        Ok(())
+    }
+
+    pub fn release_writer(&self) {
+        *self.writer_busy.lock() = false;
+        self.writer_cv.notify_one();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.opts.read_only && !self.is_poisoned() {
+            let mut core = self.core.lock();
+            if core.txn != core.checkpoint_txn {
+                // A failure here leaves the log to recovery; nothing is lost.
+                let _ = crate::checkpoint::run(self, &mut core);
+            }
+        }
+        let _ = self.pager.file().unlock();
+    }
+}
+
+fn initial_log_pages(page_size: usize, max_pages: u64) -> u64 {
+    ((64 * 1024 / page_size) as u64).max(16).min(max_pages)
+}
+
+impl Db {
+    /// Opens the database at `path`, creating it if it does not exist, with
+    /// default [`Options`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Options::new().open(path)
+    }
+
+    pub(crate) fn open_with(path: &Path, opts: Options) -> Result<Db> {
+        Options::validate_page_size(opts.page_size)?;
+        let vfs = opts.vfs.clone();
+        let mode = if opts.read_only {
+            OpenMode::ReadOnly
+        } else if opts.create {
+            OpenMode::CreateReadWrite
+        } else {
+            OpenMode::ReadWrite
+        };
+        let existed = vfs.exists(path)?;
+        let file = vfs.open(path, mode)?;
+        let lock = if opts.read_only {
+            LockKind::Shared
+        } else {
+            LockKind::Exclusive
+        };
+        if !file.try_lock(lock)? {
+            return Err(Error::Locked);
+        }
+        let r = Self::open_locked(path, opts, file.clone(), existed);
+        if r.is_err() {
+            let _ = file.unlock();
+        }
+        r
+    }
+
+    fn open_locked(
+        path: &Path,
+        opts: Options,
+        file: Arc<dyn VfsFile>,
+        existed: bool,
+    ) -> Result<Db> {
+        let len = file.len()?;
+        let mut head = vec![0u8; (len.min(512)) as usize];
+        file.read_at(&mut head, 0)?;
+        let page_size = match crate::page::file_header::decode(&head) {
+            Ok(crate::page::file_header::HeaderState::Valid { page_size }) => Some(page_size),
+            Ok(crate::page::file_header::HeaderState::Blank) => None,
+            Err(Error::NotADatabase) if len == 0 => None,
+            Err(e) => return Err(e),
+        };
+        match page_size {
+            Some(ps) => Self::recover(path, opts, file, ps),
+            None if opts.read_only => Err(Error::NotADatabase),
+            None => {
+                Self::initialise(&opts, &file)?;
+                if !existed {
+                    opts.vfs.sync_dir(path)?;
+                }
+                Self::recover(path, opts.clone(), file, opts.page_size)
+            }
+        }
+    }
+
+    /// Writes an empty database: allocator, log extent and checkpoint 1,
+    /// then the header last, so a crash leaves either a blank file or a
+    /// complete one.
+    fn initialise(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
+        let ps = opts.page_size;
+        let pager = Pager::new(file.clone(), ps, 1 << 20);
+        let mut alloc = Allocator::new(ps);
+        let log_pages = initial_log_pages(ps, (opts.max_log_size / ps as u64).max(4));
+        let log_start = alloc.allocate(log_pages)?;
+        alloc.persist(&pager, 1)?;
+        file.set_len(alloc.page_count() * ps as u64)?;
+        let slot = crate::page::slot::Slot {
+            checkpoint: 1,
+            last_txn: 0,
+            page_count: alloc.page_count(),
+            log_start,
+            log_pages,
+            catalog: None,
+            alloc_index: alloc.index_refs().to_vec(),
+        };
+        let (bytes, _) = slot.encode(ps);
+        pager.write_pages(crate::page::slot::Slot::page_for(1), &bytes)?;
+        pager.sync()?;
+        pager.write_pages(0, &crate::page::file_header::encode(ps))?;
+        pager.sync()?;
+        Ok(())
+    }
+
+    /// Opens an initialised file: FORMAT.md §4.
+    fn recover(path: &Path, opts: Options, file: Arc<dyn VfsFile>, ps: usize) -> Result<Db> {
+        use crate::page::slot::Slot;
+        let pager = Pager::new(file.clone(), ps, opts.cache_size);
+        let mut best: Option<(Slot, u64)> = None;
+        let mut last_err = None;
+        for page in [1u64, 2] {
+            match pager.read_pages(page, 1).and_then(|b| Slot::decode(&b, page)) {
+                Ok((s, c)) => {
+                    if best.as_ref().is_none_or(|(b, _)| s.checkpoint > b.checkpoint) {
+                        best = Some((s, c));
+                    }
+                }
+                Err(Error::Io(e)) => return Err(Error::Io(e)),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let Some((slot, slot_checksum)) = best else {
+            return Err(last_err.unwrap_or_else(|| Error::corrupt(1, "no valid checkpoint slot")));
+        };
+        if file.len()? < slot.page_count * ps as u64 {
+            return Err(Error::corrupt(
+                slot.page_count - 1,
+                "file is shorter than its last checkpoint",
+            ));
+        }
+        let alloc = Allocator::load(&pager, ps, slot.page_count, &slot.alloc_index)?;
+        let (catalog, catalog_pages) = Catalog::load(&pager, slot.catalog)?;
+        let limits = Limits::for_page_size(ps);
+        let log = LogState {
+            epoch: slot.checkpoint,
+            start: slot.log_start,
+            pages: slot.log_pages,
+            tail: 0,
+            link: slot_checksum,
+        };
+        // Replay the log tail onto the in-memory trees.
+        let mut state = crate::txn::state::TxState::new(catalog.clone(), limits, 0);
+        let (log, last_txn) = crate::log::replay(&pager, log, slot.last_txn, &mut |_, ops| {
+            for op in ops {
+                state.apply(&pager, op).map_err(|e| match e {
+                    Error::Io(e) => Error::Io(e),
+                    Error::Corruption { page, reason } => Error::Corruption { page, reason },
+                    other => Error::corrupt(slot.log_start, format!("log replay failed: {other}")),
+                })?;
+            }
+            Ok(())
+        })?;
+        let replayed = last_txn - slot.last_txn;
+        let catalog = Arc::new(state.catalog);
+        let snap = Arc::new(Snapshot {
+            txn: last_txn,
+            base: slot.checkpoint,
+            catalog: catalog.clone(),
+        });
+        let inner = Arc::new(Inner {
+            path: path.to_path_buf(),
+            limits,
+            registry: Registry::new(snap),
+            core: Mutex::new(Core {
+                catalog,
+                txn: last_txn,
+                checkpoint: slot.checkpoint,
+                checkpoint_txn: slot.last_txn,
+                alloc,
+                log,
+                freed_since: state.freed,
+                catalog_pages,
+                log_full: false,
+                dirty_pages: 0,
+            }),
+            group: GroupSync::new(last_txn),
+            writer_busy: Mutex::new(false),
+            writer_cv: Condvar::new(),
+            poisoned: AtomicBool::new(false),
+            checkpoints: AtomicU64::new(0),
+            replayed,
+            pager,
+            opts,
+        });
+        if replayed > 0 && !inner.opts.read_only {
+            // FORMAT.md §4 step 5: later records get a new epoch.
+            let mut core = inner.core.lock();
+            crate::checkpoint::run(&inner, &mut core)?;
+        }
+        Ok(Db { inner })
+    }
+
+    /// Starts a read transaction: a snapshot of the latest committed state
+    /// that never changes and never blocks or is blocked by the writer.
+    pub fn begin_read(&self) -> Result<ReadTxn> {
+        self.inner.check_poisoned()?;
+        Ok(ReadTxn::new(self.inner.clone()))
+    }
+
+    /// Starts the write transaction, waiting while another one is open.
+    pub fn begin_write(&self) -> Result<WriteTxn> {
+        WriteTxn::begin(self.inner.clone(), true)
+    }
+
+    /// Starts the write transaction, or returns [`Error::WriterBusy`] at once
+    /// if another one is open.
+    pub fn try_begin_write(&self) -> Result<WriteTxn> {
+        WriteTxn::begin(self.inner.clone(), false)
+    }
+
+    /// Runs `f` in a write transaction and commits if it returns `Ok`
+    /// (aborts on `Err`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// let r: Result<(), vellum::Error> = db.update(|tx| {
+    ///     tx.create_bucket(b"users")?;
+    ///     tx.bucket(b"users")?.put(b"alice", b"1")?;
+    ///     Ok(())
+    /// });
+    /// r.unwrap();
+    /// ```
+    pub fn update<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&WriteTxn) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self.begin_write()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction.
+    pub fn view<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&ReadTxn) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self.begin_read()?;
+        f(&tx)
+    }
+
+    /// Makes every commit so far durable (useful with
+    /// [`Durability::Eventual`]).
+    pub fn sync(&self) -> Result<()> {
+        self.inner.check_poisoned()?;
+        if self.inner.opts.read_only {
+            return Ok(());
+        }
+        let txn = self.inner.group.written_txn();
+        self.inner.group.wait_durable(&self.inner, txn)
+    }
+
+    /// Writes every change since the last checkpoint into the tree pages
+    /// now, so the log is empty and reopening replays nothing.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.inner.check_poisoned()?;
+        if self.inner.opts.read_only {
+            return Err(Error::ReadOnly);
+        }
+        self.inner.acquire_writer(true)?;
+        let r = {
+            let mut core = self.inner.core.lock();
+            crate::checkpoint::run(&self.inner, &mut core)
+        };
+        self.inner.release_writer();
+        r
+    }
+
+    /// Closes this handle, checkpointing if it is the last one, and reports
+    /// errors that dropping would have to ignore.
+    pub fn close(self) -> Result<()> {
+        if !self.inner.opts.read_only && Arc::strong_count(&self.inner) == 1 {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// The page size of the file.
+    pub fn page_size(&self) -> usize {
+        self.inner.pager.page_size()
+    }
+
+    /// Size limits of this database.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// The path the database was opened from.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The durability of this handle's commits.
+    pub fn durability(&self) -> Durability {
+        self.inner.opts.durability
+    }
+
+    /// Whether an earlier failure poisoned this handle.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Number of log records replayed when this handle was opened.
+    pub fn replayed_on_open(&self) -> u64 {
+        self.inner.replayed
+    }
+}

@@ -1,0 +1,376 @@
+//! The page allocator: which pages are in use, which are free, and which
+//! were freed but may still be read by a live snapshot (FORMAT.md §1.8, §5).
+//!
+//! Two bitmaps are kept in memory. `in_use` is exactly what the on-disk
+//! bitmap pages say for the checkpoint being built; `blocked` is `in_use`
+//! plus the pages freed by recent checkpoints that some snapshot may still
+//! reach. Allocation takes pages that are not blocked. A checkpoint rewrites
+//! (copy-on-write) only the bitmap pages that changed, so its cost grows with
+//! the pages it allocates and frees, never with the number of free pages.
+
+use std::collections::BTreeSet;
+
+use crate::page::alloc_pages::{self, bits_per_bitmap, refs_per_index};
+use crate::page::slot::MAX_INDEX_REFS;
+use crate::page::PageRef;
+use crate::pager::Pager;
+use crate::{Error, Result};
+
+/// Pages at the start of the file that are always in use (header, slots).
+pub const RESERVED_PAGES: u64 = 3;
+
+/// The allocator state.
+#[derive(Clone, Debug)]
+pub struct Allocator {
+    page_size: usize,
+    page_count: u64,
+    in_use: Vec<u64>,
+    blocked: Vec<u64>,
+    /// `(freed by checkpoint, first page, pages)`.
+    pending: Vec<(u64, u64, u64)>,
+    bitmap_refs: Vec<Option<PageRef>>,
+    index_refs: Vec<PageRef>,
+    dirty: BTreeSet<usize>,
+    hint: u64,
+}
+
+fn get(bits: &[u64], p: u64) -> bool {
+    bits.get((p / 64) as usize)
+        .is_some_and(|w| w & (1 << (p % 64)) != 0)
+}
+
+fn set(bits: &mut Vec<u64>, p: u64, v: bool) {
+    let w = (p / 64) as usize;
+    if bits.len() <= w {
+        bits.resize(w + 1, 0);
+    }
+    if v {
+        bits[w] |= 1 << (p % 64);
+    } else {
+        bits[w] &= !(1 << (p % 64));
+    }
+}
+
+impl Allocator {
+    /// The allocator of a new, empty file.
+    pub fn new(page_size: usize) -> Allocator {
+        let mut a = Allocator {
+            page_size,
+            page_count: RESERVED_PAGES,
+            in_use: Vec::new(),
+            blocked: Vec::new(),
+            pending: Vec::new(),
+            bitmap_refs: Vec::new(),
+            index_refs: Vec::new(),
+            dirty: BTreeSet::new(),
+            hint: RESERVED_PAGES,
+        };
+        for p in 0..RESERVED_PAGES {
+            a.mark(p, true);
+        }
+        a
+    }
+
+    /// Loads the allocator of a checkpoint, verifying every page read.
+    pub fn load(
+        pager: &Pager,
+        page_size: usize,
+        page_count: u64,
+        index_refs: &[PageRef],
+    ) -> Result<Allocator> {
+        let per_bitmap = bits_per_bitmap(page_size);
+        let words_per_bitmap = (per_bitmap / 64) as usize;
+        let expected = page_count.div_ceil(per_bitmap) as usize;
+        let mut bitmap_refs = Vec::new();
+        for r in index_refs {
+            let bytes = pager.read_verified(*r, 1)?;
+            bitmap_refs.extend(alloc_pages::decode_index(&bytes, r.page)?);
+        }
+        if bitmap_refs.len() != expected {
+            return Err(Error::corrupt(
+                index_refs.first().map_or(0, |r| r.page),
+                format!("{} bitmap pages for {page_count} pages", bitmap_refs.len()),
+            ));
+        }
+        let mut in_use = Vec::with_capacity(expected * words_per_bitmap);
+        for r in &bitmap_refs {
+            if !(RESERVED_PAGES..page_count).contains(&r.page) {
+                return Err(Error::corrupt(r.page, "bitmap page out of range"));
+            }
+            let bytes = pager.read_verified(*r, 1)?;
+            let mut words = alloc_pages::decode_bitmap(&bytes, r.page)?;
+            words.resize(words_per_bitmap, 0);
+            in_use.extend(words);
+        }
+        in_use.resize(page_count.div_ceil(64) as usize, 0);
+        let mut a = Allocator {
+            page_size,
+            page_count,
+            blocked: in_use.clone(),
+            in_use,
+            pending: Vec::new(),
+            bitmap_refs: bitmap_refs.into_iter().map(Some).collect(),
+            index_refs: index_refs.to_vec(),
+            dirty: BTreeSet::new(),
+            hint: RESERVED_PAGES,
+        };
+        if (0..RESERVED_PAGES).any(|p| !a.is_in_use(p)) {
+            return Err(Error::corrupt(0, "reserved pages marked free"));
+        }
+        // Bits past the page count would describe pages that do not exist.
+        let tail_start = page_count;
+        let tail_end = a.in_use.len() as u64 * 64;
+        if (tail_start..tail_end).any(|p| a.is_in_use(p)) {
+            return Err(Error::corrupt(0, "allocator marks pages beyond the file"));
+        }
+        a.hint = RESERVED_PAGES;
+        let _ = &mut a;
+        Ok(a)
+    }
+
+    /// The logical file size in pages.
+    pub fn page_count(&self) -> u64 {
+        self.page_count
+    }
+
+    /// The allocator index page references (for the slot).
+    pub fn index_refs(&self) -> &[PageRef] {
+        &self.index_refs
+    }
+
+    /// Every allocator page (index and bitmap) in use now.
+    pub fn own_pages(&self) -> Vec<u64> {
+        self.index_refs
+            .iter()
+            .map(|r| r.page)
+            .chain(self.bitmap_refs.iter().flatten().map(|r| r.page))
+            .collect()
+    }
+
+    /// Whether page `p` is in use by the checkpoint being built.
+    pub fn is_in_use(&self, p: u64) -> bool {
+        get(&self.in_use, p)
+    }
+
+    fn mark(&mut self, p: u64, used: bool) {
+        set(&mut self.in_use, p, used);
+        if used {
+            set(&mut self.blocked, p, true);
+        }
+        self.dirty.insert((p / bits_per_bitmap(self.page_size)) as usize);
+    }
+
+    fn grow(&mut self, at_least: u64) -> Result<()> {
+        let max_chunk = (16u64 << 20) / self.page_size as u64;
+        let grow = (self.page_count / 8).clamp(16, max_chunk).max(at_least);
+        let new_count = self.page_count + grow;
+        if new_count > crate::Limits::for_page_size(self.page_size).max_file_pages {
+            return Err(Error::FileTooLarge);
+        }
+        self.page_count = new_count;
+        Ok(())
+    }
+
+    /// Allocates `n` consecutive pages that are neither in use nor possibly
+    /// visible to a snapshot, growing the file if there are none.
+    pub fn allocate(&mut self, n: u64) -> Result<u64> {
+        assert!(n >= 1);
+        loop {
+            if let Some(p) = self.find_run(n) {
+                for q in p..p + n {
+                    debug_assert!(!get(&self.blocked, q));
+                    self.mark(q, true);
+                }
+                self.hint = p + n;
+                return Ok(p);
+            }
+            self.grow(n)?;
+        }
+    }
+
+    fn find_run(&self, n: u64) -> Option<u64> {
+        let search = |from: u64, to: u64| -> Option<u64> {
+            let mut run = 0;
+            let mut p = from;
+            while p < to {
+                // Skip whole blocked words quickly.
+                if p % 64 == 0 && run == 0 {
+                    if let Some(&w) = self.blocked.get((p / 64) as usize) {
+                        if w == u64::MAX {
+                            p += 64;
+                            continue;
+                        }
+                    }
+                }
+                if get(&self.blocked, p) {
+                    run = 0;
+                } else {
+                    run += 1;
+                    if run == n {
+                        return Some(p + 1 - n);
+                    }
+                }
+                p += 1;
+            }
+            None
+        };
+        let hint = self.hint.clamp(RESERVED_PAGES, self.page_count);
+        search(hint, self.page_count).or_else(|| search(RESERVED_PAGES, self.page_count))
+    }
+
+    /// Marks `n` pages from `first` as no longer in use by the checkpoint
+    /// being built (`checkpoint`); they stay blocked until
+    /// [`Allocator::release`] says no snapshot can reach them.
+    pub fn free(&mut self, first: u64, n: u64, checkpoint: u64) -> Result<()> {
+        for p in first..first + n {
+            if p < RESERVED_PAGES || p >= self.page_count || !self.is_in_use(p) {
+                return Err(Error::corrupt(p, "page freed twice or never allocated"));
+            }
+            self.mark(p, false);
+        }
+        self.pending.push((checkpoint, first, n));
+        Ok(())
+    }
+
+    /// Unblocks pages freed by checkpoints `<= oldest_snapshot_base`
+    /// (every live snapshot was taken at or after that checkpoint), or all
+    /// pending pages when `None` (no snapshot is live).
+    pub fn release(&mut self, oldest_snapshot_base: Option<u64>) {
+        let blocked = &mut self.blocked;
+        self.pending.retain(|&(by, first, n)| {
+            let free = oldest_snapshot_base.is_none_or(|base| by <= base);
+            if free {
+                for p in first..first + n {
+                    set(blocked, p, false);
+                }
+            }
+            !free
+        });
+    }
+
+    /// Pages freed but still blocked by snapshots.
+    pub fn pending_pages(&self) -> u64 {
+        self.pending.iter().map(|p| p.2).sum()
+    }
+
+    /// Free pages (not in use) below the page count.
+    pub fn free_pages(&self) -> u64 {
+        let used: u64 = self.in_use.iter().map(|w| w.count_ones() as u64).sum();
+        self.page_count - used
+    }
+
+    /// Writes the changed bitmap pages and the index pages above them to new
+    /// locations (copy-on-write), freeing the old locations.
+    pub fn persist(&mut self, pager: &Pager, checkpoint: u64) -> Result<()> {
+        let per_bitmap = bits_per_bitmap(self.page_size);
+        let per_index = refs_per_index(self.page_size);
+        let mut new_bitmaps: BTreeSet<usize> = BTreeSet::new();
+        let mut new_index: BTreeSet<usize> = BTreeSet::new();
+        loop {
+            let nb = self.page_count.div_ceil(per_bitmap) as usize;
+            while self.bitmap_refs.len() < nb {
+                self.dirty.insert(self.bitmap_refs.len());
+                self.bitmap_refs.push(None);
+            }
+            let ni = nb.div_ceil(per_index);
+            if ni > MAX_INDEX_REFS {
+                return Err(Error::FileTooLarge);
+            }
+            let todo: Vec<usize> = self
+                .dirty
+                .iter()
+                .copied()
+                .filter(|j| *j < nb && !new_bitmaps.contains(j))
+                .collect();
+            let index_todo: Vec<usize> = (0..ni)
+                .filter(|i| {
+                    !new_index.contains(i)
+                        && (*i >= self.index_refs.len()
+                            || new_bitmaps
+                                .iter()
+                                .chain(&todo)
+                                .any(|j| j / per_index == *i))
+                })
+                .collect();
+            if todo.is_empty() && index_todo.is_empty() {
+                break;
+            }
+            for j in todo {
+                let at = self.allocate(1)?;
+                if let Some(old) = self.bitmap_refs[j] {
+                    self.free(old.page, 1, checkpoint)?;
+                }
+                self.bitmap_refs[j] = Some(PageRef {
+                    page: at,
+                    checksum: 0,
+                });
+                new_bitmaps.insert(j);
+            }
+            for i in index_todo {
+                let at = self.allocate(1)?;
+                if let Some(old) = self.index_refs.get(i).copied() {
+                    self.free(old.page, 1, checkpoint)?;
+                    self.index_refs[i].page = at;
+                } else {
+                    self.index_refs.push(PageRef {
+                        page: at,
+                        checksum: 0,
+                    });
+                }
+                new_index.insert(i);
+            }
+        }
+        let words_per_bitmap = (per_bitmap / 64) as usize;
+        for &j in &new_bitmaps {
+            let r = self.bitmap_refs[j].as_mut().expect("relocated bitmap has a location");
+            let from = j * words_per_bitmap;
+            let mut words: Vec<u64> = self.in_use.get(from..).unwrap_or(&[]).to_vec();
+            words.resize(words_per_bitmap, 0);
+            let bytes = alloc_pages::encode_bitmap(&words, r.page, checkpoint, self.page_size);
+            r.checksum = crate::checksum::checksum(&bytes);
+            pager.write_pages(r.page, &bytes)?;
+        }
+        for &i in &new_index {
+            let refs: Vec<PageRef> = self.bitmap_refs[i * per_index..]
+                .iter()
+                .take(per_index)
+                .map(|r| r.expect("every bitmap has a location"))
+                .collect();
+            let at = self.index_refs[i].page;
+            let bytes = alloc_pages::encode_index(&refs, at, checkpoint, self.page_size);
+            self.index_refs[i].checksum = crate::checksum::checksum(&bytes);
+            pager.write_pages(at, &bytes)?;
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freed_pages_wait_for_release() {
+        let mut a = Allocator::new(1024);
+        let p = a.allocate(1).unwrap();
+        let q = a.allocate(3).unwrap();
+        assert!(p >= RESERVED_PAGES && q > p);
+        a.free(p, 1, 5).unwrap();
+        assert!(!a.is_in_use(p));
+        let r = a.allocate(1).unwrap();
+        assert_ne!(r, p, "a pending page is not reused");
+        a.release(Some(4));
+        assert_ne!(a.allocate(1).unwrap(), p, "an older snapshot still pins it");
+        a.release(Some(5));
+        a.hint = 0;
+        assert_eq!(a.allocate(1).unwrap(), p);
+        assert!(a.free(p + 1000, 1, 6).is_err());
+    }
+}
+
+impl crate::btree::flush::PageSource for Allocator {
+    fn alloc_pages(&mut self, pages: u64) -> Result<u64> {
+        self.allocate(pages)
+    }
+}

@@ -1,0 +1,57 @@
+//! Committing a write transaction (FORMAT.md §3).
+
+use std::sync::Arc;
+
+use crate::db::Inner;
+use crate::snapshot::Snapshot;
+use crate::txn::state::TxState;
+use crate::{Durability, Result};
+
+/// Commits `state`. Returns the transaction id to wait for durability
+/// (after the writer slot is released, so that waiting committers share a
+/// sync), or `None` when nothing is left to wait for.
+pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
+    inner.check_poisoned()?;
+    if !state.changed {
+        return Ok(None);
+    }
+    let pager = &inner.pager;
+    let mut core = inner.core.lock();
+    let txn = core.txn + 1;
+    let fits = !state.too_big_for_log && core.log.fits(state.payload.len(), pager.page_size());
+    if !fits {
+        // Too large for the log: commit by checkpoint (acknowledged after C5).
+        core.log_full |= !state.too_big_for_log;
+        let saved = (core.catalog.clone(), core.txn, core.freed_since.len());
+        core.catalog = Arc::new(state.catalog);
+        core.txn = txn;
+        core.freed_since.extend(state.freed);
+        if let Err(e) = crate::checkpoint::run(inner, &mut core) {
+            core.catalog = saved.0;
+            core.txn = saved.1;
+            core.freed_since.truncate(saved.2);
+            return Err(e);
+        }
+        return Ok(None);
+    }
+    // L1–L3: append the record.
+    core.log.append(pager, txn, &state.payload)?;
+    core.txn = txn;
+    core.catalog = Arc::new(state.catalog);
+    core.dirty_pages += state.freed.len() as u64 + 1;
+    core.freed_since.extend(state.freed);
+    let snap = Arc::new(Snapshot {
+        txn,
+        base: core.checkpoint,
+        catalog: core.catalog.clone(),
+    });
+    let eventual = inner.opts.durability == Durability::Eventual;
+    inner.group.written(inner, snap, eventual);
+    if core.dirty_pages > inner.dirty_budget() {
+        // The commit is already in the log; a checkpoint that cannot run
+        // now (a full disk, say) is retried after a later commit.
+        let _ = crate::checkpoint::run(inner, &mut core);
+    }
+    drop(core);
+    Ok((!eventual).then_some(txn))
+}

@@ -1,0 +1,296 @@
+//! Read and write transactions.
+
+pub(crate) mod commit;
+pub(crate) mod group_commit;
+pub mod state;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::bucket::{Bucket, BucketMut};
+use crate::cursor::{Cursor, Range};
+use crate::db::Inner;
+use crate::snapshot::Snapshot;
+use crate::{Error, Result};
+use state::TxState;
+
+/// A read transaction: a consistent snapshot of the database as of the
+/// last commit before it began. Reads never block and are never blocked by
+/// the writer. Dropping it releases the snapshot (and the pages only it
+/// could still reach).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// db.update(|tx| tx.put(b"k", b"1")).unwrap();
+/// let snapshot = db.begin_read().unwrap();
+/// db.update(|tx| tx.put(b"k", b"2")).unwrap();
+/// assert_eq!(snapshot.get(b"k").unwrap().as_deref(), Some(&b"1"[..]));
+/// ```
+pub struct ReadTxn {
+    inner: Arc<Inner>,
+    snap: Arc<Snapshot>,
+}
+
+impl ReadTxn {
+    pub(crate) fn new(inner: Arc<Inner>) -> ReadTxn {
+        let snap = inner.registry.begin();
+        ReadTxn { inner, snap }
+    }
+
+    /// The id of the last transaction this snapshot contains.
+    pub fn txn_id(&self) -> u64 {
+        self.snap.txn
+    }
+
+    /// The default bucket.
+    pub fn default_bucket(&self) -> Bucket<'_> {
+        let b = &self.snap.catalog.default;
+        Bucket::new(&self.inner.pager, b.root.clone(), b.len)
+    }
+
+    /// The named bucket.
+    pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'_>> {
+        let name = name.as_ref();
+        if name.is_empty() {
+            return Err(Error::InvalidBucketName);
+        }
+        let b = self
+            .snap
+            .catalog
+            .named
+            .get(name)
+            .ok_or_else(|| Error::BucketNotFound(name.to_vec()))?;
+        Ok(Bucket::new(&self.inner.pager, b.root.clone(), b.len))
+    }
+
+    /// Names of all named buckets, in order.
+    pub fn bucket_names(&self) -> Vec<Vec<u8>> {
+        self.snap.catalog.named.keys().cloned().collect()
+    }
+
+    /// Value of `key` in the default bucket.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        self.default_bucket().get(key)
+    }
+
+    /// Whether the default bucket has `key`.
+    pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.default_bucket().contains(key)
+    }
+
+    /// Number of keys in the default bucket.
+    pub fn len(&self) -> u64 {
+        self.snap.catalog.default.len
+    }
+
+    /// Whether the default bucket is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All entries of the default bucket in key order.
+    pub fn iter(&self) -> Range<'_> {
+        self.default_bucket().iter()
+    }
+
+    /// Entries of the default bucket in a key range.
+    pub fn range<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        range: impl std::ops::RangeBounds<K>,
+    ) -> Range<'_> {
+        self.default_bucket().range(range)
+    }
+
+    /// Entries of the default bucket whose key starts with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Range<'_> {
+        self.default_bucket().prefix(prefix)
+    }
+
+    /// A cursor over the default bucket.
+    pub fn cursor(&self) -> Cursor<'_> {
+        self.default_bucket().cursor()
+    }
+}
+
+impl Drop for ReadTxn {
+    fn drop(&mut self) {
+        self.inner.registry.end(&self.snap);
+    }
+}
+
+/// The write transaction. Only one exists at a time. Reads see its own
+/// writes; [`WriteTxn::commit`] makes them durable according to the
+/// database's [`crate::Durability`]; dropping it without committing aborts.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// let tx = db.begin_write().unwrap();
+/// tx.put(b"a", b"1").unwrap();
+/// assert_eq!(tx.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+/// assert!(!tx.insert_if_absent(b"a", b"2").unwrap());
+/// tx.commit().unwrap();
+/// ```
+pub struct WriteTxn {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) state: RefCell<Option<TxState>>,
+}
+
+impl WriteTxn {
+    pub(crate) fn begin(inner: Arc<Inner>, wait: bool) -> Result<WriteTxn> {
+        inner.check_poisoned()?;
+        if inner.opts.read_only {
+            return Err(Error::ReadOnly);
+        }
+        inner.acquire_writer(wait)?;
+        let catalog = (*inner.core.lock().catalog).clone();
+        let log_limit = (inner.max_log_pages() as usize * inner.pager.page_size()) / 2;
+        let state = TxState::new(catalog, inner.limits, log_limit);
+        Ok(WriteTxn {
+            inner,
+            state: RefCell::new(Some(state)),
+        })
+    }
+
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut TxState) -> Result<T>) -> Result<T> {
+        self.inner.check_poisoned()?;
+        let mut s = self.state.borrow_mut();
+        f(s.as_mut().expect("transaction state is present until commit"))
+    }
+
+    /// The default bucket.
+    pub fn default_bucket(&self) -> BucketMut<'_> {
+        BucketMut::new(self, Vec::new())
+    }
+
+    /// The named bucket, which must exist.
+    pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<BucketMut<'_>> {
+        let name = name.as_ref();
+        self.with_state(|s| {
+            s.check_bucket_name(name)?;
+            if s.catalog.named.contains_key(name) {
+                Ok(())
+            } else {
+                Err(Error::BucketNotFound(name.to_vec()))
+            }
+        })?;
+        Ok(BucketMut::new(self, name.to_vec()))
+    }
+
+    /// Creates a named bucket ([`Error::BucketExists`] if it exists).
+    pub fn create_bucket(&self, name: impl AsRef<[u8]>) -> Result<BucketMut<'_>> {
+        let name = name.as_ref();
+        self.with_state(|s| s.create_bucket(name))?;
+        Ok(BucketMut::new(self, name.to_vec()))
+    }
+
+    /// Opens the named bucket, creating it if it does not exist.
+    pub fn create_bucket_if_missing(&self, name: impl AsRef<[u8]>) -> Result<BucketMut<'_>> {
+        let name = name.as_ref();
+        self.with_state(|s| {
+            s.check_bucket_name(name)?;
+            if !s.catalog.named.contains_key(name) {
+                s.create_bucket(name)?;
+            }
+            Ok(())
+        })?;
+        Ok(BucketMut::new(self, name.to_vec()))
+    }
+
+    /// Drops a named bucket and everything in it.
+    pub fn drop_bucket(&self, name: impl AsRef<[u8]>) -> Result<()> {
+        let pager = &self.inner.pager;
+        self.with_state(|s| s.drop_bucket(pager, name.as_ref()))
+    }
+
+    /// Names of all named buckets, in order.
+    pub fn bucket_names(&self) -> Result<Vec<Vec<u8>>> {
+        self.with_state(|s| Ok(s.catalog.named.keys().cloned().collect()))
+    }
+
+    /// Value of `key` in the default bucket.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        self.default_bucket().get(key)
+    }
+
+    /// Whether the default bucket has `key`.
+    pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.default_bucket().contains(key)
+    }
+
+    /// Sets `key` to `value` in the default bucket.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.default_bucket().put(key, value)
+    }
+
+    /// Sets `key` only if it is absent; returns whether it was inserted.
+    pub fn insert_if_absent(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
+        self.default_bucket().insert_if_absent(key, value)
+    }
+
+    /// Removes `key` from the default bucket; returns whether it existed.
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.default_bucket().delete(key)
+    }
+
+    /// Number of keys in the default bucket.
+    pub fn len(&self) -> Result<u64> {
+        self.default_bucket().len()
+    }
+
+    /// Whether the default bucket is empty.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// All entries of the default bucket (as of this call) in key order.
+    pub fn iter(&self) -> Result<Range<'_>> {
+        self.default_bucket().iter()
+    }
+
+    /// Entries of the default bucket in a key range.
+    pub fn range<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        range: impl std::ops::RangeBounds<K>,
+    ) -> Result<Range<'_>> {
+        self.default_bucket().range(range)
+    }
+
+    /// Entries of the default bucket whose key starts with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Range<'_>> {
+        self.default_bucket().prefix(prefix)
+    }
+
+    /// A cursor over the default bucket (as of this call).
+    pub fn cursor(&self) -> Result<Cursor<'_>> {
+        self.default_bucket().cursor()
+    }
+
+    /// Commits: durable on return with [`crate::Durability::Immediate`].
+    /// On error the transaction's changes may or may not have reached the
+    /// disk; if the handle is poisoned, reopen to find out.
+    pub fn commit(self) -> Result<()> {
+        let state = self
+            .state
+            .borrow_mut()
+            .take()
+            .expect("transaction state is present until commit");
+        let r = commit::commit(&self.inner, state);
+        let inner = self.inner.clone();
+        drop(self); // releases the writer slot before waiting for the sync
+        match r? {
+            Some(txn) => inner.group.wait_durable(&inner, txn),
+            None => Ok(()),
+        }
+    }
+
+    /// Discards every change (the same as dropping the transaction).
+    pub fn abort(self) {}
+}
+
+impl Drop for WriteTxn {
+    fn drop(&mut self) {
+        self.inner.release_writer();
+    }
+}

@@ -1,0 +1,200 @@
+//! The working state of a write transaction: its copy of the catalog, the
+//! log payload it will append, and the pages it stopped using. Replay after
+//! a crash drives the same state with logging off.
+
+use std::sync::Arc;
+
+use crate::btree::{self, Freed, TreeMut};
+use crate::catalog::{BucketRoot, Catalog};
+use crate::page::log_record::{encode_op, op, Op};
+use crate::page::node::Value;
+use crate::page::overflow::run_pages;
+use crate::pager::Pager;
+use crate::{Error, Limits, Result};
+
+/// A transaction's private state.
+pub struct TxState {
+    /// The catalog as this transaction sees it.
+    pub catalog: Catalog,
+    /// Encoded operations (the log record payload).
+    pub payload: Vec<u8>,
+    /// Set when the payload grew past `log_limit`: the transaction will be
+    /// committed by a checkpoint and the payload is no longer kept.
+    pub too_big_for_log: bool,
+    /// Largest payload kept for the log.
+    pub log_limit: usize,
+    /// Pages this transaction stopped using.
+    pub freed: Freed,
+    /// Whether anything changed.
+    pub changed: bool,
+    limits: Limits,
+}
+
+impl TxState {
+    /// A transaction starting from `catalog`.
+    pub fn new(catalog: Catalog, limits: Limits, log_limit: usize) -> TxState {
+        TxState {
+            catalog,
+            payload: Vec::new(),
+            too_big_for_log: false,
+            log_limit,
+            freed: Vec::new(),
+            changed: false,
+            limits,
+        }
+    }
+
+    fn log(&mut self, bucket: &[u8], code: u8, key: Option<&[u8]>, value: Option<&[u8]>) {
+        self.changed = true;
+        if self.too_big_for_log {
+            return;
+        }
+        encode_op(&mut self.payload, bucket, code, key, value);
+        if self.payload.len() > self.log_limit {
+            self.too_big_for_log = true;
+            self.payload = Vec::new();
+        }
+    }
+
+    /// Checks a key against the limits.
+    pub fn check_key(&self, key: &[u8]) -> Result<()> {
+        if key.len() > self.limits.max_key_len {
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                max: self.limits.max_key_len,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_value(&self, value: &[u8]) -> Result<()> {
+        if value.len() > self.limits.max_value_len {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                max: self.limits.max_value_len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a bucket name (empty means the default bucket and is only
+    /// valid internally).
+    pub fn check_bucket_name(&self, name: &[u8]) -> Result<()> {
+        if name.is_empty() || name.len() > self.limits.max_key_len {
+            return Err(Error::InvalidBucketName);
+        }
+        Ok(())
+    }
+
+    fn bucket_mut(&mut self, name: &[u8]) -> Result<&mut BucketRoot> {
+        self.catalog
+            .get_mut(name)
+            .ok_or_else(|| Error::BucketNotFound(name.to_vec()))
+    }
+
+    fn free_value(&mut self, v: &Value, page_size: usize) {
+        if let Value::Overflow { at, len } = v {
+            self.freed.push((at.page, run_pages(*len as usize, page_size)));
+        }
+    }
+
+    /// Sets `key` to `value` in `bucket`; returns whether the key existed.
+    pub fn put(&mut self, pager: &Pager, bucket: &[u8], key: &[u8], value: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        self.check_value(value)?;
+        let v = if value.len() > self.limits.max_inline_value_len {
+            Value::Big(Arc::from(value))
+        } else {
+            Value::Inline(value.to_vec())
+        };
+        let mut freed = Vec::new();
+        let b = self.bucket_mut(bucket)?;
+        let old = btree::insert(
+            &mut TreeMut {
+                pager,
+                freed: &mut freed,
+            },
+            &mut b.root,
+            key,
+            v,
+        )?;
+        if old.is_none() {
+            b.len += 1;
+        }
+        self.freed.extend(freed);
+        if let Some(o) = &old {
+            self.free_value(o, pager.page_size());
+        }
+        self.log(bucket, op::PUT, Some(key), Some(value));
+        Ok(old.is_some())
+    }
+
+    /// Removes `key` from `bucket`; returns whether it existed.
+    pub fn delete(&mut self, pager: &Pager, bucket: &[u8], key: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        let mut freed = Vec::new();
+        let b = self.bucket_mut(bucket)?;
+        let old = btree::delete(
+            &mut TreeMut {
+                pager,
+                freed: &mut freed,
+            },
+            &mut b.root,
+            key,
+        )?;
+        if old.is_some() {
+            b.len -= 1;
+        }
+        self.freed.extend(freed);
+        match old {
+            Some(o) => {
+                self.free_value(&o, pager.page_size());
+                self.log(bucket, op::DELETE, Some(key), None);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Creates a named bucket.
+    pub fn create_bucket(&mut self, name: &[u8]) -> Result<()> {
+        self.check_bucket_name(name)?;
+        if self.catalog.named.contains_key(name) {
+            return Err(Error::BucketExists(name.to_vec()));
+        }
+        self.catalog
+            .named
+            .insert(name.to_vec(), BucketRoot::default());
+        self.log(name, op::CREATE, None, None);
+        Ok(())
+    }
+
+    /// Drops a named bucket and frees its pages.
+    pub fn drop_bucket(&mut self, pager: &Pager, name: &[u8]) -> Result<()> {
+        self.check_bucket_name(name)?;
+        let b = self
+            .catalog
+            .named
+            .get(name)
+            .ok_or_else(|| Error::BucketNotFound(name.to_vec()))?;
+        let mut freed = Vec::new();
+        btree::for_each_page(pager, &b.root, &mut |p, n| {
+            freed.push((p, n));
+            Ok(())
+        })?;
+        self.catalog.named.remove(name);
+        self.freed.extend(freed);
+        self.log(name, op::DROP, None, None);
+        Ok(())
+    }
+
+    /// Applies a replayed operation.
+    pub fn apply(&mut self, pager: &Pager, op: Op) -> Result<()> {
+        match op {
+            Op::Put { bucket, key, value } => self.put(pager, &bucket, &key, &value).map(|_| ()),
+            Op::Delete { bucket, key } => self.delete(pager, &bucket, &key).map(|_| ()),
+            Op::CreateBucket(name) => self.create_bucket(&name),
+            Op::DropBucket(name) => self.drop_bucket(pager, &name),
+        }
+    }
+}
