@@ -405,6 +405,28 @@ impl Db {
         Ok(())
     }
 
+    /// Verifies the whole database: every reachable page (checksums, key
+    /// order, balance, key counts) and the page accounting of the durable
+    /// checkpoint (no page both free and used, none leaked). Commits wait
+    /// while it runs. Problems are listed in the report; only I/O errors are
+    /// returned as `Err`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    /// let report = db.check().unwrap();
+    /// assert!(report.is_ok(), "{report}");
+    /// ```
+    pub fn check(&self) -> Result<crate::CheckReport> {
+        self.inner.check_poisoned()?;
+        let core = self.inner.core.lock();
+        let mut report = crate::CheckReport::default();
+        crate::check::check_trees(&self.inner.pager, &core.catalog, &mut report)?;
+        crate::check::check_pages(&self.inner.pager, core.checkpoint, &mut report)?;
+        Ok(report)
+    }
+
     /// The page size of the file.
     pub fn page_size(&self) -> usize {
         self.inner.pager.page_size()

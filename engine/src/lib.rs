@@ -27,6 +27,7 @@ pub mod btree;
 pub mod bucket;
 pub mod catalog;
 pub(crate) mod checkpoint;
+pub mod check;
 pub mod checksum;
 pub mod cursor;
 mod db;
@@ -41,6 +42,7 @@ pub mod txn;
 pub mod vfs;
 
 pub use bucket::{Bucket, BucketMut};
+pub use check::CheckReport;
 pub use cursor::{Cursor, Entry, Range};
 pub use db::Db;
 pub use error::{Error, Result};

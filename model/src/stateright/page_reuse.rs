@@ -1,0 +1,385 @@
+//! Model 2: page reuse with concurrent read snapshots, `docs/FORMAT.md` §5
+//! (and the "in use by checkpoint `k`" definition of §1.8), checked
+//! exhaustively by stateright.
+//!
+//! # Abstraction
+//!
+//! `pages` page locations. Checkpoint 0 uses pages `0` and `1` (a root and a
+//! leaf; every checkpoint uses two pages). A checkpoint rewrites, copy-on-
+//! write, a non-empty subset of the pages of the current checkpoint `k` (the
+//! changed nodes) into newly allocated pages. Each page remembers the
+//! interval of checkpoints of its current incarnation: written by checkpoint
+//! `since`, in use by checkpoints `since..freed_by`. A snapshot pinned at
+//! checkpoint `s` reaches exactly the pages in use by `s` (plus in-memory
+//! nodes, which are not pages).
+//!
+//! # Actions and the FORMAT.md text
+//!
+//! | action | FORMAT.md |
+//! |---|---|
+//! | [`Action::BeginRead`] | a read snapshot is taken: it pins the current checkpoint id `k` (the checkpoint whose pages its trees reference) |
+//! | [`Action::EndRead`] | the snapshot is dropped; freed pages it held back become reusable (§5 "once every live snapshot was taken after checkpoint `j`") |
+//! | [`Action::Allocate`] | C1 (+C2): the changed nodes get pages that are free and *reusable*: never used / free at open, or freed by some `j ≤ k` with no live snapshot older than `j`. Never a page that `k+1` itself frees (§5 "never allocated by checkpoint `j` itself") |
+//! | [`Action::Finish`] | C6 (C3–C5 do not change which pages are in use): the replaced pages of `k` are *freed by `k+1`*; each is reusable at once if no live snapshot is older than `k+1`, else held until the last such snapshot ends |
+//!
+//! Snapshots may be taken and dropped between C1 and C6, so the model covers
+//! readers that start while a checkpoint is in flight (they pin `k`).
+//!
+//! # Properties
+//!
+//! - `always` [`P_NO_REUSE_UNDER_READER`]: no page reachable by a live
+//!   snapshot is ever reallocated.
+//! - `always` [`P_RELEASED`]: a page freed by `j` with no live snapshot older
+//!   than `j` is in the reusable set (freed pages return to use as soon as the
+//!   last older reader ends).
+//! - `always` [`P_REUSABLE_UNREACHABLE`]: no page in the reusable set is
+//!   reachable by a live snapshot.
+//! - `sometimes`: a freed page is reallocated; a freed page is held back by a
+//!   reader; a page that was held back is reallocated after its reader ended.
+
+use stateright::{Model, Property};
+
+/// No page reachable by a live snapshot is reallocated.
+pub const P_NO_REUSE_UNDER_READER: &str = "no page reachable by a live snapshot is reallocated";
+/// Freed pages with no older live snapshot are reusable.
+pub const P_RELEASED: &str = "a freed page with no older live snapshot is reusable";
+/// Reusable pages are unreachable by live snapshots.
+pub const P_REUSABLE_UNREACHABLE: &str = "no reusable page is reachable by a live snapshot";
+/// A freed page is allocated again.
+pub const S_REALLOCATED: &str = "a freed page is reallocated";
+/// A freed page is held back by a live snapshot.
+pub const S_HELD: &str = "a freed page is held back by a live snapshot";
+/// A page held back by a snapshot is reallocated after it ended.
+pub const S_HELD_THEN_REALLOCATED: &str = "a held-back page is reallocated after its reader ended";
+
+/// A deliberate deviation from FORMAT.md §5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mutant {
+    /// The rule as written.
+    None,
+    /// Freed pages are reusable at once, ignoring live snapshots.
+    IgnoreReaders,
+    /// Checkpoint `k+1` may allocate the pages it is itself freeing.
+    ReuseOwnFreed,
+    /// Held pages are released only when the next checkpoint starts, not
+    /// when the last older reader ends (a liveness bug, not a safety bug).
+    LazyRelease,
+    /// A snapshot taken while a checkpoint is in flight is pinned at `k+1`
+    /// although its trees still reference the pages of `k` (the pin and the
+    /// published tree are not read atomically).
+    PinNewIdEarly,
+}
+
+/// Model configuration.
+#[derive(Clone, Debug)]
+pub struct PageReuse {
+    /// Page locations.
+    pub pages: u8,
+    /// Checkpoints to run.
+    pub checkpoints: u8,
+    /// Snapshots to take in total.
+    pub reads: u8,
+    /// Snapshots live at once.
+    pub max_live: u8,
+    /// Rule deviation.
+    pub mutant: Mutant,
+}
+
+impl Default for PageReuse {
+    fn default() -> Self {
+        PageReuse {
+            pages: 5,
+            checkpoints: 5,
+            reads: 3,
+            max_live: 2,
+            mutant: Mutant::None,
+        }
+    }
+}
+
+/// One page location.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Page {
+    /// Never used (free at open): reusable.
+    Unused,
+    /// In use by checkpoints `since..` (the current one included), or, if
+    /// `since` is the next id, allocated by the checkpoint in flight.
+    InUse {
+        /// Checkpoint that wrote it.
+        since: u8,
+    },
+    /// Free: was in use by checkpoints `since..freed_by`.
+    Freed {
+        /// Checkpoint that wrote it.
+        since: u8,
+        /// Checkpoint that freed it.
+        freed_by: u8,
+        /// In the reusable set.
+        reusable: bool,
+        /// Was ever held back by a live snapshot.
+        held: bool,
+    },
+}
+
+/// A live snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reader {
+    /// The checkpoint id the snapshot is pinned at.
+    pub pin: u8,
+    /// The checkpoint whose pages it references (equal to `pin` unless mutated).
+    pub reach: u8,
+}
+
+/// Notable effect of the last action.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// Nothing notable.
+    None,
+    /// A freed page was reallocated; `held`: it had been held back by a reader.
+    Reallocated {
+        /// It had been held back.
+        held: bool,
+    },
+}
+
+/// Model state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    /// Current (completed) checkpoint id `k`.
+    pub cur: u8,
+    /// Page locations.
+    pub pages: Vec<Page>,
+    /// Live snapshots, sorted.
+    pub readers: Vec<Reader>,
+    /// Checkpoint in flight: the pages of `k` it replaces (bitmask).
+    pub replacing: Option<u32>,
+    /// Checkpoints left.
+    pub ckpts_left: u8,
+    /// Snapshots left.
+    pub reads_left: u8,
+    /// A page reachable by a live snapshot was reallocated.
+    pub violation: bool,
+    /// Notable effect of the last action.
+    pub event: Event,
+}
+
+/// Model actions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Take a snapshot.
+    BeginRead,
+    /// Drop the `n`-th live snapshot.
+    EndRead(usize),
+    /// C1+C2 of checkpoint `k+1`, replacing the pages of `k` in this bitmask.
+    Allocate(u32),
+    /// C6 of checkpoint `k+1`.
+    Finish,
+}
+
+fn reaches(r: &Reader, page: &Page) -> bool {
+    match *page {
+        Page::Unused => false,
+        Page::InUse { since } => since <= r.reach,
+        Page::Freed {
+            since, freed_by, ..
+        } => since <= r.reach && r.reach < freed_by,
+    }
+}
+
+impl PageReuse {
+    /// §5: a page freed by `j` is reusable once no live snapshot is older than `j`.
+    fn release(&self, s: &mut State) {
+        let oldest = s.readers.iter().map(|r| r.pin).min();
+        for p in s.pages.iter_mut() {
+            if let Page::Freed {
+                freed_by,
+                reusable,
+                held,
+                ..
+            } = p
+            {
+                if oldest.is_some_and(|o| o < *freed_by) && self.mutant != Mutant::IgnoreReaders {
+                    *held = true;
+                } else {
+                    *reusable = true;
+                }
+            }
+        }
+    }
+
+    fn allocatable(&self, s: &State, mask: u32, p: usize) -> bool {
+        match s.pages[p] {
+            Page::Unused => true,
+            Page::Freed { reusable, .. } => reusable,
+            Page::InUse { .. } => self.mutant == Mutant::ReuseOwnFreed && mask & (1 << p) != 0,
+        }
+    }
+}
+
+impl Model for PageReuse {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let mut pages = vec![Page::Unused; self.pages as usize];
+        pages[0] = Page::InUse { since: 0 };
+        pages[1] = Page::InUse { since: 0 };
+        vec![State {
+            cur: 0,
+            pages,
+            readers: Vec::new(),
+            replacing: None,
+            ckpts_left: self.checkpoints,
+            reads_left: self.reads,
+            violation: false,
+            event: Event::None,
+        }]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        if s.violation {
+            return;
+        }
+        if s.reads_left > 0 && s.readers.len() < self.max_live as usize {
+            actions.push(Action::BeginRead);
+        }
+        for (i, r) in s.readers.iter().enumerate() {
+            if i == 0 || s.readers[i - 1] != *r {
+                actions.push(Action::EndRead(i));
+            }
+        }
+        match s.replacing {
+            None if s.ckpts_left > 0 => {
+                let in_use: u32 = (0..s.pages.len())
+                    .filter(|&p| matches!(s.pages[p], Page::InUse { .. }))
+                    .fold(0, |m, p| m | 1 << p);
+                // Every non-empty subset of the current pages.
+                let mut sub = in_use;
+                while sub != 0 {
+                    let need = sub.count_ones() as usize;
+                    let free = (0..s.pages.len())
+                        .filter(|&p| self.allocatable(s, sub, p))
+                        .count();
+                    if free >= need {
+                        actions.push(Action::Allocate(sub));
+                    }
+                    sub = (sub - 1) & in_use;
+                }
+            }
+            None => {}
+            Some(_) => actions.push(Action::Finish),
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let mut s = last.clone();
+        s.event = Event::None;
+        match action {
+            Action::BeginRead => {
+                s.reads_left -= 1;
+                let pin = if self.mutant == Mutant::PinNewIdEarly && s.replacing.is_some() {
+                    s.cur + 1
+                } else {
+                    s.cur
+                };
+                s.readers.push(Reader { pin, reach: s.cur });
+                s.readers.sort();
+            }
+            Action::EndRead(i) => {
+                s.readers.remove(i);
+                if self.mutant != Mutant::LazyRelease {
+                    self.release(&mut s);
+                }
+            }
+            Action::Allocate(mask) => {
+                if self.mutant == Mutant::LazyRelease {
+                    self.release(&mut s);
+                }
+                s.ckpts_left -= 1;
+                let next = s.cur + 1;
+                let mut need = mask.count_ones();
+                for p in 0..s.pages.len() {
+                    if need == 0 {
+                        break;
+                    }
+                    if !self.allocatable(&s, mask, p) {
+                        continue;
+                    }
+                    need -= 1;
+                    if s.readers.iter().any(|r| reaches(r, &s.pages[p])) {
+                        s.violation = true;
+                    }
+                    if let Page::Freed { held, .. } = s.pages[p] {
+                        s.event = Event::Reallocated { held };
+                    }
+                    s.pages[p] = Page::InUse { since: next };
+                }
+                s.replacing = Some(mask);
+            }
+            Action::Finish => {
+                let mask = s.replacing.take().expect("checkpoint in flight");
+                s.cur += 1;
+                for p in 0..s.pages.len() {
+                    if mask & (1 << p) == 0 {
+                        continue;
+                    }
+                    // Under the ReuseOwnFreed mutant the page may already be
+                    // the new checkpoint's: then it is not freed.
+                    if let Page::InUse { since } = s.pages[p] {
+                        if since < s.cur {
+                            s.pages[p] = Page::Freed {
+                                since,
+                                freed_by: s.cur,
+                                reusable: false,
+                                held: false,
+                            };
+                        }
+                    }
+                }
+                if self.mutant != Mutant::LazyRelease {
+                    self.release(&mut s);
+                }
+            }
+        }
+        Some(s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![
+            Property::always(P_NO_REUSE_UNDER_READER, |_, s: &State| !s.violation),
+            Property::always(P_RELEASED, |_, s: &State| {
+                s.pages.iter().all(|p| match *p {
+                    Page::Freed {
+                        freed_by,
+                        reusable: false,
+                        ..
+                    } => s.readers.iter().any(|r| r.pin < freed_by),
+                    _ => true,
+                })
+            }),
+            Property::always(P_REUSABLE_UNREACHABLE, |_, s: &State| {
+                s.pages.iter().all(|p| {
+                    !matches!(p, Page::Freed { reusable: true, .. })
+                        || !s.readers.iter().any(|r| reaches(r, p))
+                })
+            }),
+            Property::sometimes(S_REALLOCATED, |_, s: &State| {
+                matches!(s.event, Event::Reallocated { .. })
+            }),
+            Property::sometimes(S_HELD, |_, s: &State| {
+                s.pages.iter().any(|p| {
+                    matches!(
+                        p,
+                        Page::Freed {
+                            reusable: false,
+                            ..
+                        }
+                    )
+                })
+            }),
+            Property::sometimes(S_HELD_THEN_REALLOCATED, |_, s: &State| {
+                s.event == Event::Reallocated { held: true }
+            }),
+        ]
+    }
+}
