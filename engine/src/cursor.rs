@@ -229,6 +229,7 @@ impl<'tx> Cursor<'tx> {
     }
 
     /// Moves to the next entry (from an unpositioned cursor: nothing).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Entry>> {
         let f = self.inner.next(self.pager)?;
         self.here(f)

@@ -427,6 +427,31 @@ impl Db {
         Ok(report)
     }
 
+    /// Counters and sizes (no I/O).
+    pub fn stats(&self) -> crate::Stats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let core = self.inner.core.lock();
+        let cache = self.inner.pager.cache();
+        crate::Stats {
+            page_size: self.inner.pager.page_size(),
+            file_pages: core.alloc.page_count(),
+            free_pages: core.alloc.free_pages() - core.alloc.pending_pages(),
+            pinned_pages: core.alloc.pending_pages(),
+            buckets: core.catalog.named.len() as u64,
+            default_bucket_keys: core.catalog.default.len,
+            last_txn: core.txn,
+            checkpoint: core.checkpoint,
+            checkpoints_run: self.inner.checkpoints.load(Relaxed),
+            log_pages_used: core.log.tail,
+            log_pages: core.log.pages,
+            cache_hits: cache.hits.load(Relaxed),
+            cache_misses: cache.misses.load(Relaxed),
+            cache_bytes: cache.bytes() as u64,
+            live_readers: self.inner.registry.live_readers() as u64,
+            oldest_reader_checkpoint: self.inner.registry.oldest_base(),
+        }
+    }
+
     /// The page size of the file.
     pub fn page_size(&self) -> usize {
         self.inner.pager.page_size()

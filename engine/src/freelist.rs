@@ -103,7 +103,7 @@ impl Allocator {
             in_use.extend(words);
         }
         in_use.resize(page_count.div_ceil(64) as usize, 0);
-        let mut a = Allocator {
+        let a = Allocator {
             page_size,
             page_count,
             blocked: in_use.clone(),
@@ -123,8 +123,6 @@ impl Allocator {
         if (tail_start..tail_end).any(|p| a.is_in_use(p)) {
             return Err(Error::corrupt(0, "allocator marks pages beyond the file"));
         }
-        a.hint = RESERVED_PAGES;
-        let _ = &mut a;
         Ok(a)
     }
 
@@ -194,7 +192,7 @@ impl Allocator {
             let mut p = from;
             while p < to {
                 // Skip whole blocked words quickly.
-                if p % 64 == 0 && run == 0 {
+                if p.is_multiple_of(64) && run == 0 {
                     if let Some(&w) = self.blocked.get((p / 64) as usize) {
                         if w == u64::MAX {
                             p += 64;
@@ -346,6 +344,12 @@ impl Allocator {
     }
 }
 
+impl crate::btree::flush::PageSource for Allocator {
+    fn alloc_pages(&mut self, pages: u64) -> Result<u64> {
+        self.allocate(pages)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,11 +370,5 @@ mod tests {
         a.hint = 0;
         assert_eq!(a.allocate(1).unwrap(), p);
         assert!(a.free(p + 1000, 1, 6).is_err());
-    }
-}
-
-impl crate::btree::flush::PageSource for Allocator {
-    fn alloc_pages(&mut self, pages: u64) -> Result<u64> {
-        self.allocate(pages)
     }
 }

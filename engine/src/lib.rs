@@ -38,6 +38,7 @@ pub mod options;
 pub mod page;
 pub mod pager;
 pub mod snapshot;
+pub mod stats;
 pub mod txn;
 pub mod vfs;
 
@@ -47,4 +48,5 @@ pub use cursor::{Cursor, Entry, Range};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options};
+pub use stats::Stats;
 pub use txn::{ReadTxn, WriteTxn};
