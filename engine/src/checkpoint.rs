@@ -71,7 +71,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     core.catalog_pages = catalog_pages;
     core.freed_since.clear();
     core.log_full = false;
-    core.dirty_pages = 0;
+    core.dirty_bytes = 0;
     core.log = LogState {
         epoch: next,
         start: log_start,

@@ -70,7 +70,8 @@ pub(crate) struct Core {
     pub freed_since: Freed,
     pub catalog_pages: Vec<u64>,
     pub log_full: bool,
-    pub dirty_pages: u64,
+    /// Estimated bytes of in-memory nodes since the last checkpoint.
+    pub dirty_bytes: u64,
 }
 
 impl Inner {
@@ -101,9 +102,9 @@ impl Inner {
         (self.opts.max_log_size / self.pager.page_size() as u64).max(4)
     }
 
-    /// Dirty-page budget between checkpoints: half the cache.
+    /// In-memory changes allowed between checkpoints: half the cache.
     pub fn dirty_budget(&self) -> u64 {
-        (self.opts.cache_size as u64 / 2 / self.pager.page_size() as u64).max(64)
+        (self.opts.cache_size as u64 / 2).max(64 * self.pager.page_size() as u64)
     }
 
     pub fn acquire_writer(&self, wait: bool) -> Result<()> {
@@ -300,7 +301,7 @@ impl Db {
                 freed_since: state.freed,
                 catalog_pages,
                 log_full: false,
-                dirty_pages: 0,
+                dirty_bytes: 0,
             }),
             group: GroupSync::new(last_txn),
             writer_busy: Mutex::new(false),

@@ -65,6 +65,18 @@ pub fn replay(
         let Some((h, link)) = RecordHeader::decode(&first) else {
             break;
         };
+        if h.epoch > log.epoch {
+            // Records of epoch k+1 are written only after slot k+1 is
+            // durable (FORMAT.md §3 C5), so that slot existed and is now
+            // damaged: rolling back to slot k would lose commits silently.
+            return Err(crate::Error::corrupt(
+                page,
+                format!(
+                    "log holds records of checkpoint {} but the newest valid slot is {}",
+                    h.epoch, log.epoch
+                ),
+            ));
+        }
         if h.epoch != log.epoch || h.txn != txn + 1 || h.prev != log.link {
             break;
         }

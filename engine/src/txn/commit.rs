@@ -38,7 +38,8 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     core.log.append(pager, txn, &state.payload)?;
     core.txn = txn;
     core.catalog = Arc::new(state.catalog);
-    core.dirty_pages += state.freed.len() as u64 + 1;
+    // In-memory growth: every copied page plus (at most) the bytes logged.
+    core.dirty_bytes += state.freed.len() as u64 * pager.page_size() as u64 + state.payload.len() as u64;
     core.freed_since.extend(state.freed);
     let snap = Arc::new(Snapshot {
         txn,
@@ -47,7 +48,7 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     });
     let eventual = inner.opts.durability == Durability::Eventual;
     inner.group.written(inner, snap, eventual);
-    if core.dirty_pages > inner.dirty_budget() {
+    if core.dirty_bytes > inner.dirty_budget() {
         // The commit is already in the log; a checkpoint that cannot run
         // now (a full disk, say) is retried after a later commit.
         let _ = crate::checkpoint::run(inner, &mut core);
