@@ -71,6 +71,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     core.catalog_pages = catalog_pages;
     core.freed_since.clear();
     core.log_full = false;
+    core.needs_new_epoch = false;
     core.dirty_bytes = 0;
     core.log = LogState {
         epoch: next,

@@ -70,6 +70,9 @@ pub(crate) struct Core {
     pub freed_since: Freed,
     pub catalog_pages: Vec<u64>,
     pub log_full: bool,
+    /// No checkpoint of this session has completed yet, so the log may hold
+    /// stale records of the current epoch (FORMAT.md §4 step 6).
+    pub needs_new_epoch: bool,
     /// Estimated bytes of in-memory nodes since the last checkpoint.
     pub dirty_bytes: u64,
 }
@@ -281,6 +284,7 @@ impl Db {
             Ok(())
         })?;
         let replayed = last_txn - slot.last_txn;
+        let opts_read_only = opts.read_only;
         let catalog = Arc::new(state.catalog);
         let snap = Arc::new(Snapshot {
             txn: last_txn,
@@ -301,6 +305,7 @@ impl Db {
                 freed_since: state.freed,
                 catalog_pages,
                 log_full: false,
+                needs_new_epoch: !opts_read_only,
                 dirty_bytes: 0,
             }),
             group: GroupSync::new(last_txn),

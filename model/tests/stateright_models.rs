@@ -177,12 +177,26 @@ fn commit_protocol_mutant_reuse_own_freed_is_caught() {
 /// same operation, the new record 0 is byte-identical to the lost one, its
 /// header checksum matches the stale record 1's link, and a later recovery
 /// replays the stale record 1: a transaction the new session never made.
+/// Checkpointing on every writable open is not enough either when that
+/// checkpoint can be abandoned (a failed C3, §3) and the session then logs
+/// in the old epoch.
 #[test]
 fn format_gap_recovery_checkpoint_only_if_replayed() {
     discovers(
         "FORMAT.md §4.5 as written, retried payloads",
         CommitProtocol {
             retry_payloads: true,
+            ..small()
+        },
+        P_PREFIX,
+    );
+    discovers(
+        "checkpoint on every open, abandoned by a failed C3, retried payloads",
+        CommitProtocol {
+            retry_payloads: true,
+            recovery_checkpoint: RecoveryCheckpoint::Always,
+            c3_failures: 1,
+            sync_log_before_checkpoint: true,
             ..small()
         },
         P_PREFIX,
@@ -200,6 +214,23 @@ fn commit_protocol_retry_payloads_with_recovery_checkpoint_always() {
             recovery_checkpoint: RecoveryCheckpoint::Always,
             crashes: 2,
             ..full()
+        },
+    );
+}
+
+/// Both candidate fixes together, with everything that can go wrong:
+/// retried payloads, a failed C3 (also of the open-time checkpoint), and no
+/// log write before a checkpoint after open has completed.
+#[test]
+fn commit_protocol_both_fixes_with_failed_c3_and_retried_payloads() {
+    check(
+        "both fixes, failed C3, retried payloads",
+        CommitProtocol {
+            retry_payloads: true,
+            recovery_checkpoint: RecoveryCheckpoint::Required,
+            c3_failures: 1,
+            sync_log_before_checkpoint: true,
+            ..small()
         },
     );
 }

@@ -18,10 +18,12 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     let pager = &inner.pager;
     let mut core = inner.core.lock();
     let txn = core.txn + 1;
-    let fits = !state.too_big_for_log && core.log.fits(state.payload.len(), pager.page_size());
-    if !fits {
-        // Too large for the log: commit by checkpoint (acknowledged after C5).
-        core.log_full |= !state.too_big_for_log;
+    let fits = core.log.fits(state.payload.len(), pager.page_size());
+    if state.too_big_for_log || !fits || core.needs_new_epoch {
+        // Commit by checkpoint (acknowledged after C5): the transaction is
+        // too large for the log, or this session has not yet started an
+        // epoch of its own (FORMAT.md §4 step 6).
+        core.log_full |= !state.too_big_for_log && !fits;
         let saved = (core.catalog.clone(), core.txn, core.freed_since.len());
         core.catalog = Arc::new(state.catalog);
         core.txn = txn;

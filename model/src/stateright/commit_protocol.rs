@@ -19,16 +19,24 @@
 //! A [`Rec`] carries its epoch slot and the payloads of the records before
 //! it in its epoch; from those the model derives the §2.1 header fields
 //! (epoch, transaction id, previous link) exactly as the writer computed them.
-//! A payload is a small tag: the session that issued the transaction, or
-//! (with [`CommitProtocol::retry_payloads`]) 0, an application retrying the
-//! very same operation after a crash, which makes byte-identical records.
+//! A payload is a small tag: the index of the session (open) that issued
+//! the transaction, so two sessions never write byte-identical records; with
+//! [`CommitProtocol::retry_payloads`] a later session may also use tag 0, an
+//! application retrying the very operation the first session issued at that
+//! transaction id, which can make byte-identical records.
+//!
+//! Workload: any interleaving of up to `txns` commits and `checkpoints`
+//! stand-alone checkpoints over all sessions, `Sync`s whenever something is
+//! unsynced, and up to `crashes` crashes. Page allocation is deterministic
+//! (lowest free page), so with two page locations checkpoint `k+2` always
+//! reuses the page freed by `k+1`.
 //!
 //! # Actions and the FORMAT.md step labels
 //!
 //! | action | FORMAT.md |
 //! |---|---|
 //! | [`Action::Commit`], record fits | L1 encode (epoch `k`, link), L2 fits, L3 `write` at the tail and advance it, L4 release the writer slot (the next `Commit` may come before the `Sync`: group commit). `Eventual`: L5 no wait, L6 acknowledge at once |
-//! | [`Action::Commit`], record does not fit | L2: commit by checkpoint = C1 + C2 of a checkpoint that includes the transaction |
+//! | [`Action::Commit`], record does not fit | L2: commit by checkpoint = C1 + C2 of a checkpoint that includes the transaction (also under [`RecoveryCheckpoint::Required`] while no checkpoint has completed since open) |
 //! | [`Action::Sync`] | L5 `Immediate`: the waiter's `sync` (atomic: a crash "during" it is a crash before it with some writes applied); it acknowledges (L6) every record written before it. `Eventual`: `db.sync()` |
 //! | [`Action::Checkpoint`] | C1 allocate (§5: lowest page not in use by checkpoint `k`; no readers here, see `page_reuse`) + C2 `write` the page |
 //! | [`Action::Barrier1`] | C3 `sync` (barrier 1; acknowledges L5 waiters) + C4 `write` slot `(k+1) mod 2` |
@@ -39,6 +47,18 @@
 //! Merging C1+C2, C3+C4 and C5+C6 loses no behaviour: a crash right after
 //! the merged action may lose the writes it issued, which is the state of a
 //! crash before it, and C1 and C6 only change memory.
+//!
+//! After recovery the new session continues from the recovered state. If it
+//! does not checkpoint (nothing replayed), its log tail is the end of the
+//! accepted prefix, its epoch `k` and its link the last accepted record's
+//! header checksum (the slot checksum if none): FORMAT.md does not say so
+//! explicitly, it is the only reading consistent with §2.3.
+//!
+//! Not modeled: several pages per checkpoint and shared (unchanged)
+//! subtrees, log extent growth, file length (`set_len`), misdirected writes
+//! and silent corruption (§1.3 detects them like torn writes), file creation
+//! (§1.1), failed L5/C4/C5 syncs (they poison the handle: the same disk
+//! outcomes as [`Action::Crash`]), readers (see `page_reuse`).
 //!
 //! # Properties (checked on the state right after each crash + recovery)
 //!
@@ -54,7 +74,7 @@
 //!   (S1, S2, S5).
 //! - `sometimes` properties showing that the interesting cases are reached.
 
-use stateright::{Model, Property};
+use ::stateright::{Model, Property};
 
 /// (a) An acknowledged commit is never lost.
 pub const P_ACKED: &str = "acknowledged commits survive a crash";
@@ -112,6 +132,10 @@ pub enum RecoveryCheckpoint {
     IfReplayed,
     /// Every writable open checkpoints before the first log write.
     Always,
+    /// As `Always`, and if that checkpoint is abandoned (C3 failure),
+    /// commits go by checkpoint until one completes: no session ever logs
+    /// in the epoch of a crashed session.
+    Required,
 }
 
 /// Model configuration.
@@ -250,13 +274,13 @@ impl<T: Clone> Loc<T> {
             self.durable = Cell::Val(v);
         }
     }
-    /// Crash or failed sync: 0 lost, 1 applied, 2 torn.
-    fn resolve(&mut self, fate: u32) {
+    /// Crash or failed sync.
+    fn resolve(&mut self, fate: Fate) {
         if let Some(v) = self.pending.take() {
             match fate {
-                0 => {}
-                1 => self.durable = Cell::Val(v),
-                _ => self.durable = Cell::Torn,
+                Fate::Lost => {}
+                Fate::Applied => self.durable = Cell::Val(v),
+                Fate::Torn => self.durable = Cell::Torn,
             }
         }
     }
@@ -286,6 +310,8 @@ pub struct Mem {
     pub synced: u8,
     /// Checkpoint in progress.
     pub run: Option<Run>,
+    /// No checkpoint has completed since open ([`RecoveryCheckpoint::Required`]).
+    pub needs_epoch: bool,
 }
 
 impl Mem {
@@ -372,41 +398,74 @@ pub struct State {
 }
 
 impl State {
-    fn pending_count(&self) -> u32 {
-        let s = self.slots.iter().filter(|l| l.pending.is_some()).count();
-        let p = self.pages.iter().filter(|l| l.pending.is_some()).count();
-        let l = self.log.iter().filter(|l| l.pending.is_some()).count();
-        (s + p + l) as u32
+    /// The locations with a pending write, in a fixed order.
+    fn pending(&self) -> Vec<Where> {
+        let slots = (0..2).filter(|&i| self.slots[i].pending.is_some());
+        let pages = (0..self.pages.len()).filter(|&i| self.pages[i].pending.is_some());
+        let log = (0..self.log.len()).filter(|&i| self.log[i].pending.is_some());
+        slots
+            .map(|i| Where::Slot(i as u8))
+            .chain(pages.map(|i| Where::Page(i as u8)))
+            .chain(log.map(|i| Where::Log(i as u8)))
+            .collect()
+    }
+    /// Every combination of fates for the pending writes.
+    fn fate_choices(&self) -> Vec<Vec<(Where, Fate)>> {
+        let mut out = vec![Vec::new()];
+        for w in self.pending() {
+            out = out
+                .into_iter()
+                .flat_map(|prefix| {
+                    [Fate::Lost, Fate::Applied, Fate::Torn].map(|f| {
+                        let mut v: Vec<(Where, Fate)> = prefix.clone();
+                        v.push((w, f));
+                        v
+                    })
+                })
+                .collect();
+        }
+        out
     }
     fn sync_all(&mut self) {
         self.slots.iter_mut().for_each(Loc::sync);
         self.pages.iter_mut().for_each(Loc::sync);
         self.log.iter_mut().for_each(Loc::sync);
     }
-    /// Each pending write gets fate `code` digit (base 3). Returns whether a slot was torn.
-    fn resolve_all(&mut self, mut code: u32) -> bool {
-        let mut torn_slot = false;
-        for l in self.slots.iter_mut() {
-            if l.pending.is_some() {
-                torn_slot |= code % 3 == 2;
-                l.resolve(code % 3);
-                code /= 3;
+    /// Applies the fates of a crash or failed sync. Returns whether a slot was torn.
+    fn resolve_all(&mut self, fates: &[(Where, Fate)]) -> bool {
+        for &(w, f) in fates {
+            match w {
+                Where::Slot(i) => self.slots[i as usize].resolve(f),
+                Where::Page(i) => self.pages[i as usize].resolve(f),
+                Where::Log(i) => self.log[i as usize].resolve(f),
             }
         }
-        for l in self.pages.iter_mut() {
-            if l.pending.is_some() {
-                l.resolve(code % 3);
-                code /= 3;
-            }
-        }
-        for l in self.log.iter_mut() {
-            if l.pending.is_some() {
-                l.resolve(code % 3);
-                code /= 3;
-            }
-        }
-        torn_slot
+        fates
+            .iter()
+            .any(|&(w, f)| matches!(w, Where::Slot(_)) && f == Fate::Torn)
     }
+}
+
+/// A location of the abstract disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Where {
+    /// Checkpoint slot 0 or 1.
+    Slot(u8),
+    /// A tree-page location.
+    Page(u8),
+    /// A record position of the log extent.
+    Log(u8),
+}
+
+/// What a crash (or a failed sync) does to one pending write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fate {
+    /// The old durable content stays.
+    Lost,
+    /// The write reached the disk whole.
+    Applied,
+    /// The location holds a mix that fails its checksum.
+    Torn,
 }
 
 /// Model actions (see the module table).
@@ -423,12 +482,12 @@ pub enum Action {
     Checkpoint,
     /// C3 + C4.
     Barrier1,
-    /// C3's sync fails; fates of the pending writes (base 3).
-    Barrier1Fails(u32),
+    /// C3's sync fails; fate of each pending write.
+    Barrier1Fails(Vec<(Where, Fate)>),
     /// C5 + C6.
     Barrier2,
-    /// Crash with fates of the pending writes (base 3), then §4 recovery.
-    Crash(u32),
+    /// Crash with the fate of each pending write, then §4 recovery.
+    Crash(Vec<(Where, Fate)>),
 }
 
 impl CommitProtocol {
@@ -544,10 +603,11 @@ impl CommitProtocol {
             acked: len,
             synced: len,
             run: None,
+            needs_epoch: self.recovery_checkpoint == RecoveryCheckpoint::Required,
         };
         // §4.5.
         let replayed = !s.mem.chain.is_empty();
-        if replayed || self.recovery_checkpoint == RecoveryCheckpoint::Always {
+        if replayed || self.recovery_checkpoint != RecoveryCheckpoint::IfReplayed {
             self.begin_checkpoint(s, None, true);
         }
     }
@@ -586,6 +646,7 @@ impl Model for CommitProtocol {
                 acked: 0,
                 synced: 0,
                 run: None,
+                needs_epoch: false,
             },
             session: 0,
             txns_left: self.txns,
@@ -603,7 +664,11 @@ impl Model for CommitProtocol {
         if s.halted {
             return;
         }
-        let fates = 3u32.pow(s.pending_count());
+        let fates = if s.crashes_left > 0 || s.c3_failures_left > 0 {
+            s.fate_choices()
+        } else {
+            Vec::new()
+        };
         match &s.mem.run {
             None => {
                 if s.txns_left > 0 {
@@ -621,7 +686,7 @@ impl Model for CommitProtocol {
                 } else {
                     actions.push(Action::Barrier1);
                     if s.c3_failures_left > 0 {
-                        actions.extend((0..fates).map(Action::Barrier1Fails));
+                        actions.extend(fates.iter().cloned().map(Action::Barrier1Fails));
                     }
                 }
             }
@@ -630,7 +695,7 @@ impl Model for CommitProtocol {
             actions.push(Action::Sync);
         }
         if s.crashes_left > 0 {
-            actions.extend((0..fates).map(Action::Crash));
+            actions.extend(fates.into_iter().map(Action::Crash));
         }
     }
 
@@ -641,7 +706,7 @@ impl Model for CommitProtocol {
             Action::Commit { payload } => {
                 s.txns_left -= 1;
                 let tail = s.mem.chain.len();
-                if tail < self.log_len as usize {
+                if tail < self.log_len as usize && !s.mem.needs_epoch {
                     // L1 encode, L3 write at the tail and advance it.
                     let mut payloads = s.mem.chain.clone();
                     payloads.push(payload);
@@ -678,13 +743,13 @@ impl Model for CommitProtocol {
                 s.newest_slot = s.newest_slot.max(new.id);
                 s.slots[(new.id % 2) as usize].write(new);
             }
-            Action::Barrier1Fails(code) => {
+            Action::Barrier1Fails(fates) => {
                 // The failed sync may have lost any of its writes; the
                 // checkpoint is abandoned (its transaction, if any, fails);
                 // the handle stays usable (§3). L5 waiters keep waiting.
                 s.c3_failures_left -= 1;
                 s.c3_failed = true;
-                s.resolve_all(code);
+                s.resolve_all(&fates);
                 s.mem.run = None;
             }
             Action::Barrier2 => {
@@ -697,17 +762,18 @@ impl Model for CommitProtocol {
                 let len = run.new.state.len() as u8;
                 s.mem.ck = run.new;
                 s.mem.chain.clear();
+                s.mem.needs_epoch = false;
                 s.mem.acked = len;
                 if self.mutant != Mutant::SkipC5 {
                     s.mem.synced = len;
                 }
             }
-            Action::Crash(code) => {
+            Action::Crash(fates) => {
                 s.crashes_left -= 1;
                 let history = s.mem.history();
                 let floor = self.floor(&s.mem);
                 let during_recovery_ckpt = s.mem.run.as_ref().is_some_and(|r| r.recovery);
-                let torn_slot = s.resolve_all(code);
+                let torn_slot = s.resolve_all(&fates);
                 let report = Report {
                     lost_ack: false,
                     not_prefix: false,

@@ -37,7 +37,7 @@
 //! - `sometimes`: a freed page is reallocated; a freed page is held back by a
 //!   reader; a page that was held back is reallocated after its reader ended.
 
-use stateright::{Model, Property};
+use ::stateright::{Model, Property};
 
 /// No page reachable by a live snapshot is reallocated.
 pub const P_NO_REUSE_UNDER_READER: &str = "no page reachable by a live snapshot is reallocated";
