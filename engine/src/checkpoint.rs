@@ -14,6 +14,7 @@ use crate::Result;
 /// sync or slot write poisons the handle.
 pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     inner.check_poisoned()?;
+    crate::failpoint::fail_io!("checkpoint::start");
     let pager = &inner.pager;
     let ps = pager.page_size() as u64;
     let next = core.checkpoint + 1;
@@ -39,12 +40,15 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     }
     // C1 + C2: allocate and write the trees, the catalog and the allocator.
     let (catalog, catalog_root, catalog_pages) = core.catalog.write(pager, &mut alloc, next)?;
+    crate::failpoint::fail_io!("checkpoint::after_flush");
     alloc.persist(pager, next)?;
+    crate::failpoint::fail_io!("checkpoint::after_alloc_persist");
     let len = alloc.page_count() * ps;
     if pager.file().len()? < len {
         pager.file().set_len(len)?;
     }
     // C3: barrier 1.
+    crate::failpoint::fail_io!("checkpoint::before_barrier1");
     inner.sync_or_poison()?;
     // C4: the slot.
     let slot = Slot {
@@ -57,11 +61,27 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         alloc_index: alloc.index_refs().to_vec(),
     };
     let (bytes, slot_checksum) = slot.encode(pager.page_size());
+    let injected: Result<()> = (|| {
+        crate::failpoint::fail_io!("checkpoint::before_slot");
+        Ok(())
+    })();
+    if let Err(e) = injected {
+        inner.poison();
+        return Err(e);
+    }
     if let Err(e) = pager.write_pages(Slot::page_for(next), &bytes) {
         inner.poison();
         return Err(e);
     }
     // C5: barrier 2.
+    let injected: Result<()> = (|| {
+        crate::failpoint::fail_io!("checkpoint::before_barrier2");
+        Ok(())
+    })();
+    if let Err(e) = injected {
+        inner.poison();
+        return Err(e);
+    }
     inner.sync_or_poison()?;
     // C6: the new checkpoint is the durable state.
     core.alloc = alloc;
@@ -86,7 +106,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         base: next,
         catalog: core.catalog.clone(),
     });
-    inner.group.all_durable(inner, core.txn);
+    inner.group.all_durable(&inner.registry, core.txn);
     inner.registry.publish(snap);
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! The database handle.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::btree::Freed;
 use crate::catalog::Catalog;
@@ -13,6 +13,8 @@ use crate::log::LogState;
 use crate::options::Options;
 use crate::pager::Pager;
 use crate::snapshot::{Registry, Snapshot};
+use crate::sync::{AtomicBool, AtomicU64};
+use crate::txn::writer_slot::WriterSlot;
 use crate::txn::group_commit::GroupSync;
 use crate::txn::{ReadTxn, WriteTxn};
 use crate::vfs::{LockKind, OpenMode, VfsFile};
@@ -50,8 +52,7 @@ pub(crate) struct Inner {
     pub registry: Registry,
     pub core: Mutex<Core>,
     pub group: GroupSync,
-    writer_busy: Mutex<bool>,
-    writer_cv: Condvar,
+    writer: WriterSlot,
     poisoned: AtomicBool,
     pub checkpoints: AtomicU64,
     pub replayed: u64,
@@ -111,20 +112,28 @@ impl Inner {
     }
 
     pub fn acquire_writer(&self, wait: bool) -> Result<()> {
-        let mut busy = self.writer_busy.lock();
-        while *busy {
-            if !wait {
-                return Err(Error::WriterBusy);
-            }
-            self.writer_cv.wait(&mut busy);
-        }
-        *busy = true;
-        Ok(())
+        self.writer.acquire(wait)
     }
 
     pub fn release_writer(&self) {
-        *self.writer_busy.lock() = false;
-        self.writer_cv.notify_one();
+        self.writer.release();
+    }
+
+    /// Waits until `txn` is durable (group commit).
+    pub fn wait_durable(&self, txn: u64) -> Result<()> {
+        self.group.wait_durable(
+            &self.registry,
+            txn,
+            &|| {
+                let injected: Result<()> = (|| {
+                    crate::failpoint::fail_io!("commit::before_sync");
+                    Ok(())
+                })();
+                injected.inspect_err(|_| self.poison())?;
+                self.sync_or_poison()
+            },
+            &|| self.is_poisoned(),
+        )
     }
 }
 
@@ -252,6 +261,7 @@ impl Db {
                 Err(e) => last_err = Some(e),
             }
         }
+        crate::failpoint::fail_io!("recovery::after_slots");
         let Some((slot, slot_checksum)) = best else {
             return Err(last_err.unwrap_or_else(|| Error::corrupt(1, "no valid checkpoint slot")));
         };
@@ -262,6 +272,7 @@ impl Db {
             ));
         }
         let alloc = Allocator::load(&pager, ps, slot.page_count, &slot.alloc_index)?;
+        crate::failpoint::fail_io!("recovery::after_alloc_load");
         let (catalog, catalog_pages) = Catalog::load(&pager, slot.catalog)?;
         let limits = Limits::for_page_size(ps);
         let log = LogState {
@@ -274,6 +285,7 @@ impl Db {
         // Replay the log tail onto the in-memory trees.
         let mut state = crate::txn::state::TxState::new(catalog.clone(), limits, 0);
         let (log, last_txn) = crate::log::replay(&pager, log, slot.last_txn, &mut |_, ops| {
+            crate::failpoint::fail_io!("recovery::replay_record");
             for op in ops {
                 state.apply(&pager, op).map_err(|e| match e {
                     Error::Io(e) => Error::Io(e),
@@ -309,8 +321,7 @@ impl Db {
                 dirty_bytes: 0,
             }),
             group: GroupSync::new(last_txn),
-            writer_busy: Mutex::new(false),
-            writer_cv: Condvar::new(),
+            writer: WriterSlot::new(),
             poisoned: AtomicBool::new(false),
             checkpoints: AtomicU64::new(0),
             replayed,
@@ -318,7 +329,8 @@ impl Db {
             opts,
         });
         if replayed > 0 && !inner.opts.read_only {
-            // FORMAT.md §4 step 5: later records get a new epoch.
+            // FORMAT.md §4 step 5: bound the next recovery.
+            crate::failpoint::fail_io!("recovery::before_checkpoint");
             let mut core = inner.core.lock();
             crate::checkpoint::run(&inner, &mut core)?;
         }
@@ -383,7 +395,7 @@ impl Db {
             return Ok(());
         }
         let txn = self.inner.group.written_txn();
-        self.inner.group.wait_durable(&self.inner, txn)
+        self.inner.wait_durable(txn)
     }
 
     /// Writes every change since the last checkpoint into the tree pages

@@ -173,6 +173,7 @@ impl Allocator {
     /// visible to a snapshot, growing the file if there are none.
     pub fn allocate(&mut self, n: u64) -> Result<u64> {
         assert!(n >= 1);
+        crate::failpoint::fail_io!("alloc::allocate");
         loop {
             if let Some(p) = self.find_run(n) {
                 for q in p..p + n {
@@ -260,6 +261,7 @@ impl Allocator {
     /// Writes the changed bitmap pages and the index pages above them to new
     /// locations (copy-on-write), freeing the old locations.
     pub fn persist(&mut self, pager: &Pager, checkpoint: u64) -> Result<()> {
+        crate::failpoint::fail_io!("alloc::persist");
         let per_bitmap = bits_per_bitmap(self.page_size);
         let per_index = refs_per_index(self.page_size);
         let mut new_bitmaps: BTreeSet<usize> = BTreeSet::new();

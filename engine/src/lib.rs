@@ -32,6 +32,7 @@ pub mod checksum;
 pub mod cursor;
 mod db;
 pub mod error;
+pub mod failpoint;
 pub mod freelist;
 pub mod log;
 pub mod options;
@@ -39,6 +40,7 @@ pub mod page;
 pub mod pager;
 pub mod snapshot;
 pub mod stats;
+pub mod sync;
 pub mod txn;
 pub mod vfs;
 

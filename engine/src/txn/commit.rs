@@ -37,7 +37,9 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
         return Ok(None);
     }
     // L1–L3: append the record.
+    crate::failpoint::fail_io!("commit::before_log_append");
     core.log.append(pager, txn, &state.payload)?;
+    crate::failpoint::fail_io!("commit::after_log_append");
     core.txn = txn;
     core.catalog = Arc::new(state.catalog);
     // In-memory growth: every copied page plus (at most) the bytes logged.
@@ -49,7 +51,7 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
         catalog: core.catalog.clone(),
     });
     let eventual = inner.opts.durability == Durability::Eventual;
-    inner.group.written(inner, snap, eventual);
+    inner.group.written(&inner.registry, snap, eventual);
     if core.dirty_bytes > inner.dirty_budget() {
         // The commit is already in the log; a checkpoint that cannot run
         // now (a full disk, say) is retried after a later commit.

@@ -1,8 +1,9 @@
 //! Read and write transactions.
 
 pub(crate) mod commit;
-pub(crate) mod group_commit;
+pub mod group_commit;
 pub mod state;
+pub mod writer_slot;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -280,7 +281,7 @@ impl WriteTxn {
         let inner = self.inner.clone();
         drop(self); // releases the writer slot before waiting for the sync
         match r? {
-            Some(txn) => inner.group.wait_durable(&inner, txn),
+            Some(txn) => inner.wait_durable(txn),
             None => Ok(()),
         }
     }
