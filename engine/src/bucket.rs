@@ -75,7 +75,12 @@ impl<'tx> Bucket<'tx> {
 
     /// All entries in key order.
     pub fn iter(&self) -> Range<'tx> {
-        Range::new(self.pager, self.root.clone(), Bound::Unbounded, Bound::Unbounded)
+        Range::new(
+            self.pager,
+            self.root.clone(),
+            Bound::Unbounded,
+            Bound::Unbounded,
+        )
     }
 
     /// Entries whose keys fall in `range` (`a..b`, `a..=b`, `a..`, `..b`).

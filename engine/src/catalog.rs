@@ -52,7 +52,8 @@ impl Catalog {
 
     /// Every bucket with its name, default first.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &BucketRoot)> {
-        std::iter::once((&[][..], &self.default)).chain(self.named.iter().map(|(k, v)| (k.as_slice(), v)))
+        std::iter::once((&[][..], &self.default))
+            .chain(self.named.iter().map(|(k, v)| (k.as_slice(), v)))
     }
 
     /// Reads a catalog tree; returns the catalog and the catalog's own pages.

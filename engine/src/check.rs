@@ -69,7 +69,12 @@ impl fmt::Display for CheckReport {
         if self.problems.is_empty() {
             write!(f, "ok")
         } else {
-            write!(f, "{} problem(s): {}", self.problems.len(), self.problems.join("; "))
+            write!(
+                f,
+                "{} problem(s): {}",
+                self.problems.len(),
+                self.problems.join("; ")
+            )
         }
     }
 }
@@ -142,7 +147,9 @@ impl TreeWalk<'_> {
                     _ => {}
                 }
                 for (k, v) in l.keys.iter().zip(&l.values) {
-                    if lo.is_some_and(|lo| k.as_slice() < lo) || hi.is_some_and(|hi| k.as_slice() >= hi) {
+                    if lo.is_some_and(|lo| k.as_slice() < lo)
+                        || hi.is_some_and(|hi| k.as_slice() >= hi)
+                    {
                         self.report
                             .problems
                             .push(format!("bucket {bucket}: key outside its separators"));
@@ -169,8 +176,16 @@ impl TreeWalk<'_> {
             }
             Node::Branch(b) => {
                 for (i, c) in b.children.iter().enumerate() {
-                    let clo = if i == 0 { lo } else { Some(b.keys[i - 1].as_slice()) };
-                    let chi = if i == b.keys.len() { hi } else { Some(b.keys[i].as_slice()) };
+                    let clo = if i == 0 {
+                        lo
+                    } else {
+                        Some(b.keys[i - 1].as_slice())
+                    };
+                    let chi = if i == b.keys.len() {
+                        hi
+                    } else {
+                        Some(b.keys[i].as_slice())
+                    };
                     self.walk(bucket, c, depth + 1, clo, chi, false)?;
                 }
             }
@@ -180,7 +195,11 @@ impl TreeWalk<'_> {
 }
 
 /// Verifies the trees of `catalog` (the latest committed state).
-pub(crate) fn check_trees(pager: &Pager, catalog: &Catalog, report: &mut CheckReport) -> Result<()> {
+pub(crate) fn check_trees(
+    pager: &Pager,
+    catalog: &Catalog,
+    report: &mut CheckReport,
+) -> Result<()> {
     report.buckets = catalog.named.len() as u64;
     for (name, b) in catalog.iter() {
         let label = if name.is_empty() {
@@ -202,9 +221,10 @@ pub(crate) fn check_trees(pager: &Pager, catalog: &Catalog, report: &mut CheckRe
         report.keys += keys;
         report.max_depth = report.max_depth.max(depth);
         if keys != b.len {
-            report
-                .problems
-                .push(format!("bucket {label}: len is {} but {keys} keys found", b.len));
+            report.problems.push(format!(
+                "bucket {label}: len is {} but {keys} keys found",
+                b.len
+            ));
         }
     }
     Ok(())
@@ -213,7 +233,9 @@ pub(crate) fn check_trees(pager: &Pager, catalog: &Catalog, report: &mut CheckRe
 /// Verifies the page accounting of the durable checkpoint `checkpoint`.
 pub(crate) fn check_pages(pager: &Pager, checkpoint: u64, report: &mut CheckReport) -> Result<()> {
     let slot_page = Slot::page_for(checkpoint);
-    let res = pager.read_pages(slot_page, 1).and_then(|b| Slot::decode(&b, slot_page));
+    let res = pager
+        .read_pages(slot_page, 1)
+        .and_then(|b| Slot::decode(&b, slot_page));
     let Some((slot, _)) = note(report, res)? else {
         return Ok(());
     };
@@ -250,7 +272,9 @@ pub(crate) fn check_pages(pager: &Pager, checkpoint: u64, report: &mut CheckRepo
         }
     }
     for p in dup {
-        report.problems.push(format!("page {p} is referenced twice"));
+        report
+            .problems
+            .push(format!("page {p} is referenced twice"));
     }
     let mut leaked = 0u64;
     let mut first_leak = None;

@@ -14,7 +14,7 @@ use crate::Result;
 /// sync or slot write poisons the handle.
 pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     inner.check_poisoned()?;
-    crate::failpoint::fail_io!("checkpoint::start");
+    crate::failpoint::hit("checkpoint::start")?;
     let pager = &inner.pager;
     let ps = pager.page_size() as u64;
     let next = core.checkpoint + 1;
@@ -40,15 +40,15 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     }
     // C1 + C2: allocate and write the trees, the catalog and the allocator.
     let (catalog, catalog_root, catalog_pages) = core.catalog.write(pager, &mut alloc, next)?;
-    crate::failpoint::fail_io!("checkpoint::after_flush");
+    crate::failpoint::hit("checkpoint::after_flush")?;
     alloc.persist(pager, next)?;
-    crate::failpoint::fail_io!("checkpoint::after_alloc_persist");
+    crate::failpoint::hit("checkpoint::after_alloc_persist")?;
     let len = alloc.page_count() * ps;
     if pager.file().len()? < len {
         pager.file().set_len(len)?;
     }
     // C3: barrier 1.
-    crate::failpoint::fail_io!("checkpoint::before_barrier1");
+    crate::failpoint::hit("checkpoint::before_barrier1")?;
     inner.sync_or_poison()?;
     // C4: the slot.
     let slot = Slot {
@@ -61,11 +61,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         alloc_index: alloc.index_refs().to_vec(),
     };
     let (bytes, slot_checksum) = slot.encode(pager.page_size());
-    let injected: Result<()> = (|| {
-        crate::failpoint::fail_io!("checkpoint::before_slot");
-        Ok(())
-    })();
-    if let Err(e) = injected {
+    if let Err(e) = crate::failpoint::hit("checkpoint::before_slot") {
         inner.poison();
         return Err(e);
     }
@@ -74,11 +70,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         return Err(e);
     }
     // C5: barrier 2.
-    let injected: Result<()> = (|| {
-        crate::failpoint::fail_io!("checkpoint::before_barrier2");
-        Ok(())
-    })();
-    if let Err(e) = injected {
+    if let Err(e) = crate::failpoint::hit("checkpoint::before_barrier2") {
         inner.poison();
         return Err(e);
     }
@@ -100,7 +92,9 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         tail: 0,
         link: slot_checksum,
     };
-    inner.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    inner
+        .checkpoints
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let snap = Arc::new(Snapshot {
         txn: core.txn,
         base: next,

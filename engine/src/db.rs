@@ -14,8 +14,8 @@ use crate::options::Options;
 use crate::pager::Pager;
 use crate::snapshot::{Registry, Snapshot};
 use crate::sync::{AtomicBool, AtomicU64};
-use crate::txn::writer_slot::WriterSlot;
 use crate::txn::group_commit::GroupSync;
+use crate::txn::writer_slot::WriterSlot;
 use crate::txn::{ReadTxn, WriteTxn};
 use crate::vfs::{LockKind, OpenMode, VfsFile};
 use crate::{Durability, Error, Limits, Result};
@@ -39,7 +39,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("path", &self.inner.path).finish()
+        f.debug_struct("Db")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -125,11 +127,7 @@ impl Inner {
             &self.registry,
             txn,
             &|| {
-                let injected: Result<()> = (|| {
-                    crate::failpoint::fail_io!("commit::before_sync");
-                    Ok(())
-                })();
-                injected.inspect_err(|_| self.poison())?;
+                crate::failpoint::hit("commit::before_sync").inspect_err(|_| self.poison())?;
                 self.sync_or_poison()
             },
             &|| self.is_poisoned(),
@@ -251,9 +249,15 @@ impl Db {
         let mut best: Option<(Slot, u64)> = None;
         let mut last_err = None;
         for page in [1u64, 2] {
-            match pager.read_pages(page, 1).and_then(|b| Slot::decode(&b, page)) {
+            match pager
+                .read_pages(page, 1)
+                .and_then(|b| Slot::decode(&b, page))
+            {
                 Ok((s, c)) => {
-                    if best.as_ref().is_none_or(|(b, _)| s.checkpoint > b.checkpoint) {
+                    if best
+                        .as_ref()
+                        .is_none_or(|(b, _)| s.checkpoint > b.checkpoint)
+                    {
                         best = Some((s, c));
                     }
                 }
@@ -261,7 +265,7 @@ impl Db {
                 Err(e) => last_err = Some(e),
             }
         }
-        crate::failpoint::fail_io!("recovery::after_slots");
+        crate::failpoint::hit("recovery::after_slots")?;
         let Some((slot, slot_checksum)) = best else {
             return Err(last_err.unwrap_or_else(|| Error::corrupt(1, "no valid checkpoint slot")));
         };
@@ -272,7 +276,7 @@ impl Db {
             ));
         }
         let alloc = Allocator::load(&pager, ps, slot.page_count, &slot.alloc_index)?;
-        crate::failpoint::fail_io!("recovery::after_alloc_load");
+        crate::failpoint::hit("recovery::after_alloc_load")?;
         let (catalog, catalog_pages) = Catalog::load(&pager, slot.catalog)?;
         let limits = Limits::for_page_size(ps);
         let log = LogState {
@@ -285,7 +289,7 @@ impl Db {
         // Replay the log tail onto the in-memory trees.
         let mut state = crate::txn::state::TxState::new(catalog.clone(), limits, 0);
         let (log, last_txn) = crate::log::replay(&pager, log, slot.last_txn, &mut |_, ops| {
-            crate::failpoint::fail_io!("recovery::replay_record");
+            crate::failpoint::hit("recovery::replay_record")?;
             for op in ops {
                 state.apply(&pager, op).map_err(|e| match e {
                     Error::Io(e) => Error::Io(e),
@@ -330,7 +334,7 @@ impl Db {
         });
         if replayed > 0 && !inner.opts.read_only {
             // FORMAT.md §4 step 5: bound the next recovery.
-            crate::failpoint::fail_io!("recovery::before_checkpoint");
+            crate::failpoint::hit("recovery::before_checkpoint")?;
             let mut core = inner.core.lock();
             crate::checkpoint::run(&inner, &mut core)?;
         }

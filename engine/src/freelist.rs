@@ -155,7 +155,8 @@ impl Allocator {
         if used {
             set(&mut self.blocked, p, true);
         }
-        self.dirty.insert((p / bits_per_bitmap(self.page_size)) as usize);
+        self.dirty
+            .insert((p / bits_per_bitmap(self.page_size)) as usize);
     }
 
     fn grow(&mut self, at_least: u64) -> Result<()> {
@@ -173,7 +174,7 @@ impl Allocator {
     /// visible to a snapshot, growing the file if there are none.
     pub fn allocate(&mut self, n: u64) -> Result<u64> {
         assert!(n >= 1);
-        crate::failpoint::fail_io!("alloc::allocate");
+        crate::failpoint::hit("alloc::allocate")?;
         loop {
             if let Some(p) = self.find_run(n) {
                 for q in p..p + n {
@@ -261,7 +262,7 @@ impl Allocator {
     /// Writes the changed bitmap pages and the index pages above them to new
     /// locations (copy-on-write), freeing the old locations.
     pub fn persist(&mut self, pager: &Pager, checkpoint: u64) -> Result<()> {
-        crate::failpoint::fail_io!("alloc::persist");
+        crate::failpoint::hit("alloc::persist")?;
         let per_bitmap = bits_per_bitmap(self.page_size);
         let per_index = refs_per_index(self.page_size);
         let mut new_bitmaps: BTreeSet<usize> = BTreeSet::new();
@@ -286,10 +287,7 @@ impl Allocator {
                 .filter(|i| {
                     !new_index.contains(i)
                         && (*i >= self.index_refs.len()
-                            || new_bitmaps
-                                .iter()
-                                .chain(&todo)
-                                .any(|j| j / per_index == *i))
+                            || new_bitmaps.iter().chain(&todo).any(|j| j / per_index == *i))
                 })
                 .collect();
             if todo.is_empty() && index_todo.is_empty() {
@@ -322,7 +320,9 @@ impl Allocator {
         }
         let words_per_bitmap = (per_bitmap / 64) as usize;
         for &j in &new_bitmaps {
-            let r = self.bitmap_refs[j].as_mut().expect("relocated bitmap has a location");
+            let r = self.bitmap_refs[j]
+                .as_mut()
+                .expect("relocated bitmap has a location");
             let from = j * words_per_bitmap;
             let mut words: Vec<u64> = self.in_use.get(from..).unwrap_or(&[]).to_vec();
             words.resize(words_per_bitmap, 0);

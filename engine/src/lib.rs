@@ -26,8 +26,8 @@
 pub mod btree;
 pub mod bucket;
 pub mod catalog;
-pub(crate) mod checkpoint;
 pub mod check;
+pub(crate) mod checkpoint;
 pub mod checksum;
 pub mod cursor;
 mod db;

@@ -34,7 +34,10 @@ impl LogState {
     /// tail and link advance; on error nothing changes.
     pub fn append(&mut self, pager: &Pager, txn: u64, payload: &[u8]) -> Result<()> {
         let ps = pager.page_size();
-        assert!(self.fits(payload.len(), ps), "caller checks that the record fits");
+        assert!(
+            self.fits(payload.len(), ps),
+            "caller checks that the record fits"
+        );
         let (rec, link) = log_record::encode_record(self.epoch, txn, self.link, payload);
         pager.write_at((self.start + self.tail) * ps as u64, &rec)?;
         self.tail += self.record_pages(payload.len(), ps);

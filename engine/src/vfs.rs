@@ -108,7 +108,9 @@ impl Vfs for StdVfs {
             OpenMode::ReadWrite => o.read(true).write(true),
             OpenMode::CreateReadWrite => o.read(true).write(true).create(true),
         };
-        Ok(Arc::new(StdFile { file: o.open(path)? }))
+        Ok(Arc::new(StdFile {
+            file: o.open(path)?,
+        }))
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {

@@ -29,7 +29,7 @@ pub fn flush(
             for v in &l.values {
                 values.push(match v {
                     Value::Big(bytes) => {
-                        crate::failpoint::fail_io!("overflow::write");
+                        crate::failpoint::hit("overflow::write")?;
                         let pages = overflow::run_pages(bytes.len(), pager.page_size());
                         let first = src.alloc_pages(pages)?;
                         let run = overflow::encode(bytes, first, checkpoint, pager.page_size());

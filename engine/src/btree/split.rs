@@ -37,10 +37,7 @@ fn boundaries(sizes: &[usize], fixed: usize, cap: usize, min_items: usize) -> Ve
             return starts;
         }
         pieces += 1;
-        assert!(
-            pieces <= sizes.len(),
-            "items too large to split into pages"
-        );
+        assert!(pieces <= sizes.len(), "items too large to split into pages");
     }
 }
 

@@ -35,7 +35,13 @@ pub enum Op {
 }
 
 /// Appends the encoding of one operation to a payload.
-pub fn encode_op(out: &mut Vec<u8>, bucket: &[u8], op: u8, key: Option<&[u8]>, value: Option<&[u8]>) {
+pub fn encode_op(
+    out: &mut Vec<u8>,
+    bucket: &[u8],
+    op: u8,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) {
     out.push(op);
     out.extend_from_slice(&(bucket.len() as u16).to_le_bytes());
     out.extend_from_slice(bucket);

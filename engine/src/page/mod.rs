@@ -180,6 +180,10 @@ impl<'a> Reader<'a> {
 
 /// Pads `buf` with zeros to exactly `len` bytes (it must not be longer).
 pub(crate) fn pad_to(buf: &mut Vec<u8>, len: usize) {
-    assert!(buf.len() <= len, "encoded page of {} bytes exceeds {len}", buf.len());
+    assert!(
+        buf.len() <= len,
+        "encoded page of {} bytes exceeds {len}",
+        buf.len()
+    );
     buf.resize(len, 0);
 }

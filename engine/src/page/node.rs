@@ -91,11 +91,15 @@ impl PartialEq for Branch {
     fn eq(&self, other: &Self) -> bool {
         self.keys == other.keys
             && self.children.len() == other.children.len()
-            && self.children.iter().zip(&other.children).all(|(a, b)| match (a, b) {
-                (Child::Disk(x), Child::Disk(y)) => x == y,
-                (Child::Mem(x), Child::Mem(y)) => x == y,
-                _ => false,
-            })
+            && self
+                .children
+                .iter()
+                .zip(&other.children)
+                .all(|(a, b)| match (a, b) {
+                    (Child::Disk(x), Child::Disk(y)) => x == y,
+                    (Child::Mem(x), Child::Mem(y)) => x == y,
+                    _ => false,
+                })
     }
 }
 impl Eq for Branch {}
@@ -152,7 +156,10 @@ impl Node {
         let keys = match self {
             Node::Leaf(l) => {
                 if l.keys.len() != l.values.len() {
-                    return Err(Error::corrupt(page, "leaf keys and values differ in number"));
+                    return Err(Error::corrupt(
+                        page,
+                        "leaf keys and values differ in number",
+                    ));
                 }
                 &l.keys
             }

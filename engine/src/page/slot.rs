@@ -100,7 +100,9 @@ impl Slot {
         let in_range = |p: u64| (3..page_count).contains(&p);
         if page_count < 3
             || Slot::page_for(checkpoint) != slot_page
-            || log_start.checked_add(log_pages).is_none_or(|e| e > page_count)
+            || log_start
+                .checked_add(log_pages)
+                .is_none_or(|e| e > page_count)
             || (log_pages > 0 && !in_range(log_start))
             || (cat.page != 0 && !in_range(cat.page))
             || alloc_index.iter().any(|r| !in_range(r.page))
@@ -157,7 +159,10 @@ mod tests {
     #[test]
     fn torn_or_misplaced_slot_is_invalid() {
         let (mut b, _) = sample().encode(4096);
-        assert!(Slot::decode(&b, 1).is_err(), "slot of checkpoint 7 belongs in page 2");
+        assert!(
+            Slot::decode(&b, 1).is_err(),
+            "slot of checkpoint 7 belongs in page 2"
+        );
         b[20] ^= 0xff;
         assert!(Slot::decode(&b, 2).is_err());
         assert!(Slot::decode(&[0u8; 4096], 2).is_err());

@@ -37,13 +37,14 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
         return Ok(None);
     }
     // L1–L3: append the record.
-    crate::failpoint::fail_io!("commit::before_log_append");
+    crate::failpoint::hit("commit::before_log_append")?;
     core.log.append(pager, txn, &state.payload)?;
-    crate::failpoint::fail_io!("commit::after_log_append");
+    crate::failpoint::hit("commit::after_log_append")?;
     core.txn = txn;
     core.catalog = Arc::new(state.catalog);
     // In-memory growth: every copied page plus (at most) the bytes logged.
-    core.dirty_bytes += state.freed.len() as u64 * pager.page_size() as u64 + state.payload.len() as u64;
+    core.dirty_bytes +=
+        state.freed.len() as u64 * pager.page_size() as u64 + state.payload.len() as u64;
     core.freed_since.extend(state.freed);
     let snap = Arc::new(Snapshot {
         txn,

@@ -157,7 +157,8 @@ impl WriteTxn {
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut TxState) -> Result<T>) -> Result<T> {
         self.inner.check_poisoned()?;
         let mut s = self.state.borrow_mut();
-        f(s.as_mut().expect("transaction state is present until commit"))
+        f(s.as_mut()
+            .expect("transaction state is present until commit"))
     }
 
     /// The default bucket.

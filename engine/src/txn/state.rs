@@ -94,7 +94,8 @@ impl TxState {
 
     fn free_value(&mut self, v: &Value, page_size: usize) {
         if let Value::Overflow { at, len } = v {
-            self.freed.push((at.page, run_pages(*len as usize, page_size)));
+            self.freed
+                .push((at.page, run_pages(*len as usize, page_size)));
         }
     }
 
