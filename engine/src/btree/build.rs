@@ -84,3 +84,61 @@ pub fn build_sorted(
     }
     level.pop().map(|(_, c)| c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::node::Value;
+
+    fn walk(
+        c: &Child,
+        depth: usize,
+        leaf_depths: &mut Vec<usize>,
+        keys: &mut Vec<Vec<u8>>,
+        ps: usize,
+    ) {
+        let Child::Mem(n) = c else {
+            panic!("built trees are in memory")
+        };
+        n.check_invariants(ps, 0).unwrap();
+        match &**n {
+            Node::Leaf(l) => {
+                assert!(!l.keys.is_empty());
+                leaf_depths.push(depth);
+                keys.extend(l.keys.iter().cloned());
+            }
+            Node::Branch(b) => {
+                for ch in &b.children {
+                    walk(ch, depth + 1, leaf_depths, keys, ps);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn builds_balanced_trees_of_any_size() {
+        for ps in [1024, 4096] {
+            for n in [0usize, 1, 2, 3, 17, 100, 1000, 5000] {
+                for fill in [0.5, 0.9, 1.0] {
+                    let entries: Vec<(Vec<u8>, Value)> = (0..n)
+                        .map(|i| {
+                            (
+                                format!("key{i:08}").into_bytes(),
+                                Value::Inline(vec![i as u8; i % 90]),
+                            )
+                        })
+                        .collect();
+                    let want: Vec<Vec<u8>> = entries.iter().map(|e| e.0.clone()).collect();
+                    let root = build_sorted(entries, ps, fill);
+                    let (mut depths, mut keys) = (Vec::new(), Vec::new());
+                    if let Some(r) = &root {
+                        walk(r, 1, &mut depths, &mut keys, ps);
+                    }
+                    assert_eq!(keys, want, "n={n} ps={ps} fill={fill}");
+                    depths.dedup();
+                    assert!(depths.len() <= 1, "leaves at different depths");
+                }
+            }
+        }
+    }
+}

@@ -231,6 +231,27 @@ impl WriteTxn {
         self.default_bucket().insert_if_absent(key, value)
     }
 
+    /// Sets many keys in the default bucket (batch form of
+    /// [`WriteTxn::put`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// db.update(|tx| tx.put_many((0u32..100).map(|i| (i.to_be_bytes(), b"v")))).unwrap();
+    /// assert_eq!(db.begin_read().unwrap().len(), 100);
+    /// ```
+    pub fn put_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<()> {
+        self.default_bucket().put_many(items)
+    }
+
+    /// Removes many keys from the default bucket; returns how many existed.
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
+        self.default_bucket().delete_many(keys)
+    }
+
     /// Removes `key` from the default bucket; returns whether it existed.
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         self.default_bucket().delete(key)
