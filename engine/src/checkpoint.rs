@@ -36,6 +36,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
             alloc.free(log_start, log_pages, next)?;
             log_start = alloc.allocate(want)?;
             log_pages = want;
+            pager.zero_fill(log_start, log_pages)?;
         }
     }
     // C1 + C2: allocate and write the trees, the catalog and the allocator.

@@ -225,6 +225,7 @@ impl Db {
         let log_start = alloc.allocate(log_pages)?;
         alloc.persist(&pager, 1)?;
         file.set_len(alloc.page_count() * ps as u64)?;
+        pager.zero_fill(log_start, log_pages)?;
         let slot = crate::page::slot::Slot {
             checkpoint: 1,
             last_txn: 0,

@@ -90,6 +90,21 @@ impl Pager {
         Ok(())
     }
 
+    /// Writes zeros over `pages` pages from `page`, so that the blocks are
+    /// allocated and written on disk: later overwrites (log records) then
+    /// sync without file-system metadata changes.
+    pub fn zero_fill(&self, page: u64, pages: u64) -> Result<()> {
+        const CHUNK_PAGES: u64 = 256;
+        let zeros = vec![0u8; CHUNK_PAGES.min(pages) as usize * self.page_size];
+        let mut done = 0;
+        while done < pages {
+            let n = CHUNK_PAGES.min(pages - done);
+            self.write_pages(page + done, &zeros[..n as usize * self.page_size])?;
+            done += n;
+        }
+        Ok(())
+    }
+
     /// Writes bytes at a byte offset (log records).
     pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         self.file.write_at(bytes, offset)?;
