@@ -203,6 +203,16 @@ impl Db {
         };
         match page_size {
             Some(ps) => Self::recover(path, opts, file, ps),
+            None if len > 0 && !Self::is_crashed_creation(&opts, &file, len)? => {
+                // A blank header over anything but an interrupted creation:
+                // never write to it.
+                let slots = Self::any_valid_slot(&file, opts.page_size)?;
+                Err(if slots {
+                    Error::corrupt(0, "file header is blank but checkpoints exist")
+                } else {
+                    Error::NotADatabase
+                })
+            }
             None if opts.read_only => Err(Error::NotADatabase),
             None => {
                 Self::initialise(&opts, &file)?;
@@ -212,6 +222,49 @@ impl Db {
                 Self::recover(path, opts.clone(), file, opts.page_size)
             }
         }
+    }
+
+    /// Whether a file with a blank first sector can only be a creation that
+    /// crashed before its header was durable (FORMAT.md §1.1): no longer than
+    /// a fresh file, page 1 blank (creation never writes it), and no slot
+    /// but the creation's own. Anything else is left untouched.
+    fn is_crashed_creation(opts: &Options, file: &Arc<dyn VfsFile>, len: u64) -> Result<bool> {
+        let ps = opts.page_size as u64;
+        let fresh = crate::vfs::MemFile::default();
+        let fresh: Arc<dyn VfsFile> = Arc::new(fresh);
+        Self::initialise(opts, &fresh)?;
+        if len > fresh.len()? {
+            return Ok(false);
+        }
+        let mut page = vec![0u8; ps as usize];
+        if len >= 2 * ps {
+            file.read_at(&mut page, ps)?;
+            if page.iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+        }
+        if len >= 3 * ps {
+            file.read_at(&mut page, 2 * ps)?;
+            if let Ok((slot, _)) = crate::page::slot::Slot::decode(&page, 2) {
+                if slot.checkpoint != 1 || slot.last_txn != 0 {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether either slot page (at this page size) holds a valid slot.
+    fn any_valid_slot(file: &Arc<dyn VfsFile>, ps: usize) -> Result<bool> {
+        let mut page = vec![0u8; ps];
+        for p in [1u64, 2] {
+            if file.read_at(&mut page, p * ps as u64).is_ok()
+                && crate::page::slot::Slot::decode(&page, p).is_ok()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Writes an empty database: allocator, log extent and checkpoint 1,
@@ -455,6 +508,7 @@ impl Db {
         use std::sync::atomic::Ordering::Relaxed;
         let core = self.inner.core.lock();
         let cache = self.inner.pager.cache();
+        let (cache_hits, cache_misses) = cache.hits_and_misses();
         crate::Stats {
             page_size: self.inner.pager.page_size(),
             file_pages: core.alloc.page_count(),
@@ -467,8 +521,8 @@ impl Db {
             checkpoints_run: self.inner.checkpoints.load(Relaxed),
             log_pages_used: core.log.tail,
             log_pages: core.log.pages,
-            cache_hits: cache.hits.load(Relaxed),
-            cache_misses: cache.misses.load(Relaxed),
+            cache_hits,
+            cache_misses,
             cache_bytes: cache.bytes() as u64,
             live_readers: self.inner.registry.live_readers() as u64,
             oldest_reader_checkpoint: self.inner.registry.oldest_base(),

@@ -214,3 +214,133 @@ impl VfsFile for StdFile {
         fs2::FileExt::unlock(&self.file)
     }
 }
+
+/// A [`Vfs`] held entirely in memory: files live as long as the `MemVfs`
+/// (clones share them). Syncs do nothing; nothing survives the process.
+/// Useful for tests and for throwaway databases.
+///
+/// ```
+/// use std::sync::Arc;
+/// use vellum::{vfs::MemVfs, Options};
+/// let db = Options::new().vfs(Arc::new(MemVfs::default())).open("mem.db").unwrap();
+/// db.update(|tx| tx.put(b"k", b"v")).unwrap();
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MemVfs {
+    files: Arc<parking_lot::Mutex<std::collections::HashMap<std::path::PathBuf, Arc<MemFile>>>>,
+}
+
+/// A file of a [`MemVfs`].
+#[derive(Debug, Default)]
+pub struct MemFile {
+    data: parking_lot::Mutex<Vec<u8>>,
+    locks: parking_lot::Mutex<(usize, bool)>,
+}
+
+impl MemFile {
+    /// A copy of the file's bytes.
+    pub fn contents(&self) -> Vec<u8> {
+        self.data.lock().clone()
+    }
+}
+
+impl Vfs for MemVfs {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
+        let mut files = self.files.lock();
+        match files.get(path) {
+            Some(f) => Ok(f.clone()),
+            None if mode == OpenMode::CreateReadWrite => {
+                let f = Arc::new(MemFile::default());
+                files.insert(path.to_path_buf(), f.clone());
+                Ok(f)
+            }
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        Ok(self.files.lock().contains_key(path))
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.files
+            .lock()
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut files = self.files.lock();
+        let f = files.remove(from).ok_or(io::ErrorKind::NotFound)?;
+        files.insert(to.to_path_buf(), f);
+        Ok(())
+    }
+
+    fn sync_dir(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl VfsFile for MemFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let data = self.data.lock();
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let end = start.checked_add(buf.len()).ok_or(io::ErrorKind::UnexpectedEof)?;
+        if end > data.len() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.copy_from_slice(&data[start..end]);
+        Ok(())
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let mut data = self.data.lock();
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let end = start + buf.len();
+        if end > data.len() {
+            data.resize(end, 0);
+        }
+        data[start..end].copy_from_slice(buf);
+        Ok(())
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        let len = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+        self.data.lock().resize(len, 0);
+        Ok(())
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.data.lock().len() as u64)
+    }
+
+    fn try_lock(&self, kind: LockKind) -> io::Result<bool> {
+        let mut l = self.locks.lock();
+        match kind {
+            LockKind::Shared if !l.1 => {
+                l.0 += 1;
+                Ok(true)
+            }
+            LockKind::Exclusive if !l.1 && l.0 == 0 => {
+                l.1 = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn unlock(&self) -> io::Result<()> {
+        let mut l = self.locks.lock();
+        if l.1 {
+            l.1 = false;
+        } else {
+            l.0 = l.0.saturating_sub(1);
+        }
+        Ok(())
+    }
+}

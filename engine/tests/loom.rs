@@ -80,11 +80,24 @@ fn snapshot_publication_and_reader_registry() {
             let live_base = live_base.clone();
             thread::spawn(move || {
                 let a = registry.begin();
-                assert!(PUBLISHED.contains(&id(&a)), "unpublished snapshot {:?}", id(&a));
+                assert!(
+                    PUBLISHED.contains(&id(&a)),
+                    "unpublished snapshot {:?}",
+                    id(&a)
+                );
                 live_base.store(a.base + 1, SeqCst);
                 let b = registry.begin();
-                assert!(PUBLISHED.contains(&id(&b)), "unpublished snapshot {:?}", id(&b));
-                assert!(id(&b) >= id(&a), "snapshots went back: {:?} then {:?}", id(&a), id(&b));
+                assert!(
+                    PUBLISHED.contains(&id(&b)),
+                    "unpublished snapshot {:?}",
+                    id(&b)
+                );
+                assert!(
+                    id(&b) >= id(&a),
+                    "snapshots went back: {:?} then {:?}",
+                    id(&a),
+                    id(&b)
+                );
                 registry.end(&b);
                 a // still live: ended by the main thread after the checkpoint
             })
@@ -286,7 +299,12 @@ impl FakeDisk {
     }
 }
 
-type Outcome = (Arc<Registry>, Arc<GroupSync>, Arc<FakeDisk>, Vec<(u64, vellum::Result<()>)>);
+type Outcome = (
+    Arc<Registry>,
+    Arc<GroupSync>,
+    Arc<FakeDisk>,
+    Vec<(u64, vellum::Result<()>)>,
+);
 
 /// Two committers run L3–L6 of FORMAT.md §3 against the real `GroupSync`
 /// and `Registry`: take the writer slot, take the next txn id, write the
@@ -318,18 +336,20 @@ fn group_commit_model(fail: bool) -> Outcome {
                 };
                 group.written(&registry, snap(txn, 1), false);
                 slot.release(); // L4
-                let r = group.wait_durable(
-                    &registry,
-                    txn,
-                    &|| disk.sync(),
-                    &|| disk.get().poisoned,
-                );
+                let r =
+                    group.wait_durable(&registry, txn, &|| disk.sync(), &|| disk.get().poisoned);
                 let visible = registry.current().txn;
                 let durable = disk.get().durable;
-                assert!(visible <= durable, "readers see txn {visible}, durable {durable}");
+                assert!(
+                    visible <= durable,
+                    "readers see txn {visible}, durable {durable}"
+                );
                 if r.is_ok() {
                     assert!(durable >= txn, "txn {txn} acknowledged, durable {durable}");
-                    assert!(visible >= txn, "txn {txn} acknowledged, readers see {visible}");
+                    assert!(
+                        visible >= txn,
+                        "txn {txn} acknowledged, readers see {visible}"
+                    );
                 }
                 (txn, r)
             })
@@ -356,12 +376,17 @@ fn group_commit_shares_syncs() {
         let d = disk.get();
         assert_eq!(d.durable, 2);
         assert_eq!(id(&registry.current()), (2, 1));
-        assert!((1..=2).contains(&d.syncs), "{} syncs for 2 commits", d.syncs);
+        assert!(
+            (1..=2).contains(&d.syncs),
+            "{} syncs for 2 commits",
+            d.syncs
+        );
     });
 }
 
 /// Model 3b: the sync fails (and poisons the handle, as `sync_or_poison`
-/// does). Every waiter returns an error, none returns `Ok`, nothing is
+/// does). Every waiter returns an error (the sync's own error for the
+/// committer that ran it, `Poisoned` for the other), none returns `Ok`, nothing is
 /// published, and the failed sync is never retried (fsyncgate: a second
 /// sync could "succeed" after the first one dropped the writes).
 #[test]
@@ -371,6 +396,17 @@ fn group_commit_failed_sync_fails_every_waiter() {
         for (txn, r) in &results {
             assert!(r.is_err(), "txn {txn} acknowledged after a failed sync");
         }
+        // The committer that ran the sync gets its error; the other one
+        // finds the handle poisoned.
+        let io = results
+            .iter()
+            .filter(|(_, r)| matches!(r, Err(Error::Io(_))))
+            .count();
+        let poisoned = results
+            .iter()
+            .filter(|(_, r)| matches!(r, Err(Error::Poisoned)))
+            .count();
+        assert_eq!((io, poisoned), (1, 1), "{results:?}");
         assert_eq!(group.durable_txn(), 0);
         assert_eq!(registry.current().txn, 0);
         let d = disk.get();

@@ -288,7 +288,10 @@ impl VfsFile for FailFile {
             }
             return Err(fault.to_io());
         }
-        if self.faults.over_capacity(FileOp::Write, end, self.inner.len()?) {
+        if self
+            .faults
+            .over_capacity(FileOp::Write, end, self.inner.len()?)
+        {
             return Err(Fault::NoSpace.to_io());
         }
         self.inner.write_at(buf, offset)
@@ -305,7 +308,10 @@ impl VfsFile for FailFile {
         if let Some((fault, _)) = self.faults.decide(FileOp::SetLen, None) {
             return Err(fault.to_io());
         }
-        if self.faults.over_capacity(FileOp::SetLen, len, self.inner.len()?) {
+        if self
+            .faults
+            .over_capacity(FileOp::SetLen, len, self.inner.len()?)
+        {
             return Err(Fault::NoSpace.to_io());
         }
         self.inner.set_len(len)

@@ -2,7 +2,12 @@
 //!
 //! - [`fail_vfs`]: a [`vellum::vfs::Vfs`] wrapper that injects I/O errors
 //!   (EIO, ENOSPC, torn writes, a disk capacity) on chosen operations.
+//! - [`crash_vfs`]: a [`vellum::vfs::Vfs`] wrapper that remembers what was
+//!   synced and builds power-loss images (unsynced writes lost or torn).
 //! - [`util`]: a seeded RNG, whole-database dumps and small assertions.
 
+pub mod crash_vfs;
+pub mod crash_workload;
 pub mod fail_vfs;
+pub mod fuzz_targets;
 pub mod util;

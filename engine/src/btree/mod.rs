@@ -21,6 +21,11 @@ use crate::Result;
 pub type Freed = Vec<(u64, u64)>;
 
 /// Context of a tree modification.
+///
+/// Exception safety: an operation that fails (a read error or detected
+/// corruption) may have replaced on-disk nodes on its path by identical
+/// in-memory copies, which it reports in `freed`, but it never leaves the
+/// tree's content changed.
 pub struct TreeMut<'a> {
     /// Page I/O.
     pub pager: &'a Pager,
@@ -199,6 +204,10 @@ fn delete_rec(t: &mut TreeMut<'_>, child: &mut Child, key: &[u8]) -> Result<Valu
 fn rebalance(t: &mut TreeMut<'_>, b: &mut Branch, i: usize) -> Result<()> {
     let page_size = t.pager.page_size();
     let left = if i + 1 < b.children.len() { i } else { i - 1 };
+    // Every read happens before the first structural change, so a failed
+    // read leaves the tree as it was (only copied, never cut).
+    t.make_mut(&mut b.children[left])?;
+    t.make_mut(&mut b.children[left + 1])?;
     let mut right_child = b.children.remove(left + 1);
     let sep = b.keys.remove(left);
     let right = std::mem::replace(t.make_mut(&mut right_child)?, Node::Leaf(Leaf::default()));

@@ -6,7 +6,6 @@
 //! per shard, bounded by an estimate of each entry's memory.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -27,14 +26,14 @@ struct Shard {
     map: HashMap<u64, Entry>,
     clock: VecDeque<u64>,
     bytes: usize,
+    hits: u64,
+    misses: u64,
 }
 
 /// The page cache.
 pub struct Cache {
     shards: Vec<Mutex<Shard>>,
     shard_budget: usize,
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
 }
 
 /// Estimated memory of a decoded node.
@@ -48,8 +47,6 @@ impl Cache {
         Cache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             shard_budget: budget / SHARDS,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
         }
     }
 
@@ -60,15 +57,20 @@ impl Cache {
 
     /// The cached node for `page` if its checksum is `checksum`.
     pub fn get(&self, page: u64, checksum: u64) -> Option<Arc<Node>> {
-        let mut s = self.shard(page).lock();
+        // Counters live in the shard (under its lock) so that readers on
+        // different shards never write a shared cache line.
+        let mut guard = self.shard(page).lock();
+        let s = &mut *guard;
         match s.map.get_mut(&page) {
             Some(e) if e.checksum == checksum => {
-                e.referenced = true;
-                self.hits.fetch_add(1, Ordering::Relaxed);
+                if !e.referenced {
+                    e.referenced = true;
+                }
+                s.hits += 1;
                 Some(e.node.clone())
             }
             _ => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                s.misses += 1;
                 None
             }
         }
@@ -112,6 +114,14 @@ impl Cache {
                 None => {}
             }
         }
+    }
+
+    /// Cache hits and misses since creation.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        self.shards.iter().fold((0, 0), |(h, m), s| {
+            let s = s.lock();
+            (h + s.hits, m + s.misses)
+        })
     }
 
     /// Bytes currently held.

@@ -53,7 +53,7 @@ impl ReadTxn {
     /// The named bucket.
     pub fn bucket(&self, name: impl AsRef<[u8]>) -> Result<Bucket<'_>> {
         let name = name.as_ref();
-        if name.is_empty() {
+        if name.is_empty() || name.len() > self.inner.limits.max_key_len {
             return Err(Error::InvalidBucketName);
         }
         let b = self

@@ -118,11 +118,13 @@ impl TxState {
             &mut b.root,
             key,
             v,
-        )?;
-        if old.is_none() {
+        );
+        if matches!(old, Ok(None)) {
             b.len += 1;
         }
+        // Pages copied before a failure are no longer referenced either.
         self.freed.extend(freed);
+        let old = old?;
         if let Some(o) = &old {
             self.free_value(o, pager.page_size());
         }
@@ -142,11 +144,12 @@ impl TxState {
             },
             &mut b.root,
             key,
-        )?;
-        if old.is_some() {
+        );
+        if matches!(old, Ok(Some(_))) {
             b.len -= 1;
         }
         self.freed.extend(freed);
+        let old = old?;
         match old {
             Some(o) => {
                 self.free_value(&o, pager.page_size());
