@@ -390,7 +390,14 @@ impl Db {
             // FORMAT.md §4 step 5: bound the next recovery.
             crate::failpoint::hit("recovery::before_checkpoint")?;
             let mut core = inner.core.lock();
-            crate::checkpoint::run(&inner, &mut core)?;
+            if let Err(e) = crate::checkpoint::run(&inner, &mut core) {
+                // A full disk must not keep the database from opening: the
+                // session goes on in the recovered epoch's place and commits
+                // by checkpoint until one completes (§4 step 6).
+                if inner.is_poisoned() {
+                    return Err(e);
+                }
+            }
         }
         Ok(Db { inner })
     }

@@ -27,15 +27,22 @@
 //! - a panic is caught (`catch_unwind`) and the workload stops; the handle
 //!   is dropped (still inside `catch_unwind`).
 //!
-//! The first failure must be the injected one, in the step where
-//! calibration saw occurrence `k` (an injected panic must always surface
-//! there; an injected error may be swallowed by design, e.g. by the
-//! checkpoint of a clean close or the checkpoint a commit runs when too
-//! many pages are dirty). Then the failpoint is turned off and the database
-//! reopened twice: it must open, `check()` must be clean, and its content
-//! must equal the reference model after every commit acknowledged `Ok`,
-//! each failed commit either applied or not (in its place), and nothing
-//! else.
+//! The first failure must be the injected one (or the `Poisoned` it
+//! caused), in the step where calibration saw occurrence `k` (an injected
+//! panic must always surface there; an injected error may be swallowed by
+//! design, e.g. by the checkpoint of a clean close or the checkpoint a
+//! commit runs when too many pages are dirty). Later failures are allowed
+//! only as `Poisoned` or as the bucket errors the model predicts (a later
+//! commit using a bucket that a failed commit would have created). Then
+//! the failpoint is turned off and the database reopened twice: it must
+//! open, `check()` must be clean, and its content must equal the reference
+//! model after every commit acknowledged `Ok`, each failed commit either
+//! applied or not (in its place), and nothing else. Each failpoint must
+//! have surfaced both an injected error and an injected panic at least
+//! once.
+//!
+//! `commit_error_after_log_append_loses_no_later_commit` is the minimal
+//! reproduction of the one bug the walker found (see its comment).
 //!
 //! The database lives in `/dev/shm` when it exists (fsync is free there;
 //! this test checks logic, not the disk).
@@ -730,8 +737,19 @@ fn every_failpoint_fails_safely() {
 /// (`commit::after_log_append`) returns an error without poisoning the
 /// handle, so the application goes on; the next commit must not be lost
 /// when the log is replayed.
+///
+/// Fails on the engine as of this writing: `LogState::append` already
+/// advanced the tail and the link, but `core.txn` was not advanced, so the
+/// next commit reuses the transaction id and is written after the failed
+/// record. Replay accepts the failed record (txn t) and stops at the
+/// acknowledged one (txn t again, expected t + 1): the failed commit
+/// reappears and the acknowledged one is lost. Either roll `core.log` back
+/// when the commit fails after the append, or poison the handle.
 #[test]
 fn commit_error_after_log_append_loses_no_later_commit() {
+    // FORMAT.md §3: a failure after the record was written (L3) poisons the
+    // handle, because the record may still become durable; nothing later can
+    // then be acknowledged on top of a log that memory no longer matches.
     let scenario = fail::FailScenario::setup();
     let dir = tempdir();
     let path = dir.path().join("db.vellum");
@@ -741,16 +759,14 @@ fn commit_error_after_log_append_loses_no_later_commit() {
     fail::cfg("commit::after_log_append", "1*return").unwrap();
     let failed = db.update(|tx| tx.put(b"b", b"2"));
     assert!(failed.is_err());
+    assert!(db.is_poisoned(), "a failure after L3 poisons the handle");
+    let later = db.update(|tx| tx.put(b"c", b"3"));
     assert!(
-        !db.is_poisoned(),
-        "the failed commit did not poison the handle"
+        matches!(later, Err(vellum::Error::Poisoned)),
+        "nothing is acknowledged after the failure: {later:?}"
     );
-    db.update(|tx| tx.put(b"c", b"3")).unwrap(); // acknowledged (Immediate)
     fail::cfg("commit::after_log_append", "off").unwrap();
-    // Close without the close checkpoint, as if the process had died.
-    fail::cfg("checkpoint::start", "return").unwrap();
     drop(db);
-    fail::cfg("checkpoint::start", "off").unwrap();
     let db = open(&path).unwrap();
     let got = db
         .view(|tx| tx.iter().collect::<vellum::Result<Map>>())
@@ -760,8 +776,8 @@ fn commit_error_after_log_append_loses_no_later_commit() {
         .map(|k| String::from_utf8_lossy(k).into_owned())
         .collect();
     assert!(
-        got.contains_key(&b"c"[..]),
-        "acknowledged commit lost after replay: found {keys:?} (replayed {} records)",
+        keys == ["a"] || keys == ["a", "b"],
+        "the state must be a commit: found {keys:?} (replayed {} records)",
         db.replayed_on_open()
     );
     assert!(db.check().unwrap().is_ok());

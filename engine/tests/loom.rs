@@ -9,11 +9,21 @@
 //! RUSTFLAGS="--cfg loom" cargo test -p vellum --test loom --release
 //! ```
 //!
-//! The models are small enough to be explored exhaustively with loom's
-//! default settings (no preemption bound) in a few seconds each. If they
-//! are ever enlarged and become slow, bound the search with
-//! `LOOM_MAX_PREEMPTIONS=3` (which still finds nearly every real bug).
+//! By default loom explores every interleaving (no preemption bound); the
+//! six models take from well under a second to about 12 s each (30-45 s of
+//! wall time for the file on a busy 2-core machine). For a quick run, or if
+//! a model is enlarged, bound the search: `LOOM_MAX_PREEMPTIONS=3` runs the
+//! file in about a second and still catches every seeded bug below.
 //! `LOOM_LOG=1 LOOM_LOCATION=1` explains a failing interleaving.
+//!
+//! Each model was checked against seeded bugs (applied to a copy of the
+//! engine), all caught with and without the bound: `begin` taking the
+//! snapshot and registering it under two locks; `release` without
+//! `notify_one`; `acquire` setting `busy` after dropping the lock;
+//! `wait_durable` not checking `poisoned` (retrying a failed sync) or
+//! swallowing the sync error; `written` publishing before durability;
+//! marking durable everything written by the end of the sync instead of
+//! the sync's start; never publishing durable snapshots.
 #![cfg(loom)]
 
 use std::sync::Arc;

@@ -3,15 +3,19 @@
 //!
 //! Each passing configuration explores its whole (bounded) state space and
 //! asserts every property (`always`: no counterexample, `sometimes`: an
-//! example exists). Each mutant removes one rule of FORMAT.md and the test
-//! asserts that the checker finds the counterexample. Two configurations
-//! document protocol gaps of FORMAT.md as written (see the comments there).
+//! example exists). The default configuration of each model ([`Mutant::None`])
+//! is the FORMAT.md text. Each mutant removes or changes one rule and the
+//! test asserts that the checker finds the counterexample; two mutants are
+//! the rules of the earlier FORMAT.md text that the current text fixes.
+//!
+//! [`Mutant::None`]: commit_protocol::Mutant::None
 
 use std::time::Instant;
 
 use stateright::{Checker, HasDiscoveries, Model};
 use vellum_model::stateright::commit_protocol::{
-    self, CommitProtocol, Durability, RecoveryCheckpoint, P_ACKED, P_DURABLE_READS, P_PREFIX,
+    self, CommitProtocol, Durability, P_ACKED, P_DURABLE_READS, P_NO_FALSE_CORRUPTION,
+    P_ONE_WRITER, P_PREFIX,
 };
 use vellum_model::stateright::page_reuse::{self, PageReuse, P_NO_REUSE_UNDER_READER, P_RELEASED};
 
@@ -71,7 +75,7 @@ where
     unreachable!()
 }
 
-/// The bounds of the passing commit-protocol configurations: two page
+/// The bounds of the main passing commit-protocol configurations: two page
 /// locations (so checkpoint `k+2` reuses the page freed by `k+1`), a log
 /// extent of three records (so group commit and the L2 overflow into a
 /// commit-by-checkpoint both happen), five transactions, three stand-alone
@@ -87,8 +91,7 @@ fn full() -> CommitProtocol {
     }
 }
 
-/// Smaller bounds for the mutants and for the configurations with extra
-/// nondeterminism.
+/// Smaller bounds for the mutants.
 fn small() -> CommitProtocol {
     CommitProtocol {
         pages: 2,
@@ -100,18 +103,76 @@ fn small() -> CommitProtocol {
     }
 }
 
+/// Everything that can go wrong at once: a C1–C2 error (the session goes
+/// on), a failed C3 or C5 sync (poison, reopen), crashes, and retried
+/// payloads (a new session can write records byte-identical to a crashed
+/// session's: the §4 step 6 scenario).
+fn with_failures() -> CommitProtocol {
+    CommitProtocol {
+        pages: 2,
+        log_len: 2,
+        txns: 4,
+        checkpoints: 2,
+        crashes: 2,
+        write_failures: 1,
+        sync_failures: 1,
+        retry_payloads: true,
+        ..CommitProtocol::default()
+    }
+}
+
 #[test]
 fn commit_protocol_immediate() {
-    let n = check("commit protocol, Immediate", full());
+    let n = check("commit protocol (FORMAT.md), Immediate", full());
     assert!(n > 100_000);
 }
 
 #[test]
 fn commit_protocol_eventual() {
     let n = check(
-        "commit protocol, Eventual",
+        "commit protocol (FORMAT.md), Eventual",
         CommitProtocol {
             durability: Durability::Eventual,
+            ..full()
+        },
+    );
+    assert!(n > 100_000);
+}
+
+#[test]
+fn commit_protocol_with_failures_and_retried_payloads_immediate() {
+    let n = check(
+        "commit protocol (FORMAT.md), I/O errors, retried payloads, Immediate",
+        with_failures(),
+    );
+    assert!(n > 100_000);
+}
+
+#[test]
+fn commit_protocol_with_failures_and_retried_payloads_eventual() {
+    // One crash (plus the reopen after a poisoning failure) keeps this one
+    // small; the Immediate run above has two.
+    let n = check(
+        "commit protocol (FORMAT.md), I/O errors, retried payloads, Eventual, one crash",
+        CommitProtocol {
+            durability: Durability::Eventual,
+            crashes: 1,
+            ..with_failures()
+        },
+    );
+    assert!(n > 100_000);
+}
+
+/// Retried payloads with a longer log and three crashes: stale records of
+/// several crashed sessions in the extent at once.
+#[test]
+fn commit_protocol_retried_payloads_three_crashes() {
+    let n = check(
+        "commit protocol (FORMAT.md), retried payloads, three crashes",
+        CommitProtocol {
+            txns: 4,
+            checkpoints: 2,
+            retry_payloads: true,
             ..full()
         },
     );
@@ -133,15 +194,15 @@ fn commit_protocol_mutant_skip_c3_is_caught() {
 
 #[test]
 fn commit_protocol_mutant_skip_c5_is_caught() {
-    // Epoch k+1 records overwrite epoch k while slot k+1 may be lost.
-    discovers(
-        "mutant SkipC5",
-        CommitProtocol {
-            mutant: commit_protocol::Mutant::SkipC5,
-            ..small()
-        },
-        P_ACKED,
-    );
+    // Epoch k+1 records overwrite epoch k while slot k+1 may be lost: an
+    // acknowledged commit-by-checkpoint is lost, or (§2.3 exception) the
+    // open fails on a record of epoch k+1 although no slot was damaged.
+    let model = CommitProtocol {
+        mutant: commit_protocol::Mutant::SkipC5,
+        ..small()
+    };
+    discovers("mutant SkipC5", model.clone(), P_ACKED);
+    discovers("mutant SkipC5", model, P_NO_FALSE_CORRUPTION);
 }
 
 #[test]
@@ -170,83 +231,76 @@ fn commit_protocol_mutant_reuse_own_freed_is_caught() {
     );
 }
 
-/// FORMAT.md gap 1: §4 step 5 checkpoints only "if any record was
-/// replayed". When nothing was replayed (record 0 lost, record 1 durable),
-/// the next session writes epoch `k` records again from the extent start
-/// with the same link (the slot checksum). If the application retries the
-/// same operation, the new record 0 is byte-identical to the lost one, its
-/// header checksum matches the stale record 1's link, and a later recovery
-/// replays the stale record 1: a transaction the new session never made.
-/// Checkpointing on every writable open is not enough either when that
-/// checkpoint can be abandoned (a failed C3, §3) and the session then logs
-/// in the old epoch.
+/// The earlier §4 text (step 5 only, no step 6). When nothing was replayed
+/// (record 0 lost, record 1 durable), the next session writes epoch `k`
+/// records again from the extent start with the same link (the slot
+/// checksum). If the application retries the same operation, the new
+/// record 0 is byte-identical to the lost one, its header checksum matches
+/// the stale record 1's link, and a later recovery replays the stale
+/// record 1: a transaction the new session never made.
 #[test]
-fn format_gap_recovery_checkpoint_only_if_replayed() {
+fn commit_protocol_mutant_recovery_checkpoint_only_if_replayed_is_caught() {
+    let model = CommitProtocol {
+        mutant: commit_protocol::Mutant::RecoveryCheckpointOnlyIfReplayed,
+        retry_payloads: true,
+        ..small()
+    };
     discovers(
-        "FORMAT.md §4.5 as written, retried payloads",
+        "mutant RecoveryCheckpointOnlyIfReplayed, retried payloads",
+        model.clone(),
+        P_PREFIX,
+    );
+    // S8 fails already without retried payloads: the session appends to
+    // the epoch of the crashed session.
+    discovers(
+        "mutant RecoveryCheckpointOnlyIfReplayed",
         CommitProtocol {
-            retry_payloads: true,
-            ..small()
+            retry_payloads: false,
+            ..model
         },
+        P_ONE_WRITER,
+    );
+}
+
+/// Checkpointing on every writable open without step 6 is not enough: a
+/// C1–C2 error (a full disk) abandons that checkpoint, the handle stays
+/// usable (§3) and the session logs in the old epoch.
+#[test]
+fn commit_protocol_mutant_recovery_checkpoint_always_is_caught() {
+    let model = CommitProtocol {
+        mutant: commit_protocol::Mutant::RecoveryCheckpointAlways,
+        write_failures: 1,
+        retry_payloads: true,
+        ..small()
+    };
+    discovers(
+        "mutant RecoveryCheckpointAlways, C1-C2 error, retried payloads",
+        model.clone(),
         P_PREFIX,
     );
     discovers(
-        "checkpoint on every open, abandoned by a failed C3, retried payloads",
+        "mutant RecoveryCheckpointAlways, C1-C2 error",
         CommitProtocol {
-            retry_payloads: true,
-            recovery_checkpoint: RecoveryCheckpoint::Always,
-            c3_failures: 1,
-            sync_log_before_checkpoint: true,
-            ..small()
+            retry_payloads: false,
+            ..model
         },
-        P_PREFIX,
+        P_ONE_WRITER,
     );
 }
 
-/// Candidate fix for gap 1: every writable open starts a new epoch
-/// (checkpoints) before its first log write.
+/// The earlier §3 text: an error in C1–C3 abandons the checkpoint and the
+/// handle stays usable. But C3's sync is also "barrier 1" for every earlier
+/// log record, and a failed sync may have lost any of its writes. A lost
+/// record breaks the chain, so records written after it (acknowledged by a
+/// later, successful sync) are not replayed.
 #[test]
-fn commit_protocol_retry_payloads_with_recovery_checkpoint_always() {
-    check(
-        "retried payloads, recovery checkpoint always",
-        CommitProtocol {
-            retry_payloads: true,
-            recovery_checkpoint: RecoveryCheckpoint::Always,
-            crashes: 2,
-            ..full()
-        },
-    );
-}
-
-/// Both candidate fixes together, with everything that can go wrong:
-/// retried payloads, a failed C3 (also of the open-time checkpoint), and no
-/// log write before a checkpoint after open has completed.
-#[test]
-fn commit_protocol_both_fixes_with_failed_c3_and_retried_payloads() {
-    check(
-        "both fixes, failed C3, retried payloads",
-        CommitProtocol {
-            retry_payloads: true,
-            recovery_checkpoint: RecoveryCheckpoint::Required,
-            c3_failures: 1,
-            sync_log_before_checkpoint: true,
-            ..small()
-        },
-    );
-}
-
-/// FORMAT.md gap 2: §3 keeps the handle usable after an error in C1–C3,
-/// but C3's sync is also "barrier 1" for every earlier log record, and §6
-/// says a failed sync may have lost any of its writes. A lost record breaks
-/// the chain, so records written after it (acknowledged by a later,
-/// successful sync) are not replayed.
-#[test]
-fn format_gap_failed_c3_keeps_handle_usable() {
+fn commit_protocol_mutant_c3_failure_keeps_handle_usable_is_caught() {
     for durability in [Durability::Immediate, Durability::Eventual] {
         discovers(
-            &format!("FORMAT.md §3 C3 failure, {durability:?}"),
+            &format!("mutant C3FailureKeepsHandleUsable, {durability:?}"),
             CommitProtocol {
-                c3_failures: 1,
+                mutant: commit_protocol::Mutant::C3FailureKeepsHandleUsable,
+                sync_failures: 1,
                 durability,
                 ..small()
             },
@@ -255,19 +309,39 @@ fn format_gap_failed_c3_keeps_handle_usable() {
     }
 }
 
-/// Candidate fix for gap 2: sync the log (poisoning on failure) before C1,
-/// so a failed C3 can only lose the abandoned checkpoint's own pages.
+/// A failed C5 sync (or C4 slot write) that kept the handle usable in epoch
+/// `k`: the slot of `k+1` may still reach the disk, and recovery then
+/// prefers it over the records the session went on to log in epoch `k`.
 #[test]
-fn commit_protocol_failed_c3_with_log_sync_before_checkpoint() {
+fn commit_protocol_mutant_c5_failure_keeps_handle_usable_is_caught() {
+    discovers(
+        "mutant C5FailureKeepsHandleUsable",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::C5FailureKeepsHandleUsable,
+            sync_failures: 1,
+            ..small()
+        },
+        P_ACKED,
+    );
+}
+
+/// Not FORMAT.md: the alternative to poisoning on a failed C3 is to sync
+/// (and poison on failure) the log before C1, so that a failed C3 can only
+/// lose the abandoned checkpoint's own pages. With it the earlier §3 rule
+/// is safe.
+#[test]
+fn commit_protocol_c3_failure_keeps_handle_usable_with_log_sync_before_checkpoint() {
     for durability in [Durability::Immediate, Durability::Eventual] {
         check(
-            &format!("failed C3 with log sync first, {durability:?}"),
+            &format!("C3 failure keeps the handle, log sync before C1, {durability:?}"),
             CommitProtocol {
-                c3_failures: 1,
+                mutant: commit_protocol::Mutant::C3FailureKeepsHandleUsable,
+                sync_failures: 1,
                 sync_log_before_checkpoint: true,
+                retry_payloads: true,
                 durability,
-                crashes: 2,
-                ..full()
+                checkpoints: 2,
+                ..small()
             },
         );
     }
@@ -279,13 +353,22 @@ fn reuse_full() -> PageReuse {
         checkpoints: 6,
         reads: 4,
         max_live: 3,
-        mutant: page_reuse::Mutant::None,
+        reopens: 0,
+        ..PageReuse::default()
     }
 }
 
 #[test]
 fn page_reuse() {
     let n = check("page reuse", reuse_full());
+    assert!(n > 100_000);
+}
+
+/// Smaller bounds, with a crash or close and reopen (§5: every page not
+/// in use by the chosen checkpoint is free at open).
+#[test]
+fn page_reuse_with_reopen() {
+    let n = check("page reuse with a reopen", PageReuse::default());
     assert!(n > 100_000);
 }
 

@@ -181,7 +181,11 @@ mod tests {
     #[test]
     fn repack_merges_sparse_mem_leaves_and_keeps_separators_valid() {
         let b = Branch {
-            keys: vec![10u32.to_be_bytes().to_vec(), 20u32.to_be_bytes().to_vec(), 30u32.to_be_bytes().to_vec()],
+            keys: vec![
+                10u32.to_be_bytes().to_vec(),
+                20u32.to_be_bytes().to_vec(),
+                30u32.to_be_bytes().to_vec(),
+            ],
             children: vec![leaf(0..5), leaf(10..15), leaf(20..25), leaf(30..35)],
         };
         let r = repack_leaves(&b, 1024).expect("four sparse leaves pack into fewer");

@@ -12,8 +12,12 @@ use crate::{Durability, Result};
 /// sync), or `None` when nothing is left to wait for.
 pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     inner.check_poisoned()?;
+    let eventual = inner.opts.durability == Durability::Eventual;
     if !state.changed {
-        return Ok(None);
+        // Nothing to write, but what this transaction read (and answered,
+        // e.g. "the key is absent") may come from commits whose sync is
+        // still in flight: acknowledge only once its base is durable.
+        return Ok((!eventual).then_some(state.base_txn));
     }
     let pager = &inner.pager;
     let mut core = inner.core.lock();
@@ -39,7 +43,12 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     // L1–L3: append the record.
     crate::failpoint::hit("commit::before_log_append")?;
     core.log.append(pager, txn, &state.payload)?;
-    crate::failpoint::hit("commit::after_log_append")?;
+    if let Err(e) = crate::failpoint::hit("commit::after_log_append") {
+        // The record is written and may become durable: memory and disk
+        // disagree about transaction `txn`, so the handle cannot go on.
+        inner.poison();
+        return Err(e);
+    }
     core.txn = txn;
     core.catalog = Arc::new(state.catalog);
     // In-memory growth: every copied page plus (at most) the bytes logged.
@@ -51,7 +60,6 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
         base: core.checkpoint,
         catalog: core.catalog.clone(),
     });
-    let eventual = inner.opts.durability == Durability::Eventual;
     inner.group.written(&inner.registry, snap, eventual);
     if core.dirty_bytes > inner.dirty_budget() {
         // The commit is already in the log; a checkpoint that cannot run

@@ -23,6 +23,16 @@ struct State {
     waiting: VecDeque<Arc<Snapshot>>,
 }
 
+/// Clears the in-flight flag if the sync unwinds.
+struct SyncingGuard<'a>(&'a GroupSync);
+
+impl Drop for SyncingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().syncing = false;
+        self.0.cv.notify_all();
+    }
+}
+
 /// Tracks written and durable transactions and runs shared syncs.
 #[derive(Debug, Default)]
 pub struct GroupSync {
@@ -101,7 +111,11 @@ impl GroupSync {
             s.syncing = true;
             let target = s.written;
             drop(s);
+            // If `sync` panics, clear `syncing` and wake the waiters so that
+            // a caller who catches the panic does not hang the others.
+            let guard = SyncingGuard(self);
             let r = sync();
+            std::mem::forget(guard);
             s = self.state.lock();
             s.syncing = false;
             if r.is_ok() {

@@ -145,9 +145,13 @@ impl WriteTxn {
             return Err(Error::ReadOnly);
         }
         inner.acquire_writer(wait)?;
-        let catalog = (*inner.core.lock().catalog).clone();
+        let (catalog, base_txn) = {
+            let core = inner.core.lock();
+            ((*core.catalog).clone(), core.txn)
+        };
         let log_limit = (inner.max_log_pages() as usize * inner.pager.page_size()) / 2;
-        let state = TxState::new(catalog, inner.limits, log_limit);
+        let mut state = TxState::new(catalog, inner.limits, log_limit);
+        state.base_txn = base_txn;
         Ok(WriteTxn {
             inner,
             state: RefCell::new(Some(state)),

@@ -27,6 +27,8 @@ pub struct TxState {
     pub freed: Freed,
     /// Whether anything changed.
     pub changed: bool,
+    /// The committed transaction this one started from.
+    pub base_txn: u64,
     limits: Limits,
 }
 
@@ -40,6 +42,7 @@ impl TxState {
             log_limit,
             freed: Vec::new(),
             changed: false,
+            base_txn: 0,
             limits,
         }
     }

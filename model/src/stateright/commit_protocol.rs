@@ -1,5 +1,16 @@
-//! Model 1: the commit protocol of `docs/FORMAT.md` §3 under crashes, with
-//! recovery per §4, checked exhaustively by stateright.
+//! Model 1: the commit protocol of `docs/FORMAT.md` §3 under crashes and
+//! I/O errors, with recovery per §2.3 and §4, checked exhaustively by
+//! stateright.
+//!
+//! With [`Mutant::None`] (the default) the model is the FORMAT.md text:
+//! failed C3/C5 syncs poison the handle (§3), C1–C2 errors abandon the
+//! checkpoint and the session goes on (§3), a session logs only in an epoch
+//! whose checkpoint it completed itself (§4 step 6), and a valid record of a
+//! newer epoch than the chosen slot fails the open (§2.3). Each other
+//! [`Mutant`] removes or changes one rule; the tests show the checker finds
+//! the resulting bug, including the two rules of an earlier text
+//! ([`Mutant::RecoveryCheckpointOnlyIfReplayed`],
+//! [`Mutant::C3FailureKeepsHandleUsable`]).
 //!
 //! # Abstract disk
 //!
@@ -7,11 +18,11 @@
 //! pending (written, not yet synced) value ([`Loc`]):
 //!
 //! - the two checkpoint slots (pages 1 and 2, §1.2). A slot value is a
-//!   [`Ckpt`]; the value *is* its checksum (hashing is collision free here),
+//!   [`Ckpt`]; its bytes *are* its checksum (hashing is collision free here),
 //! - `pages` tree-page locations (§1.3; one page per checkpoint stands for
 //!   its whole Merkle tree: catalog, allocator pages, overflow runs). The
-//!   slot's page reference expects exactly the [`Ckpt`] that wrote the page,
-//!   so a stale (lost), torn or reused page fails verification,
+//!   slot's page reference expects exactly the bytes of the [`Ckpt`] that
+//!   wrote the page, so a stale (lost), torn or reused page fails verification,
 //! - `log_len` record positions of the log extent (§2; one record = one
 //!   position, records never share a page). The log extent itself is in
 //!   use by every checkpoint (it never grows in this model).
@@ -23,11 +34,15 @@
 //! the transaction, so two sessions never write byte-identical records; with
 //! [`CommitProtocol::retry_payloads`] a later session may also use tag 0, an
 //! application retrying the very operation the first session issued at that
-//! transaction id, which can make byte-identical records.
+//! transaction id, which can make byte-identical records (the §4 step 6
+//! scenario). [`Ckpt::by`] and [`Rec::writer`] are ghost fields (the session
+//! that wrote the slot or record): they are not part of the bytes on disk,
+//! recovery never looks at them, only the S8 property does.
 //!
 //! Workload: any interleaving of up to `txns` commits and `checkpoints`
 //! stand-alone checkpoints over all sessions, `Sync`s whenever something is
-//! unsynced, and up to `crashes` crashes. Page allocation is deterministic
+//! unsynced, up to `crashes` crashes, `write_failures` C1–C2 errors and
+//! `sync_failures` failed C3/C5 syncs. Page allocation is deterministic
 //! (lowest free page), so with two page locations checkpoint `k+2` always
 //! reuses the page freed by `k+1`.
 //!
@@ -35,43 +50,58 @@
 //!
 //! | action | FORMAT.md |
 //! |---|---|
-//! | [`Action::Commit`], record fits | L1 encode (epoch `k`, link), L2 fits, L3 `write` at the tail and advance it, L4 release the writer slot (the next `Commit` may come before the `Sync`: group commit). `Eventual`: L5 no wait, L6 acknowledge at once |
-//! | [`Action::Commit`], record does not fit | L2: commit by checkpoint = C1 + C2 of a checkpoint that includes the transaction (also under [`RecoveryCheckpoint::Required`] while no checkpoint has completed since open) |
+//! | initial state | §1.1 after creation: the slot of checkpoint 1 and its page are durable (creation syncs them before the header), the log extent holds no record. The creating session counts as having completed checkpoint 1 itself, so it logs at once (§4 step 6; the engine, more conservatively, also commits its first transaction by checkpoint, the path every later session takes) |
+//! | [`Action::Commit`], record fits, session has its own epoch | L1 encode (epoch `k`, transaction id, link), L2 fits, L3 `write` at the tail and advance it, L4 release the writer slot (the next `Commit` may come before the `Sync`: group commit). `Eventual`: L5 no wait, L6 acknowledge at once |
+//! | [`Action::Commit`], record does not fit | L2: commit by checkpoint = C1 + C2 of a checkpoint that includes the transaction; acknowledged at C5 |
+//! | [`Action::Commit`], session without an epoch of its own | §4 step 6: commit by checkpoint (as if the record did not fit) until a checkpoint of this session completed (C6) |
 //! | [`Action::Sync`] | L5 `Immediate`: the waiter's `sync` (atomic: a crash "during" it is a crash before it with some writes applied); it acknowledges (L6) every record written before it. `Eventual`: `db.sync()` |
 //! | [`Action::Checkpoint`] | C1 allocate (§5: lowest page not in use by checkpoint `k`; no readers here, see `page_reuse`) + C2 `write` the page |
+//! | [`Action::WriteFails`] | an error in C1–C2 (failed `write` or `set_len`, full disk): the checkpoint is abandoned, the in-memory state is unchanged (a commit-by-checkpoint fails), the session goes on; the failed write may still reach the disk (it stays pending), nothing refers to it |
 //! | [`Action::Barrier1`] | C3 `sync` (barrier 1; acknowledges L5 waiters) + C4 `write` slot `(k+1) mod 2` |
-//! | [`Action::Barrier1Fails`] | C3's `sync` fails: each pending write is lost, applied or torn; §3 "an error in C1–C3 abandons the checkpoint … the database stays usable" |
-//! | [`Action::Barrier2`] | C5 `sync` (barrier 2) + C6 (pages of `k` freed by `k+1`, tail to the extent start, epoch `k+1`); a commit-by-checkpoint is acknowledged here |
-//! | [`Action::Crash`] | §6 assumptions: each pending write independently lost, applied whole or torn (fails its checksum); then §4 recovery: 2 choose the valid slot with the larger id, 3 verify the pages it references, 4 replay the records accepted by §2.3 (magic/checksums, epoch `k`, txn id `t+1+i`, previous link; stop at the first failure), 5 if a record was replayed run a checkpoint at once (its C1+C2 happen inside this action; its later steps are ordinary `Barrier1`/`Barrier2` actions, so a second crash hits it: §6 S7) |
+//! | [`Action::C3SyncFails`] | C3's `sync` fails: the handle is poisoned (§3); only [`Action::Reopen`] follows |
+//! | [`Action::Barrier2`] | C5 `sync` (barrier 2) + C6 (pages of `k` freed by `k+1`, tail to the extent start, epoch `k+1`, the session now has an epoch of its own: §4 step 6); a commit-by-checkpoint is acknowledged here |
+//! | [`Action::C5SyncFails`] | C5's `sync` fails, or C4's slot write failed (the same: the slot write is pending, the handle poisoned, §3); only [`Action::Reopen`] follows |
+//! | [`Action::Crash`] | §6 assumptions: each pending write independently lost, applied whole or torn (fails its checksum); then recovery, below |
+//! | [`Action::Reopen`] | after poisoning: the handle is dropped (no close checkpoint) and the file opened again. A failed sync may have lost any of its writes, so each pending write is lost, applied or torn as in a crash; then recovery. Does not use the crash budget |
+//! | recovery (in `Crash`/`Reopen`) | §4 step 2: the valid slot with the larger id; 3: verify the pages it references; 4: replay the records accepted by §2.3 (magic/checksums, epoch `k`, txn id `t+1+i`, previous link; stop at the first failure, except that a whole record of an epoch greater than `k` fails the open with `Error::Corruption`); 5: if a record was replayed, run a checkpoint at once (its C1+C2 happen inside this action; its later steps are ordinary actions, so a second crash hits it: §6 S7, and a C1–C2 error may abandon it: the session goes on under step 6); 6: the new session has no epoch of its own yet |
 //!
 //! Merging C1+C2, C3+C4 and C5+C6 loses no behaviour: a crash right after
 //! the merged action may lose the writes it issued, which is the state of a
-//! crash before it, and C1 and C6 only change memory.
+//! crash before it, and C1 and C6 only change memory. A failed L5 sync
+//! (poison, then reopen) has exactly the disk outcomes of a crash before
+//! that sync, so it is not a separate action.
 //!
-//! After recovery the new session continues from the recovered state. If it
-//! does not checkpoint (nothing replayed), its log tail is the end of the
-//! accepted prefix, its epoch `k` and its link the last accepted record's
-//! header checksum (the slot checksum if none): FORMAT.md does not say so
-//! explicitly, it is the only reading consistent with §2.3.
+//! After recovery the new session continues from the recovered state: its
+//! log tail is the end of the accepted prefix, its epoch `k` and its link the
+//! last accepted record's header checksum (the slot checksum if none). With
+//! the protocol it never appends there (§4 step 6); the mutants without
+//! step 6 do.
 //!
 //! Not modeled: several pages per checkpoint and shared (unchanged)
-//! subtrees, log extent growth, file length (`set_len`), misdirected writes
-//! and silent corruption (§1.3 detects them like torn writes), file creation
-//! (§1.1), failed L5/C4/C5 syncs (they poison the handle: the same disk
-//! outcomes as [`Action::Crash`]), readers (see `page_reuse`).
+//! subtrees, log extent growth, file length (`set_len`: its errors are
+//! [`Action::WriteFails`]), misdirected writes and silent corruption (§1.3
+//! detects them like torn writes; so no slot is ever damaged here, and the
+//! §2.3 exception must never fire), a crash during file creation (§1.1),
+//! failed L3 log writes, readers (see `page_reuse`).
 //!
-//! # Properties (checked on the state right after each crash + recovery)
+//! # Properties (checked on the state right after each crash/reopen + recovery)
 //!
 //! - (a) `always` [`P_ACKED`]: the recovered state contains every
 //!   acknowledged transaction (`Eventual`: every transaction covered by a
 //!   completed sync). The state recovered by the previous open counts as
-//!   acknowledged.
+//!   acknowledged (§6 S4).
 //! - (b) `always` [`P_PREFIX`]: the recovered state is exactly the state after
 //!   some transaction of the crashed session's history (a prefix of it: no
-//!   gap, nothing from an abandoned checkpoint or an earlier session).
+//!   gap, nothing from an abandoned checkpoint or an earlier session; S3, S4).
 //! - (c) `always` [`P_DURABLE_READS`]: recovery finds a valid slot and every
 //!   page that slot references is durable with the content the slot expects
 //!   (S1, S2, S5).
+//! - (d) `always` [`P_ONE_WRITER`]: every record recovery accepts was written
+//!   by the session that wrote the chosen slot (S8).
+//! - (e) `always` [`P_NO_FALSE_CORRUPTION`]: the §2.3 exception never fires
+//!   (no slot is ever damaged in this model, so a newer-epoch record would be
+//!   a false alarm: a record of epoch `k+1` written while slot `k+1` could
+//!   still be lost).
 //! - `sometimes` properties showing that the interesting cases are reached.
 
 use ::stateright::{Model, Property};
@@ -82,6 +112,11 @@ pub const P_ACKED: &str = "acknowledged commits survive a crash";
 pub const P_PREFIX: &str = "recovered state is a prefix of the committed history";
 /// (c) Recovery reads only durable data of the chosen checkpoint.
 pub const P_DURABLE_READS: &str = "recovery reads only pages the chosen slot made durable";
+/// (d) §6 S8: accepted records were written by the session that wrote the chosen slot.
+pub const P_ONE_WRITER: &str =
+    "every accepted record was written by the session that created its epoch (S8)";
+/// (e) The §2.3 newer-epoch exception never fires without a damaged slot.
+pub const P_NO_FALSE_CORRUPTION: &str = "recovery never finds a record of a newer epoch";
 /// A crash leaves a slot torn.
 pub const S_TORN_SLOT: &str = "a crash tears a slot";
 /// Recovery chooses the older slot because the newest slot write did not survive.
@@ -90,14 +125,22 @@ pub const S_FALLBACK: &str = "recovery falls back to the older slot";
 pub const S_REPLAY: &str = "recovery replays a log record";
 /// Recovery replays two log records.
 pub const S_REPLAY2: &str = "recovery replays two log records";
+/// Recovery stops at a whole record that fails the epoch, id or link test.
+pub const S_STALE_REJECTED: &str = "recovery rejects a whole stale record";
 /// A crash hits the checkpoint run by recovery (§4 step 5, §6 S7).
 pub const S_CRASH_IN_RECOVERY_CKPT: &str = "a crash hits recovery's own checkpoint";
 /// One sync acknowledges two records (group commit, L5).
 pub const S_GROUP_COMMIT: &str = "one sync acknowledges two commits";
 /// A checkpoint allocates a page an earlier checkpoint used (§5).
 pub const S_PAGE_REUSE: &str = "a checkpoint reuses a freed page";
-/// Recovery succeeds after a checkpoint sync failure.
+/// A commit goes by checkpoint because its session has no epoch of its own.
+pub const S_STEP6: &str = "a commit goes by checkpoint under §4 step 6";
+/// A checkpoint completes in a session that had one abandoned by a C1–C2 error.
+pub const S_WRITE_FAILURE: &str = "a checkpoint completes after a C1-C2 error abandoned one";
+/// Recovery after a failed C3 sync.
 pub const S_C3_FAILURE: &str = "recovery after a failed C3 sync";
+/// Recovery after a failed C5 sync.
+pub const S_C5_FAILURE: &str = "recovery after a failed C5 sync";
 
 /// Commit durability mode (§3 L5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -123,19 +166,30 @@ pub enum Mutant {
     /// C1 of checkpoint `k+1` may allocate the pages that `k+1` itself frees
     /// (violates "never allocated by checkpoint `j` itself", §5).
     ReuseOwnFreed,
+    /// The earlier §4 text: step 5 (checkpoint if a record was replayed)
+    /// without step 6, so a session that replayed nothing logs in epoch `k`
+    /// at once, from the end of the accepted prefix.
+    RecoveryCheckpointOnlyIfReplayed,
+    /// Every writable open runs a checkpoint (step 5 unconditionally), but
+    /// there is no step 6: when that checkpoint is abandoned by a C1–C2
+    /// error the session logs in epoch `k`.
+    RecoveryCheckpointAlways,
+    /// The earlier §3 text: a failed C3 sync abandons the checkpoint (each
+    /// pending write lost, applied or torn) and the handle stays usable.
+    C3FailureKeepsHandleUsable,
+    /// A failed C5 sync (or C4 slot write) abandons the checkpoint (the slot
+    /// write lost, applied or torn) and the handle stays usable in epoch `k`.
+    C5FailureKeepsHandleUsable,
 }
 
-/// When recovery runs its own checkpoint (§4 step 5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RecoveryCheckpoint {
-    /// FORMAT.md as written: only if a record was replayed.
-    IfReplayed,
-    /// Every writable open checkpoints before the first log write.
-    Always,
-    /// As `Always`, and if that checkpoint is abandoned (C3 failure),
-    /// commits go by checkpoint until one completes: no session ever logs
-    /// in the epoch of a crashed session.
-    Required,
+impl Mutant {
+    /// The session after an open must complete a checkpoint before logging.
+    fn step6(self) -> bool {
+        !matches!(
+            self,
+            Mutant::RecoveryCheckpointOnlyIfReplayed | Mutant::RecoveryCheckpointAlways
+        )
+    }
 }
 
 /// Model configuration.
@@ -151,19 +205,21 @@ pub struct CommitProtocol {
     pub checkpoints: u8,
     /// Crashes.
     pub crashes: u8,
-    /// Failed C3 syncs (§3: "an error in C1–C3 abandons the checkpoint").
-    pub c3_failures: u8,
+    /// C1–C2 errors (§3: abandon the checkpoint, the handle stays usable).
+    pub write_failures: u8,
+    /// Failed C3/C5 syncs (§3: poison the handle).
+    pub sync_failures: u8,
     /// L5 mode.
     pub durability: Durability,
     /// Protocol deviation.
     pub mutant: Mutant,
-    /// §4 step 5 rule.
-    pub recovery_checkpoint: RecoveryCheckpoint,
     /// After a crash, a transaction may carry the same payload as the one
     /// the first session issued at that id (an application retrying).
     pub retry_payloads: bool,
-    /// Candidate fix: a checkpoint first syncs the log (and acknowledges
+    /// Not in FORMAT.md: a checkpoint first syncs the log (and acknowledges
     /// its waiters) before C1, so a failed C3 can only lose checkpoint pages.
+    /// With [`Mutant::C3FailureKeepsHandleUsable`] this is the alternative
+    /// to poisoning on a failed C3.
     pub sync_log_before_checkpoint: bool,
 }
 
@@ -175,10 +231,10 @@ impl Default for CommitProtocol {
             txns: 3,
             checkpoints: 2,
             crashes: 2,
-            c3_failures: 0,
+            write_failures: 0,
+            sync_failures: 0,
             durability: Durability::Immediate,
             mutant: Mutant::None,
-            recovery_checkpoint: RecoveryCheckpoint::IfReplayed,
             retry_payloads: false,
             sync_log_before_checkpoint: false,
         }
@@ -196,6 +252,15 @@ pub struct Ckpt {
     pub state: Vec<u8>,
     /// The page location holding this checkpoint's tree.
     pub page: u8,
+    /// Ghost: the session that wrote it (not on disk).
+    pub by: u8,
+}
+
+impl Ckpt {
+    /// Same bytes on disk (ghost fields ignored).
+    fn same_bytes(&self, other: &Ckpt) -> bool {
+        self.id == other.id && self.state == other.state && self.page == other.page
+    }
 }
 
 /// A log record (§2.1), as the writer encoded it.
@@ -205,13 +270,8 @@ pub struct Rec {
     pub epoch_slot: Ckpt,
     /// Payloads of records `0..=i` of this epoch; the last one is this record's.
     pub payloads: Vec<u8>,
-}
-
-/// The value of a §2.1 "previous link" field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Link {
-    Slot(Ckpt),
-    Record(Rec),
+    /// Ghost: the session that wrote it (not on disk).
+    pub writer: u8,
 }
 
 impl Rec {
@@ -221,15 +281,18 @@ impl Rec {
     fn txid(&self) -> usize {
         self.epoch_slot.state.len() + self.payloads.len()
     }
-    fn link(&self) -> Link {
+    /// The previous-link field equals the slot checksum of `chosen` (no
+    /// `prev`) or the header checksum of `prev`: same bytes as the record or
+    /// slot this record's writer linked to.
+    fn links_to(&self, prev: Option<&Rec>, chosen: &Ckpt) -> bool {
         let n = self.payloads.len();
-        if n == 1 {
-            Link::Slot(self.epoch_slot.clone())
-        } else {
-            Link::Record(Rec {
-                epoch_slot: self.epoch_slot.clone(),
-                payloads: self.payloads[..n - 1].to_vec(),
-            })
+        match prev {
+            None => n == 1 && self.epoch_slot.same_bytes(chosen),
+            Some(p) => {
+                n >= 2
+                    && p.epoch_slot.same_bytes(&self.epoch_slot)
+                    && p.payloads[..] == self.payloads[..n - 1]
+            }
         }
     }
 }
@@ -262,8 +325,9 @@ impl<T: Clone> Loc<T> {
         }
     }
     fn write(&mut self, v: T) {
-        // Never happens with the protocol (every location is synced before it
-        // is written again); with mutants the older write is taken as flushed.
+        // With the protocol this happens only when an abandoned checkpoint's
+        // page is written again; the older write is taken as flushed (it may
+        // have been), which is harmless for a page nothing refers to.
         if let Some(old) = self.pending.take() {
             self.durable = Cell::Val(old);
         }
@@ -302,7 +366,8 @@ pub struct Run {
 pub struct Mem {
     /// Current checkpoint `k`.
     pub ck: Ckpt,
-    /// Payloads of the records written in epoch `k`; the tail is `chain.len()`.
+    /// Payloads of the records in epoch `k` up to the tail (replayed or
+    /// written); the tail is `chain.len()`.
     pub chain: Vec<u8>,
     /// Length of the acknowledged prefix of the history.
     pub acked: u8,
@@ -310,8 +375,10 @@ pub struct Mem {
     pub synced: u8,
     /// Checkpoint in progress.
     pub run: Option<Run>,
-    /// No checkpoint has completed since open ([`RecoveryCheckpoint::Required`]).
+    /// No checkpoint of this session has completed yet (§4 step 6).
     pub needs_epoch: bool,
+    /// A failed sync poisoned the handle: only a reopen follows.
+    pub poisoned: bool,
 }
 
 impl Mem {
@@ -332,7 +399,7 @@ impl Mem {
     }
 }
 
-/// What one crash + recovery found.
+/// What one crash/reopen + recovery found.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Report {
     /// (a) violated.
@@ -341,16 +408,24 @@ pub struct Report {
     pub not_prefix: bool,
     /// (c) violated.
     pub bad_read: bool,
+    /// (d) violated.
+    pub other_writer: bool,
+    /// (e) violated: open failed with `Error::Corruption` (§2.3 exception).
+    pub newer_epoch: bool,
     /// The crash left a slot torn.
     pub torn_slot: bool,
     /// The chosen slot is older than the newest slot ever written.
     pub fell_back: bool,
     /// Records replayed.
     pub replayed: u8,
+    /// Replay stopped at a whole record (a stale one).
+    pub stale_rejected: bool,
     /// The crash hit recovery's own checkpoint.
     pub during_recovery_ckpt: bool,
     /// A C3 sync had failed in the crashed session.
     pub after_c3_failure: bool,
+    /// A C5 sync had failed in the crashed session.
+    pub after_c5_failure: bool,
 }
 
 /// Notable thing the last action did (for the properties).
@@ -362,7 +437,11 @@ pub enum Event {
     GroupCommit,
     /// C2 wrote a page location an earlier checkpoint had used.
     PageReuse,
-    /// A crash and recovery.
+    /// A commit that would fit in the log went by checkpoint (§4 step 6).
+    Step6,
+    /// A checkpoint completed in a session that had one abandoned by a C1–C2 error.
+    CompletedAfterWriteFailure,
+    /// A crash/reopen and recovery.
     Recovered(Report),
 }
 
@@ -385,10 +464,16 @@ pub struct State {
     pub ckpts_left: u8,
     /// Crashes left.
     pub crashes_left: u8,
-    /// Failed C3 syncs left.
-    pub c3_failures_left: u8,
+    /// C1–C2 errors left.
+    pub write_failures_left: u8,
+    /// Failed C3/C5 syncs left.
+    pub sync_failures_left: u8,
+    /// A C1–C2 error abandoned a checkpoint in this session.
+    pub write_failed: bool,
     /// A C3 sync failed in this session.
     pub c3_failed: bool,
+    /// A C5 sync failed in this session.
+    pub c5_failed: bool,
     /// Largest checkpoint id ever written to a slot.
     pub newest_slot: u8,
     /// A property was violated: stop exploring.
@@ -471,7 +556,8 @@ pub enum Fate {
 /// Model actions (see the module table).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// L1–L3 (+ L5/L6 when `Eventual`), or L2 → commit by checkpoint (C1+C2).
+    /// L1–L3 (+ L5/L6 when `Eventual`), or commit by checkpoint (C1+C2):
+    /// L2 (does not fit) or §4 step 6 (no epoch of its own yet).
     Commit {
         /// Payload tag.
         payload: u8,
@@ -480,14 +566,24 @@ pub enum Action {
     Sync,
     /// C1 + C2 of a stand-alone checkpoint.
     Checkpoint,
+    /// An error in C1–C2: the checkpoint is abandoned, the session goes on.
+    WriteFails,
     /// C3 + C4.
     Barrier1,
-    /// C3's sync fails; fate of each pending write.
-    Barrier1Fails(Vec<(Where, Fate)>),
+    /// C3's sync fails. With the protocol: poison (the fates are decided at
+    /// the reopen, the vector is empty); with
+    /// [`Mutant::C3FailureKeepsHandleUsable`]: the fate of each pending write.
+    C3SyncFails(Vec<(Where, Fate)>),
     /// C5 + C6.
     Barrier2,
+    /// C5's sync (or C4's slot write) fails. With the protocol: poison (empty
+    /// vector); with [`Mutant::C5FailureKeepsHandleUsable`]: the fate of each
+    /// pending write.
+    C5SyncFails(Vec<(Where, Fate)>),
     /// Crash with the fate of each pending write, then §4 recovery.
     Crash(Vec<(Where, Fate)>),
+    /// Reopen a poisoned handle: the fate of each pending write, then §4 recovery.
+    Reopen(Vec<(Where, Fate)>),
 }
 
 impl CommitProtocol {
@@ -527,6 +623,7 @@ impl CommitProtocol {
             id: s.mem.ck.id + 1,
             state,
             page: self.allocate(&s.mem.ck),
+            by: s.session,
         };
         let loc = &mut s.pages[new.page as usize];
         if matches!(loc.durable, Cell::Val(_)) && s.event == Event::None {
@@ -540,9 +637,46 @@ impl CommitProtocol {
         });
     }
 
-    /// §4 recovery after a crash, checking (a), (b), (c).
+    /// A failed C3 or C5 sync: poison, or (mutants) abandon and go on.
+    fn sync_fails(&self, s: &mut State, fates: &[(Where, Fate)], keep_usable: bool) {
+        s.sync_failures_left -= 1;
+        if keep_usable {
+            // The failed sync may have lost any of its writes; the checkpoint
+            // is abandoned (its transaction, if any, fails); L5 waiters keep
+            // waiting.
+            s.resolve_all(fates);
+            s.mem.run = None;
+        } else {
+            s.mem.poisoned = true;
+        }
+    }
+
+    /// A crash or a reopen: the fates of the pending writes, then recovery.
+    fn crash(&self, s: &mut State, fates: &[(Where, Fate)]) {
+        let history = s.mem.history();
+        let floor = self.floor(&s.mem);
+        let during_recovery_ckpt = s.mem.run.as_ref().is_some_and(|r| r.recovery);
+        let torn_slot = s.resolve_all(fates);
+        let report = Report {
+            lost_ack: false,
+            not_prefix: false,
+            bad_read: false,
+            other_writer: false,
+            newer_epoch: false,
+            torn_slot,
+            fell_back: false,
+            replayed: 0,
+            stale_rejected: false,
+            during_recovery_ckpt,
+            after_c3_failure: s.c3_failed,
+            after_c5_failure: s.c5_failed,
+        };
+        self.recover(s, history, floor, report);
+    }
+
+    /// §4 recovery, checking (a)–(e).
     fn recover(&self, s: &mut State, history: Vec<u8>, floor: u8, mut report: Report) {
-        // §4.2: the valid slot with the larger checkpoint id.
+        // §4 step 2: the valid slot with the larger checkpoint id.
         let chosen = s
             .slots
             .iter()
@@ -558,28 +692,30 @@ impl CommitProtocol {
             return;
         };
         report.fell_back = chosen.id < s.newest_slot;
-        // §4.3: pages referenced by the slot, verified against its references.
-        if s.pages[chosen.page as usize].durable != Cell::Val(chosen.clone()) {
-            report.bad_read = true;
-        }
-        // §4.4 / §2.3: replay the accepted records.
+        // Step 3: pages referenced by the slot, verified against its references.
+        let page_ok = match &s.pages[chosen.page as usize].durable {
+            Cell::Val(p) => p.same_bytes(&chosen),
+            _ => false,
+        };
+        report.bad_read = !page_ok;
+        // Step 4 / §2.3: replay the accepted records.
         let k = chosen.id;
         let t = chosen.state.len();
         let mut accepted: Vec<u8> = Vec::new();
-        let mut prev: Option<Rec> = None;
+        let mut prev: Option<&Rec> = None;
         for (i, loc) in s.log.iter().enumerate() {
             // Magic, header checksum and payload checksum: a torn or never
             // written position fails them.
             let Cell::Val(r) = &loc.durable else { break };
-            let expected_link = match &prev {
-                None => Link::Slot(chosen.clone()),
-                Some(p) => Link::Record(p.clone()),
-            };
-            if r.epoch() != k || r.txid() != t + 1 + i || r.link() != expected_link {
+            if r.epoch() != k || r.txid() != t + 1 + i || !r.links_to(prev, &chosen) {
+                // §2.3 exception: a valid record of a newer epoch fails the open.
+                report.newer_epoch = r.epoch() > k;
+                report.stale_rejected = true;
                 break;
             }
+            report.other_writer |= r.writer != chosen.by;
             accepted.push(*r.payloads.last().expect("a record has a payload"));
-            prev = Some(r.clone());
+            prev = Some(r);
         }
         report.replayed = accepted.len() as u8;
         let mut recovered = chosen.state.clone();
@@ -587,7 +723,11 @@ impl CommitProtocol {
         report.lost_ack = recovered.len() < floor as usize;
         report.not_prefix =
             recovered.len() > history.len() || history[..recovered.len()] != recovered[..];
-        let violated = report.lost_ack || report.not_prefix || report.bad_read;
+        let violated = report.lost_ack
+            || report.not_prefix
+            || report.bad_read
+            || report.other_writer
+            || report.newer_epoch;
         s.event = Event::Recovered(report);
         if violated {
             s.halted = true;
@@ -595,7 +735,9 @@ impl CommitProtocol {
         }
         // The new session.
         s.session += 1;
+        s.write_failed = false;
         s.c3_failed = false;
+        s.c5_failed = false;
         let len = recovered.len() as u8;
         s.mem = Mem {
             ck: chosen,
@@ -603,11 +745,13 @@ impl CommitProtocol {
             acked: len,
             synced: len,
             run: None,
-            needs_epoch: self.recovery_checkpoint == RecoveryCheckpoint::Required,
+            // Step 6.
+            needs_epoch: self.mutant.step6(),
+            poisoned: false,
         };
-        // §4.5.
+        // Step 5.
         let replayed = !s.mem.chain.is_empty();
-        if replayed || self.recovery_checkpoint != RecoveryCheckpoint::IfReplayed {
+        if replayed || self.mutant == Mutant::RecoveryCheckpointAlways {
             self.begin_checkpoint(s, None, true);
         }
     }
@@ -628,33 +772,39 @@ impl Model for CommitProtocol {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        // File creation: checkpoint 0 (empty database) in slot 0, durable.
-        let ck0 = Ckpt {
-            id: 0,
+        // §1.1 file creation: checkpoint 1 (empty database) in slot 1 and its
+        // page, durable; the log extent holds no record.
+        let ck1 = Ckpt {
+            id: 1,
             state: Vec::new(),
             page: 0,
+            by: 0,
         };
         let mut pages = vec![Loc::new(Cell::Zero); self.pages as usize];
-        pages[0] = Loc::new(Cell::Val(ck0.clone()));
+        pages[0] = Loc::new(Cell::Val(ck1.clone()));
         vec![State {
-            slots: [Loc::new(Cell::Val(ck0.clone())), Loc::new(Cell::Zero)],
+            slots: [Loc::new(Cell::Zero), Loc::new(Cell::Val(ck1.clone()))],
             pages,
             log: vec![Loc::new(Cell::Zero); self.log_len as usize],
             mem: Mem {
-                ck: ck0,
+                ck: ck1,
                 chain: Vec::new(),
                 acked: 0,
                 synced: 0,
                 run: None,
                 needs_epoch: false,
+                poisoned: false,
             },
             session: 0,
             txns_left: self.txns,
             ckpts_left: self.checkpoints,
             crashes_left: self.crashes,
-            c3_failures_left: self.c3_failures,
+            write_failures_left: self.write_failures,
+            sync_failures_left: self.sync_failures,
+            write_failed: false,
             c3_failed: false,
-            newest_slot: 0,
+            c5_failed: false,
+            newest_slot: 1,
             halted: false,
             event: Event::None,
         }]
@@ -664,10 +814,26 @@ impl Model for CommitProtocol {
         if s.halted {
             return;
         }
-        let fates = if s.crashes_left > 0 || s.c3_failures_left > 0 {
+        if s.mem.poisoned {
+            actions.extend(s.fate_choices().into_iter().map(Action::Reopen));
+            return;
+        }
+        let keep_c3 = self.mutant == Mutant::C3FailureKeepsHandleUsable;
+        let keep_c5 = self.mutant == Mutant::C5FailureKeepsHandleUsable;
+        let need_fates = s.crashes_left > 0 || (s.sync_failures_left > 0 && (keep_c3 || keep_c5));
+        let fates = if need_fates {
             s.fate_choices()
         } else {
             Vec::new()
+        };
+        let failures = |keep: bool, make: fn(Vec<(Where, Fate)>) -> Action| -> Vec<Action> {
+            if s.sync_failures_left == 0 {
+                Vec::new()
+            } else if keep {
+                fates.iter().cloned().map(make).collect()
+            } else {
+                vec![make(Vec::new())]
+            }
         };
         match &s.mem.run {
             None => {
@@ -680,15 +846,16 @@ impl Model for CommitProtocol {
                     actions.push(Action::Checkpoint);
                 }
             }
-            Some(run) => {
-                if run.slot_written {
-                    actions.push(Action::Barrier2);
-                } else {
-                    actions.push(Action::Barrier1);
-                    if s.c3_failures_left > 0 {
-                        actions.extend(fates.iter().cloned().map(Action::Barrier1Fails));
-                    }
+            Some(run) if run.slot_written => {
+                actions.push(Action::Barrier2);
+                actions.extend(failures(keep_c5, Action::C5SyncFails));
+            }
+            Some(_) => {
+                actions.push(Action::Barrier1);
+                if s.write_failures_left > 0 {
+                    actions.push(Action::WriteFails);
                 }
+                actions.extend(failures(keep_c3, Action::C3SyncFails));
             }
         }
         if s.mem.synced < s.mem.logged() as u8 {
@@ -706,13 +873,15 @@ impl Model for CommitProtocol {
             Action::Commit { payload } => {
                 s.txns_left -= 1;
                 let tail = s.mem.chain.len();
-                if tail < self.log_len as usize && !s.mem.needs_epoch {
+                let fits = tail < self.log_len as usize;
+                if fits && !s.mem.needs_epoch {
                     // L1 encode, L3 write at the tail and advance it.
                     let mut payloads = s.mem.chain.clone();
                     payloads.push(payload);
                     let rec = Rec {
                         epoch_slot: s.mem.ck.clone(),
                         payloads,
+                        writer: s.session,
                     };
                     s.log[tail].write(rec);
                     s.mem.chain.push(payload);
@@ -722,14 +891,24 @@ impl Model for CommitProtocol {
                         s.mem.acked = s.mem.logged() as u8;
                     }
                 } else {
-                    // L2: commit by checkpoint.
+                    // L2 (does not fit) or §4 step 6: commit by checkpoint.
                     self.begin_checkpoint(&mut s, Some(payload), false);
+                    if fits && s.event == Event::None {
+                        s.event = Event::Step6;
+                    }
                 }
             }
             Action::Sync => self.sync(&mut s),
             Action::Checkpoint => {
                 s.ckpts_left -= 1;
                 self.begin_checkpoint(&mut s, None, false);
+            }
+            Action::WriteFails => {
+                // §3: nothing on disk refers to the pages written, the
+                // in-memory state is unchanged, the handle stays usable.
+                s.write_failures_left -= 1;
+                s.write_failed = true;
+                s.mem.run = None;
             }
             Action::Barrier1 => {
                 // C3: barrier 1 (covers every earlier log record: L5 waiters return).
@@ -743,14 +922,10 @@ impl Model for CommitProtocol {
                 s.newest_slot = s.newest_slot.max(new.id);
                 s.slots[(new.id % 2) as usize].write(new);
             }
-            Action::Barrier1Fails(fates) => {
-                // The failed sync may have lost any of its writes; the
-                // checkpoint is abandoned (its transaction, if any, fails);
-                // the handle stays usable (§3). L5 waiters keep waiting.
-                s.c3_failures_left -= 1;
+            Action::C3SyncFails(fates) => {
                 s.c3_failed = true;
-                s.resolve_all(&fates);
-                s.mem.run = None;
+                let keep = self.mutant == Mutant::C3FailureKeepsHandleUsable;
+                self.sync_fails(&mut s, &fates, keep);
             }
             Action::Barrier2 => {
                 // C5: barrier 2.
@@ -767,25 +942,20 @@ impl Model for CommitProtocol {
                 if self.mutant != Mutant::SkipC5 {
                     s.mem.synced = len;
                 }
+                if s.write_failed && s.event == Event::None {
+                    s.event = Event::CompletedAfterWriteFailure;
+                }
+            }
+            Action::C5SyncFails(fates) => {
+                s.c5_failed = true;
+                let keep = self.mutant == Mutant::C5FailureKeepsHandleUsable;
+                self.sync_fails(&mut s, &fates, keep);
             }
             Action::Crash(fates) => {
                 s.crashes_left -= 1;
-                let history = s.mem.history();
-                let floor = self.floor(&s.mem);
-                let during_recovery_ckpt = s.mem.run.as_ref().is_some_and(|r| r.recovery);
-                let torn_slot = s.resolve_all(&fates);
-                let report = Report {
-                    lost_ack: false,
-                    not_prefix: false,
-                    bad_read: false,
-                    torn_slot,
-                    fell_back: false,
-                    replayed: 0,
-                    during_recovery_ckpt,
-                    after_c3_failure: s.c3_failed,
-                };
-                self.recover(&mut s, history, floor, report);
+                self.crash(&mut s, &fates);
             }
+            Action::Reopen(fates) => self.crash(&mut s, &fates),
         }
         Some(s)
     }
@@ -803,15 +973,33 @@ impl Model for CommitProtocol {
             Property::always(P_DURABLE_READS, |_, s| {
                 !report(s).is_some_and(|r| r.bad_read)
             }),
+            Property::always(P_ONE_WRITER, |_, s| {
+                !report(s).is_some_and(|r| r.other_writer)
+            }),
+            Property::always(P_NO_FALSE_CORRUPTION, |_, s| {
+                !report(s).is_some_and(|r| r.newer_epoch)
+            }),
             Property::sometimes(S_TORN_SLOT, |_, s| report(s).is_some_and(|r| r.torn_slot)),
             Property::sometimes(S_FALLBACK, |_, s| report(s).is_some_and(|r| r.fell_back)),
             Property::sometimes(S_REPLAY, |_, s| report(s).is_some_and(|r| r.replayed >= 1)),
-            Property::sometimes(S_REPLAY2, |_, s| report(s).is_some_and(|r| r.replayed >= 2)),
             Property::sometimes(S_PAGE_REUSE, |_, s: &State| s.event == Event::PageReuse),
         ];
+        if self.log_len >= 2 {
+            props.push(Property::sometimes(S_REPLAY2, |_, s| {
+                report(s).is_some_and(|r| r.replayed >= 2)
+            }));
+            props.push(Property::sometimes(S_STALE_REJECTED, |_, s| {
+                report(s).is_some_and(|r| r.stale_rejected)
+            }));
+        }
         if self.crashes >= 2 {
             props.push(Property::sometimes(S_CRASH_IN_RECOVERY_CKPT, |_, s| {
                 report(s).is_some_and(|r| r.during_recovery_ckpt)
+            }));
+        }
+        if self.mutant == Mutant::None {
+            props.push(Property::sometimes(S_STEP6, |_, s: &State| {
+                s.event == Event::Step6
             }));
         }
         if self.durability == Durability::Immediate && self.mutant == Mutant::None {
@@ -819,9 +1007,17 @@ impl Model for CommitProtocol {
                 s.event == Event::GroupCommit
             }));
         }
-        if self.c3_failures > 0 {
+        if self.write_failures > 0 {
+            props.push(Property::sometimes(S_WRITE_FAILURE, |_, s: &State| {
+                s.event == Event::CompletedAfterWriteFailure
+            }));
+        }
+        if self.sync_failures > 0 {
             props.push(Property::sometimes(S_C3_FAILURE, |_, s| {
                 report(s).is_some_and(|r| r.after_c3_failure)
+            }));
+            props.push(Property::sometimes(S_C5_FAILURE, |_, s| {
+                report(s).is_some_and(|r| r.after_c5_failure)
             }));
         }
         props

@@ -2,6 +2,9 @@
 //! (and the "in use by checkpoint `k`" definition of §1.8), checked
 //! exhaustively by stateright.
 //!
+//! With [`Mutant::None`] (the default) the model is the FORMAT.md text; each
+//! other [`Mutant`] breaks one rule and the tests show the checker finds it.
+//!
 //! # Abstraction
 //!
 //! `pages` page locations. Checkpoint 0 uses pages `0` and `1` (a root and a
@@ -13,17 +16,23 @@
 //! checkpoint `s` reaches exactly the pages in use by `s` (plus in-memory
 //! nodes, which are not pages).
 //!
-//! # Actions and the FORMAT.md text
+//! # Actions and the FORMAT.md step labels
 //!
 //! | action | FORMAT.md |
 //! |---|---|
-//! | [`Action::BeginRead`] | a read snapshot is taken: it pins the current checkpoint id `k` (the checkpoint whose pages its trees reference) |
-//! | [`Action::EndRead`] | the snapshot is dropped; freed pages it held back become reusable (§5 "once every live snapshot was taken after checkpoint `j`") |
-//! | [`Action::Allocate`] | C1 (+C2): the changed nodes get pages that are free and *reusable*: never used / free at open, or freed by some `j ≤ k` with no live snapshot older than `j`. Never a page that `k+1` itself frees (§5 "never allocated by checkpoint `j` itself") |
-//! | [`Action::Finish`] | C6 (C3–C5 do not change which pages are in use): the replaced pages of `k` are *freed by `k+1`*; each is reusable at once if no live snapshot is older than `k+1`, else held until the last such snapshot ends |
+//! | [`Action::BeginRead`] | a read snapshot is taken: it pins the current checkpoint id `k` (the checkpoint whose pages its trees reference; log commits since `k` are in-memory nodes) |
+//! | [`Action::EndRead`] | the snapshot is dropped; freed pages it held back become reusable (§5 "when every live read snapshot was taken after checkpoint `j`") |
+//! | [`Action::Allocate`] | §3 C1 (+ C2): the changed nodes get pages that are free and *reusable*: never used / free at open, or freed by some `j ≤ k` with no live snapshot older than `j`. Never a page that `k+1` itself frees (§5 "never allocated by checkpoint `j` itself") |
+//! | [`Action::Finish`] | §3 C3–C5 (they do not change which pages are in use) + C6: the replaced pages of `k` are *freed by `k+1`*; each is reusable at once if no live snapshot is older than `k+1`, else held until the last such snapshot ends (§5) |
+//! | [`Action::Reopen`] | a crash (before C5 of a checkpoint in flight, which is abandoned) or a close, then open: §4 steps 2–3 choose checkpoint `k`; §5 "on open there are no snapshots, so every page not in use by the chosen checkpoint is free" |
 //!
 //! Snapshots may be taken and dropped between C1 and C6, so the model covers
 //! readers that start while a checkpoint is in flight (they pin `k`).
+//! Which checkpoint a commit goes by (§3 L2, §4 step 6) and what the log
+//! holds (§2, §6 S3, S8) do not change which pages are in use; they are
+//! checked by `commit_protocol`. The durability side of page reuse (§6 S2:
+//! checkpoint `k+1` never overwrites a page recovery may still need) is
+//! checked there too ([`super::commit_protocol::Mutant::ReuseOwnFreed`]).
 //!
 //! # Properties
 //!
@@ -35,7 +44,8 @@
 //! - `always` [`P_REUSABLE_UNREACHABLE`]: no page in the reusable set is
 //!   reachable by a live snapshot.
 //! - `sometimes`: a freed page is reallocated; a freed page is held back by a
-//!   reader; a page that was held back is reallocated after its reader ended.
+//!   reader; a page that was held back is reallocated after its reader ended;
+//!   a page freed before a reopen is reallocated after it.
 
 use ::stateright::{Model, Property};
 
@@ -51,6 +61,9 @@ pub const S_REALLOCATED: &str = "a freed page is reallocated";
 pub const S_HELD: &str = "a freed page is held back by a live snapshot";
 /// A page held back by a snapshot is reallocated after it ended.
 pub const S_HELD_THEN_REALLOCATED: &str = "a held-back page is reallocated after its reader ended";
+/// A page freed (or allocated by an abandoned checkpoint) before a reopen is
+/// reallocated after it.
+pub const S_REALLOCATED_AFTER_REOPEN: &str = "a page free at open is reallocated";
 
 /// A deliberate deviation from FORMAT.md §5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +94,8 @@ pub struct PageReuse {
     pub reads: u8,
     /// Snapshots live at once.
     pub max_live: u8,
+    /// Crashes or closes followed by an open.
+    pub reopens: u8,
     /// Rule deviation.
     pub mutant: Mutant,
 }
@@ -92,6 +107,7 @@ impl Default for PageReuse {
             checkpoints: 5,
             reads: 3,
             max_live: 2,
+            reopens: 1,
             mutant: Mutant::None,
         }
     }
@@ -100,8 +116,11 @@ impl Default for PageReuse {
 /// One page location.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Page {
-    /// Never used (free at open): reusable.
-    Unused,
+    /// Never used, or free at the last open: reusable.
+    Unused {
+        /// Was in use, or allocated, before the last open.
+        before_open: bool,
+    },
     /// In use by checkpoints `since..` (the current one included), or, if
     /// `since` is the next id, allocated by the checkpoint in flight.
     InUse {
@@ -139,6 +158,8 @@ pub enum Event {
     Reallocated {
         /// It had been held back.
         held: bool,
+        /// It was free at the last open, after use before it.
+        after_open: bool,
     },
 }
 
@@ -157,6 +178,8 @@ pub struct State {
     pub ckpts_left: u8,
     /// Snapshots left.
     pub reads_left: u8,
+    /// Reopens left.
+    pub reopens_left: u8,
     /// A page reachable by a live snapshot was reallocated.
     pub violation: bool,
     /// Notable effect of the last action.
@@ -172,13 +195,15 @@ pub enum Action {
     EndRead(usize),
     /// C1+C2 of checkpoint `k+1`, replacing the pages of `k` in this bitmask.
     Allocate(u32),
-    /// C6 of checkpoint `k+1`.
+    /// C3–C6 of checkpoint `k+1`.
     Finish,
+    /// Crash or close, then open.
+    Reopen,
 }
 
 fn reaches(r: &Reader, page: &Page) -> bool {
     match *page {
-        Page::Unused => false,
+        Page::Unused { .. } => false,
         Page::InUse { since } => since <= r.reach,
         Page::Freed {
             since, freed_by, ..
@@ -209,7 +234,7 @@ impl PageReuse {
 
     fn allocatable(&self, s: &State, mask: u32, p: usize) -> bool {
         match s.pages[p] {
-            Page::Unused => true,
+            Page::Unused { .. } => true,
             Page::Freed { reusable, .. } => reusable,
             Page::InUse { .. } => self.mutant == Mutant::ReuseOwnFreed && mask & (1 << p) != 0,
         }
@@ -221,7 +246,7 @@ impl Model for PageReuse {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        let mut pages = vec![Page::Unused; self.pages as usize];
+        let mut pages = vec![Page::Unused { before_open: false }; self.pages as usize];
         pages[0] = Page::InUse { since: 0 };
         pages[1] = Page::InUse { since: 0 };
         vec![State {
@@ -231,6 +256,7 @@ impl Model for PageReuse {
             replacing: None,
             ckpts_left: self.checkpoints,
             reads_left: self.reads,
+            reopens_left: self.reopens,
             violation: false,
             event: Event::None,
         }]
@@ -268,6 +294,9 @@ impl Model for PageReuse {
             }
             None => {}
             Some(_) => actions.push(Action::Finish),
+        }
+        if s.reopens_left > 0 {
+            actions.push(Action::Reopen);
         }
     }
 
@@ -309,8 +338,20 @@ impl Model for PageReuse {
                     if s.readers.iter().any(|r| reaches(r, &s.pages[p])) {
                         s.violation = true;
                     }
-                    if let Page::Freed { held, .. } = s.pages[p] {
-                        s.event = Event::Reallocated { held };
+                    match s.pages[p] {
+                        Page::Freed { held, .. } => {
+                            s.event = Event::Reallocated {
+                                held,
+                                after_open: false,
+                            }
+                        }
+                        Page::Unused { before_open: true } => {
+                            s.event = Event::Reallocated {
+                                held: false,
+                                after_open: true,
+                            }
+                        }
+                        _ => {}
                     }
                     s.pages[p] = Page::InUse { since: next };
                 }
@@ -340,12 +381,28 @@ impl Model for PageReuse {
                     self.release(&mut s);
                 }
             }
+            Action::Reopen => {
+                // No snapshots survive; a checkpoint in flight is abandoned
+                // (its slot never became durable), so recovery chooses `k`
+                // and every page not in use by `k` is free.
+                s.reopens_left -= 1;
+                s.readers.clear();
+                s.replacing = None;
+                let cur = s.cur;
+                for p in s.pages.iter_mut() {
+                    let in_use = matches!(*p, Page::InUse { since } if since <= cur);
+                    let never_used = *p == Page::Unused { before_open: false };
+                    if !in_use && !never_used {
+                        *p = Page::Unused { before_open: true };
+                    }
+                }
+            }
         }
         Some(s)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        vec![
+        let mut props = vec![
             Property::always(P_NO_REUSE_UNDER_READER, |_, s: &State| !s.violation),
             Property::always(P_RELEASED, |_, s: &State| {
                 s.pages.iter().all(|p| match *p {
@@ -378,8 +435,23 @@ impl Model for PageReuse {
                 })
             }),
             Property::sometimes(S_HELD_THEN_REALLOCATED, |_, s: &State| {
-                s.event == Event::Reallocated { held: true }
+                matches!(s.event, Event::Reallocated { held: true, .. })
             }),
-        ]
+        ];
+        if self.reopens > 0 {
+            props.push(Property::sometimes(
+                S_REALLOCATED_AFTER_REOPEN,
+                |_, s: &State| {
+                    matches!(
+                        s.event,
+                        Event::Reallocated {
+                            after_open: true,
+                            ..
+                        }
+                    )
+                },
+            ));
+        }
+        props
     }
 }
