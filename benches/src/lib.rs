@@ -196,48 +196,84 @@ impl SyncPattern {
     }
 }
 
-/// Measures `pattern` for about `budget` in `dir`.
-pub fn fdatasync_rate(dir: &Path, pattern: SyncPattern, budget: Duration) -> io::Result<Rate> {
-    let path = dir.join(format!("fsync-{pattern:?}"));
-    let f = create(&path)?;
-    let mut block = [0u8; BLOCK];
-    // Enough room for any plausible rate over the budget.
-    let region_blocks: u64 = 64 * 1024;
-    match pattern {
-        SyncPattern::Overwrite => {
-            f.write_all_at(&block, 0)?;
-            f.sync_all()?;
-        }
-        SyncPattern::OverwriteSequential => {
-            let chunk = vec![0x5au8; 1 << 20];
-            let mut off = 0;
-            while off < region_blocks * BLOCK as u64 {
-                f.write_all_at(&chunk, off)?;
-                off += chunk.len() as u64;
+/// A file prepared for one [`SyncPattern`], on which single
+/// `pwrite` + `fdatasync` operations can be timed one at a time (so that
+/// they can be interleaved with the operations they are compared to).
+pub struct SyncProbe {
+    file: File,
+    path: PathBuf,
+    pattern: SyncPattern,
+    block: [u8; BLOCK],
+    next: u64,
+}
+
+/// Blocks of the preallocated / sparse regions (256 MiB): enough for any
+/// plausible rate over a few seconds; the probe wraps around after that.
+const REGION_BLOCKS: u64 = 64 * 1024;
+
+impl SyncProbe {
+    /// Creates and prepares the file `dir/fsync-<pattern>`.
+    pub fn new(dir: &Path, pattern: SyncPattern) -> io::Result<SyncProbe> {
+        let path = dir.join(format!("fsync-{pattern:?}"));
+        let file = create(&path)?;
+        match pattern {
+            SyncPattern::Overwrite => {
+                file.write_all_at(&[0u8; BLOCK], 0)?;
+                file.sync_all()?;
             }
-            f.sync_all()?;
+            SyncPattern::OverwriteSequential => {
+                let chunk = vec![0x5au8; 1 << 20];
+                let mut off = 0;
+                while off < REGION_BLOCKS * BLOCK as u64 {
+                    file.write_all_at(&chunk, off)?;
+                    off += chunk.len() as u64;
+                }
+                file.sync_all()?;
+            }
+            SyncPattern::SparseFill => {
+                file.set_len(REGION_BLOCKS * BLOCK as u64)?;
+                file.sync_all()?;
+            }
+            SyncPattern::Append => file.sync_all()?,
         }
-        SyncPattern::SparseFill => {
-            f.set_len(region_blocks * BLOCK as u64)?;
-            f.sync_all()?;
-        }
-        SyncPattern::Append => f.sync_all()?,
+        Ok(SyncProbe {
+            file,
+            path,
+            pattern,
+            block: [0u8; BLOCK],
+            next: 0,
+        })
     }
-    let r = timed_loop(budget, |i| {
-        block[..8].copy_from_slice(&i.to_le_bytes());
-        let off = match pattern {
+
+    /// One `pwrite` of 4 KiB + `fdatasync`; returns how long it took.
+    pub fn step(&mut self) -> io::Result<Duration> {
+        let i = self.next;
+        self.next += 1;
+        self.block[..8].copy_from_slice(&i.to_le_bytes());
+        let off = match self.pattern {
             SyncPattern::Overwrite => 0,
             SyncPattern::OverwriteSequential | SyncPattern::SparseFill => {
-                (i % region_blocks) * BLOCK as u64
+                (i % REGION_BLOCKS) * BLOCK as u64
             }
             SyncPattern::Append => i * BLOCK as u64,
         };
-        f.write_all_at(&block, off)?;
-        f.sync_data()
-    });
-    drop(f);
-    std::fs::remove_file(&path)?;
-    r
+        let start = Instant::now();
+        self.file.write_all_at(&self.block, off)?;
+        self.file.sync_data()?;
+        Ok(start.elapsed())
+    }
+}
+
+impl Drop for SyncProbe {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Measures `pattern` for about `budget` in `dir`.
+pub fn fdatasync_rate(dir: &Path, pattern: SyncPattern, budget: Duration) -> io::Result<Rate> {
+    let mut probe = SyncProbe::new(dir, pattern)?;
+    timed_loop(budget, |_| probe.step().map(|_| ()))
 }
 
 /// Sequential write bandwidth: `total` bytes in 1 MiB writes, then one
@@ -287,15 +323,13 @@ pub fn fmt_rate(per_sec: f64) -> String {
 
 /// Formats an integer with thousands separators.
 pub fn fmt_int(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let digits: Vec<char> = n.to_string().chars().rev().collect();
+    let groups: Vec<String> = digits
+        .chunks(3)
+        .map(|g| g.iter().rev().collect())
+        .rev()
+        .collect();
+    groups.join(",")
 }
 
 /// Formats a duration in the most readable unit.

@@ -1,8 +1,9 @@
 //! Runs the SPEC §5 rows that vellum can run alone, at a configurable scale,
 //! and prints a markdown table with absolute figures and ratios to this
-//! machine's `fdatasync` rate (measured in the same run, on the same file
-//! system, right before and after the durable rows, because shared disks
-//! drift).
+//! machine's `fdatasync` rate, measured in the same run on the same file
+//! system. The durable single-put rows run in rounds interleaved with short
+//! fsync baselines and report the median per-round ratio, because a shared
+//! disk's rate drifts several-fold within seconds.
 //!
 //! ```text
 //! cargo run --release -p vellum-bench --bin perf_report -- [--keys N] [--reads N]
@@ -26,7 +27,7 @@ use vellum::{Db, Durability, Options};
 use vellum_bench::{
     current_rss, fdatasync_rate, filesystem_of, fmt_duration, fmt_int, fmt_mib, fmt_rate, peak_rss,
     random_key, random_pair, random_pairs, rng, sequential_write_bandwidth, temp_dir, Key, Rate,
-    SyncPattern, KEY_LEN, VALUE_LEN,
+    SyncPattern, SyncProbe, KEY_LEN, VALUE_LEN,
 };
 
 const THREADS: usize = 16;
@@ -36,6 +37,7 @@ const BATCH_SIZE: usize = 1000;
 const EVENTUAL_COMMITS: usize = 10_000;
 const DELETE_CHUNK: usize = 10_000;
 const CRASH_COMMITS: usize = 1000;
+const ROUNDS: usize = 5;
 
 struct Config {
     keys: usize,
@@ -200,6 +202,29 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn list(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn ratio(x: f64) -> String {
     format!("{x:.2}x")
 }
@@ -222,6 +247,8 @@ fn main() {
         crash_child(&args[i + 1], args[i + 2].parse().expect("commit count"));
     }
     let cfg = Config::from_env(&args);
+    let run_start = Instant::now();
+    let load_start = load_average();
     let dir = temp_dir();
     let path = dir.path().join("bench.vellum");
     let fs = filesystem_of(dir.path());
@@ -293,76 +320,161 @@ fn main() {
         "<= 1.3x live bytes",
     );
 
-    // Durable single puts.
-    progress("1,000 durable single-put commits");
-    let (single, lat) = single_puts(&db, SINGLE_COMMITS, 2);
+    // Durable single puts, single-threaded and on 16 threads. Each
+    // single-threaded commit alternates with raw fdatasyncs so that the
+    // ratio compares operations made under the same disk conditions (the
+    // shared disk's rate drifts several-fold within seconds); each round's
+    // 16-thread run is compared to the same round's single-thread run.
     progress(&format!(
-        "{THREADS} threads x {} durable single puts",
+        "{SINGLE_COMMITS} durable single-put commits (each after one raw in-place and one raw \
+         sparse-region fdatasync) and {THREADS} threads x {} commits, in {ROUNDS} rounds",
         cfg.thread_commits
     ));
-    let barrier = Arc::new(Barrier::new(THREADS + 1));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let db = db.clone();
-            let barrier = barrier.clone();
-            let n = cfg.thread_commits;
-            thread::spawn(move || {
-                barrier.wait();
-                single_puts(&db, n, 200 + t as u64).1
+    let per_thread = cfg.thread_commits.div_ceil(ROUNDS);
+    let (mut single_ops, mut single_time, mut lat) = (0u64, Duration::ZERO, Vec::new());
+    let (mut multi_ops, mut multi_time, mut mt_lat) = (0u64, Duration::ZERO, Vec::new());
+    let (mut base_ops, mut base_time) = (0u64, Duration::ZERO);
+    let (mut sparse_ops, mut sparse_time) = (0u64, Duration::ZERO);
+    let mut single_vs_base = Vec::new();
+    let mut single_vs_sparse = Vec::new();
+    let mut multi_vs_single = Vec::new();
+    let mut in_place = SyncProbe::new(dir.path(), SyncPattern::Overwrite).expect("probe");
+    let mut sparse = SyncProbe::new(dir.path(), SyncPattern::SparseFill).expect("probe");
+    for round in 0..ROUNDS {
+        // One raw in-place sync, one raw sparse-region sync, one vellum
+        // commit, in turn: the three see the same disk conditions.
+        let n = SINGLE_COMMITS / ROUNDS;
+        let mut r = rng(2 + 1000 * round as u64);
+        let (mut t_base, mut t_sparse, mut t_single) =
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        for _ in 0..n {
+            t_base += in_place.step().expect("fsync");
+            t_sparse += sparse.step().expect("fsync");
+            let (k, v) = random_pair(&mut r);
+            let t = Instant::now();
+            db.update(|tx| tx.put(k, v)).expect("single-put commit");
+            let d = t.elapsed();
+            lat.push(d);
+            t_single += d;
+        }
+        let single = Rate {
+            ops: n as u64,
+            elapsed: t_single,
+        };
+        let b1 = Rate {
+            ops: n as u64,
+            elapsed: t_base,
+        };
+        let sp = Rate {
+            ops: n as u64,
+            elapsed: t_sparse,
+        };
+        let barrier = Arc::new(Barrier::new(THREADS + 1));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let db = db.clone();
+                let barrier = barrier.clone();
+                let seed = 200 + t as u64 + 1000 * round as u64;
+                thread::spawn(move || {
+                    barrier.wait();
+                    single_puts(&db, per_thread, seed).1
+                })
             })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    let mut mt_lat = Vec::new();
-    for h in handles {
-        mt_lat.extend(h.join().expect("writer thread"));
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        for h in handles {
+            mt_lat.extend(h.join().expect("writer thread"));
+        }
+        let multi = Rate {
+            ops: (THREADS * per_thread) as u64,
+            elapsed: start.elapsed(),
+        };
+        let base = b1.per_sec();
+        eprintln!(
+            "  round {round}: fsync in place {} (sparse {}), single {}, {THREADS} threads {}",
+            fmt_rate(b1.per_sec()),
+            fmt_rate(sp.per_sec()),
+            fmt_rate(single.per_sec()),
+            fmt_rate(multi.per_sec())
+        );
+        single_vs_base.push(single.per_sec() / base);
+        single_vs_sparse.push(single.per_sec() / sp.per_sec());
+        multi_vs_single.push(multi.per_sec() / single.per_sec());
+        single_ops += single.ops;
+        single_time += single.elapsed;
+        multi_ops += multi.ops;
+        multi_time += multi.elapsed;
+        base_ops += b1.ops;
+        base_time += b1.elapsed;
+        sparse_ops += sp.ops;
+        sparse_time += sp.elapsed;
     }
+    let single = Rate {
+        ops: single_ops,
+        elapsed: single_time,
+    };
     let multi = Rate {
-        ops: (THREADS * cfg.thread_commits) as u64,
-        elapsed: start.elapsed(),
+        ops: multi_ops,
+        elapsed: multi_time,
+    };
+    let rounds_base = Rate {
+        ops: base_ops,
+        elapsed: base_time,
+    };
+    let rounds_sparse = Rate {
+        ops: sparse_ops,
+        elapsed: sparse_time,
     };
     progress("fsync baseline (after)");
     let base_after = fdatasync_rate(dir.path(), SyncPattern::Overwrite, budget).expect("fsync");
-    let baseline = (base_before.per_sec() + base_after.per_sec()) / 2.0;
+    let baseline = (base_before.per_sec() + rounds_base.per_sec() + base_after.per_sec()) / 3.0;
     rep.row(
         "fdatasync baseline (pwrite 4 KiB in place + fdatasync)",
         format!(
-            "{} before, {} after (mean {}); sequential 4 KiB blocks: {}",
+            "{} before, {} interleaved with the single-put commits, {} after (mean {}); \
+             next 4 KiB of a written region {}; of a sparse region {} (interleaved)",
             fmt_rate(base_before.per_sec()),
+            fmt_rate(rounds_base.per_sec()),
             fmt_rate(base_after.per_sec()),
             fmt_rate(baseline),
-            fmt_rate(base_seq.per_sec())
+            fmt_rate(base_seq.per_sec()),
+            fmt_rate(rounds_sparse.per_sec())
         ),
         "1.00x".into(),
         "",
     );
     rep.row(
-        "1,000 durable single-put commits",
+        format!("{} durable single-put commits", fmt_int(single.ops)),
         format!(
             "{} in {} ({})",
             fmt_rate(single.per_sec()),
             fmt_duration(single.elapsed),
             latencies(lat)
         ),
-        format!("{} the fdatasync rate", ratio(single.per_sec() / baseline)),
+        format!(
+            "median per round {} the interleaved in-place fdatasync rate (rounds: {}); \
+             {} the interleaved sparse-region rate",
+            ratio(median(&single_vs_base)),
+            list(&single_vs_base),
+            ratio(median(&single_vs_sparse))
+        ),
         ">= 0.9x the fdatasync rate",
     );
     rep.row(
+        format!("{THREADS} threads x {per_thread} x {ROUNDS} durable single-put commits"),
         format!(
-            "{THREADS} threads x {} durable single-put commits",
-            cfg.thread_commits
-        ),
-        format!(
-            "{} total in {} ({})",
+            "{} total ({} commits in {}; {})",
             fmt_rate(multi.per_sec()),
+            fmt_int(multi.ops),
             fmt_duration(multi.elapsed),
             latencies(mt_lat)
         ),
         format!(
-            "{} the single-thread rate; {} the fdatasync rate",
-            ratio(multi.per_sec() / single.per_sec()),
-            ratio(multi.per_sec() / baseline)
+            "median per round {} the single-thread rate (rounds: {}); overall {} the in-place fdatasync rate",
+            ratio(median(&multi_vs_single)),
+            list(&multi_vs_single),
+            ratio(multi.per_sec() / rounds_base.per_sec())
         ),
         ">= 4x vellum's single-thread rate",
     );
@@ -590,13 +702,28 @@ fn main() {
     let start = Instant::now();
     let db = cfg.options().open(&path).expect("reopen after crash");
     let reopen = start.elapsed();
+    let mut r = rng(99);
+    let tx = db.begin_read().expect("begin_read");
+    let present = (0..CRASH_COMMITS)
+        .filter(|_| {
+            let (k, v) = random_pair(&mut r);
+            tx.get(k).expect("get").as_deref() == Some(&v[..])
+        })
+        .count();
+    drop(tx);
+    if present != CRASH_COMMITS {
+        rep.note(format!(
+            "ERROR: only {present} of {CRASH_COMMITS} acknowledged durable commits survived the crash"
+        ));
+    }
     rep.row(
         format!(
             "reopen after crash ({} unclosed commits)",
             fmt_int(CRASH_COMMITS as u64)
         ),
         format!(
-            "{} ({} records replayed)",
+            "{} ({} records replayed; the other commits went by checkpoint (a session's \
+             first commit, a full log); {present}/{CRASH_COMMITS} commits present)",
             fmt_duration(reopen),
             fmt_int(db.replayed_on_open())
         ),
@@ -625,6 +752,7 @@ fn main() {
         ));
     }
 
+    let load_end = load_average();
     println!();
     println!(
         "vellum perf report: {} keys ({} B keys, {} B values), cache {} MiB, {} ({fs}), {} cores",
@@ -634,6 +762,10 @@ fn main() {
         cfg.cache_mb,
         dir.path().display(),
         thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "load average (1/5/15 min) at start {load_start}, at end {load_end}; total run {}",
+        fmt_duration(run_start.elapsed())
     );
     println!();
     println!("| workload | vellum | ratio | SPEC target |");
