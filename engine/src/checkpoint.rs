@@ -51,6 +51,18 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     // C3: barrier 1.
     crate::failpoint::hit("checkpoint::before_barrier1")?;
     inner.sync_or_poison()?;
+    if !core.dir_synced {
+        // An earlier session may have failed before the directory entry of
+        // a new file was durable; every session makes sure of it before it
+        // acknowledges anything (its first commit is a checkpoint).
+        inner
+            .opts
+            .vfs
+            .sync_dir(&inner.path)
+            .map_err(crate::Error::Io)
+            .inspect_err(|_| inner.poison())?;
+        core.dir_synced = true;
+    }
     // C4: the slot.
     let slot = Slot {
         checkpoint: next,

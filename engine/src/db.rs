@@ -76,6 +76,8 @@ pub(crate) struct Core {
     /// No checkpoint of this session has completed yet, so the log may hold
     /// stale records of the current epoch (FORMAT.md §4 step 6).
     pub needs_new_epoch: bool,
+    /// The directory entry is known durable (synced by this session).
+    pub dir_synced: bool,
     /// Estimated bytes of in-memory nodes since the last checkpoint.
     pub dirty_bytes: u64,
 }
@@ -148,10 +150,6 @@ impl Drop for Inner {
     }
 }
 
-fn initial_log_pages(page_size: usize, max_pages: u64) -> u64 {
-    ((64 * 1024 / page_size) as u64).max(16).min(max_pages)
-}
-
 impl Db {
     /// Opens the database at `path`, creating it if it does not exist, with
     /// default [`Options`].
@@ -162,138 +160,47 @@ impl Db {
     pub(crate) fn open_with(path: &Path, opts: Options) -> Result<Db> {
         Options::validate_page_size(opts.page_size)?;
         let vfs = opts.vfs.clone();
-        let mode = if opts.read_only {
-            OpenMode::ReadOnly
-        } else if opts.create {
-            OpenMode::CreateReadWrite
+        if !opts.read_only && opts.create {
+            let absent = !vfs.exists(path)?;
+            if absent || vfs.open(path, OpenMode::ReadOnly)?.is_empty()? {
+                crate::create::create(path, &opts)?;
+            }
+        }
+        let (mode, lock) = if opts.read_only {
+            (OpenMode::ReadOnly, LockKind::Shared)
         } else {
-            OpenMode::ReadWrite
+            (OpenMode::ReadWrite, LockKind::Exclusive)
         };
-        let existed = vfs.exists(path)?;
         let file = vfs.open(path, mode)?;
-        let lock = if opts.read_only {
-            LockKind::Shared
-        } else {
-            LockKind::Exclusive
-        };
         if !file.try_lock(lock)? {
             return Err(Error::Locked);
         }
-        let r = Self::open_locked(path, opts, file.clone(), existed);
+        let r = Self::open_locked(path, opts, file.clone());
         if r.is_err() {
             let _ = file.unlock();
         }
         r
     }
 
-    fn open_locked(
-        path: &Path,
-        opts: Options,
-        file: Arc<dyn VfsFile>,
-        existed: bool,
-    ) -> Result<Db> {
+    fn open_locked(path: &Path, opts: Options, file: Arc<dyn VfsFile>) -> Result<Db> {
+        use crate::page::file_header::{decode, HeaderState};
         let len = file.len()?;
+        if len == 0 {
+            return Err(Error::NotADatabase);
+        }
         let mut head = vec![0u8; (len.min(512)) as usize];
         file.read_at(&mut head, 0)?;
-        let page_size = match crate::page::file_header::decode(&head) {
-            Ok(crate::page::file_header::HeaderState::Valid { page_size }) => Some(page_size),
-            Ok(crate::page::file_header::HeaderState::Blank) => None,
-            Err(Error::NotADatabase) if len == 0 => None,
-            Err(e) => return Err(e),
-        };
-        match page_size {
-            Some(ps) => Self::recover(path, opts, file, ps),
-            None if len > 0 && !Self::is_crashed_creation(&opts, &file, len)? => {
-                // A blank header over anything but an interrupted creation:
-                // never write to it.
-                let slots = Self::any_valid_slot(&file, opts.page_size)?;
-                Err(if slots {
-                    Error::corrupt(0, "file header is blank but checkpoints exist")
-                } else {
-                    Error::NotADatabase
-                })
-            }
-            None if opts.read_only => Err(Error::NotADatabase),
-            None => {
-                Self::initialise(&opts, &file)?;
-                if !existed {
-                    opts.vfs.sync_dir(path)?;
-                }
-                Self::recover(path, opts.clone(), file, opts.page_size)
-            }
+        match decode(&head)? {
+            HeaderState::Valid { page_size } => Self::recover(path, opts, file, page_size),
+            // Creation never leaves a partial file at `path` (it renames a
+            // complete one into place), so a blank header is damage or a
+            // foreign file: never write to it.
+            HeaderState::Blank => Err(if crate::create::any_valid_slot(&file, opts.page_size) {
+                Error::corrupt(0, "file header is blank but checkpoints exist")
+            } else {
+                Error::NotADatabase
+            }),
         }
-    }
-
-    /// Whether a file with a blank first sector can only be a creation that
-    /// crashed before its header was durable (FORMAT.md §1.1): no longer than
-    /// a fresh file, page 1 blank (creation never writes it), and no slot
-    /// but the creation's own. Anything else is left untouched.
-    fn is_crashed_creation(opts: &Options, file: &Arc<dyn VfsFile>, len: u64) -> Result<bool> {
-        let ps = opts.page_size as u64;
-        let fresh = crate::vfs::MemFile::default();
-        let fresh: Arc<dyn VfsFile> = Arc::new(fresh);
-        Self::initialise(opts, &fresh)?;
-        if len > fresh.len()? {
-            return Ok(false);
-        }
-        let mut page = vec![0u8; ps as usize];
-        if len >= 2 * ps {
-            file.read_at(&mut page, ps)?;
-            if page.iter().any(|&b| b != 0) {
-                return Ok(false);
-            }
-        }
-        if len >= 3 * ps {
-            file.read_at(&mut page, 2 * ps)?;
-            if let Ok((slot, _)) = crate::page::slot::Slot::decode(&page, 2) {
-                if slot.checkpoint != 1 || slot.last_txn != 0 {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// Whether either slot page (at this page size) holds a valid slot.
-    fn any_valid_slot(file: &Arc<dyn VfsFile>, ps: usize) -> Result<bool> {
-        let mut page = vec![0u8; ps];
-        for p in [1u64, 2] {
-            if file.read_at(&mut page, p * ps as u64).is_ok()
-                && crate::page::slot::Slot::decode(&page, p).is_ok()
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Writes an empty database: allocator, log extent and checkpoint 1,
-    /// then the header last, so a crash leaves either a blank file or a
-    /// complete one.
-    fn initialise(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
-        let ps = opts.page_size;
-        let pager = Pager::new(file.clone(), ps, 1 << 20);
-        let mut alloc = Allocator::new(ps);
-        let log_pages = initial_log_pages(ps, (opts.max_log_size / ps as u64).max(4));
-        let log_start = alloc.allocate(log_pages)?;
-        alloc.persist(&pager, 1)?;
-        file.set_len(alloc.page_count() * ps as u64)?;
-        pager.zero_fill(log_start, log_pages)?;
-        let slot = crate::page::slot::Slot {
-            checkpoint: 1,
-            last_txn: 0,
-            page_count: alloc.page_count(),
-            log_start,
-            log_pages,
-            catalog: None,
-            alloc_index: alloc.index_refs().to_vec(),
-        };
-        let (bytes, _) = slot.encode(ps);
-        pager.write_pages(crate::page::slot::Slot::page_for(1), &bytes)?;
-        pager.sync()?;
-        pager.write_pages(0, &crate::page::file_header::encode(ps))?;
-        pager.sync()?;
-        Ok(())
     }
 
     /// Opens an initialised file: FORMAT.md §4.
@@ -376,6 +283,7 @@ impl Db {
                 catalog_pages,
                 log_full: false,
                 needs_new_epoch: !opts_read_only,
+                dir_synced: opts_read_only,
                 dirty_bytes: 0,
             }),
             group: GroupSync::new(last_txn),

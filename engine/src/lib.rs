@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod check;
 pub(crate) mod checkpoint;
 pub mod checksum;
+pub mod create;
 pub mod cursor;
 mod db;
 pub mod error;

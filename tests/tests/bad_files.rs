@@ -234,22 +234,36 @@ fn zero_length_file_read_only_is_an_error_and_untouched() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
 }
 
-/// FORMAT.md §1.1: a file whose first 512 bytes are zero is what a crash
-/// during creation leaves; it is initialised afresh.
+/// FORMAT.md §1.1: creation renames a complete file into place, so a file
+/// whose first 512 bytes are zero is never a creation in progress: open
+/// refuses it with `NotADatabase` and leaves it untouched.
 #[test]
-fn blank_file_from_a_crashed_creation_is_initialised() {
+fn blank_file_is_not_a_database_and_is_left_untouched() {
     for len in [512usize, 4096, 3 * 4096] {
         let (_d, path) = tmp();
         std::fs::write(&path, vec![0u8; len]).unwrap();
-        let db = Db::open(&path).unwrap();
-        db.update(|tx| tx.put(b"k", b"v")).unwrap();
-        drop(db);
-        let db = Db::open(&path).unwrap();
-        assert_eq!(
-            db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
-            Some(&b"v"[..])
-        );
+        let r = Db::open(&path);
+        assert!(matches!(r, Err(Error::NotADatabase)), "{len}: {r:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), vec![0u8; len]);
     }
+}
+
+/// An interrupted creation leaves at most the side file
+/// `<path>.vellum-new`; the next open creates the database afresh.
+#[test]
+fn leftover_staging_file_does_not_block_creation() {
+    let (_d, path) = tmp();
+    let staging = vellum::create::staging_path(&path);
+    std::fs::write(&staging, vec![0xAB; 5000]).unwrap();
+    let db = Db::open(&path).unwrap();
+    db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    drop(db);
+    let db = Db::open(&path).unwrap();
+    assert_eq!(
+        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    assert!(!staging.exists(), "the side file was renamed into place");
 }
 
 /// A populated database whose header sector was zeroed (a lost or rotted
