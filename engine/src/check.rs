@@ -124,6 +124,12 @@ impl TreeWalk<'_> {
         hi: Option<&[u8]>,
         is_root: bool,
     ) -> Result<()> {
+        if depth as usize > self.pager.max_depth() {
+            self.report
+                .problems
+                .push(format!("bucket {bucket}: tree deeper than the file allows"));
+            return Ok(());
+        }
         let Some(node) = self.node(child)? else {
             return Ok(());
         };

@@ -44,8 +44,10 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     crate::failpoint::hit("checkpoint::after_flush")?;
     alloc.persist(pager, next)?;
     crate::failpoint::hit("checkpoint::after_alloc_persist")?;
+    // Set the length whenever the file grows or differs from it: after a
+    // failed sync the cached length may be one that never became durable.
     let len = alloc.page_count() * ps;
-    if pager.file().len()? < len {
+    if alloc.page_count() != core.alloc.page_count() || pager.file().len()? != len {
         pager.file().set_len(len)?;
     }
     // C3: barrier 1.
@@ -89,7 +91,10 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     }
     inner.sync_or_poison()?;
     // C6: the new checkpoint is the durable state.
+    pager.set_page_count(alloc.page_count());
     core.alloc = alloc;
+    core.alloc.confirm();
+    core.slot = slot;
     core.checkpoint = next;
     core.checkpoint_txn = core.txn;
     core.catalog = Arc::new(catalog);
@@ -115,5 +120,57 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     });
     inner.group.all_durable(&inner.registry, core.txn);
     inner.registry.publish(snap);
+    Ok(())
+}
+
+/// Publishes the current checkpoint's state again under a new id (C4–C5
+/// only: no page changes). A session does this before its first log write
+/// when it has no un-checkpointed changes: the newest slot becomes known
+/// durable (so the pages it freed can be reused, FORMAT.md §4 step 4) and
+/// the session gets an epoch of its own (§4 step 6) for the price of one
+/// slot write and one sync.
+pub(crate) fn republish(inner: &Inner, core: &mut Core) -> Result<()> {
+    inner.check_poisoned()?;
+    debug_assert_eq!(core.txn, core.checkpoint_txn);
+    let pager = &inner.pager;
+    let next = core.checkpoint + 1;
+    if !core.dir_synced {
+        inner
+            .opts
+            .vfs
+            .sync_dir(&inner.path)
+            .map_err(crate::Error::Io)
+            .inspect_err(|_| inner.poison())?;
+        core.dir_synced = true;
+    }
+    let slot = Slot {
+        checkpoint: next,
+        ..core.slot.clone()
+    };
+    let (bytes, slot_checksum) = slot.encode(pager.page_size());
+    if let Err(e) = crate::failpoint::hit("checkpoint::before_slot") {
+        inner.poison();
+        return Err(e);
+    }
+    if let Err(e) = pager.write_pages(Slot::page_for(next), &bytes) {
+        inner.poison();
+        return Err(e);
+    }
+    if let Err(e) = crate::failpoint::hit("checkpoint::before_barrier2") {
+        inner.poison();
+        return Err(e);
+    }
+    inner.sync_or_poison()?;
+    core.alloc.confirm();
+    core.checkpoint = next;
+    core.needs_new_epoch = false;
+    core.slot = slot;
+    core.log = LogState {
+        epoch: next,
+        start: core.slot.log_start,
+        pages: core.slot.log_pages,
+        tail: 0,
+        link: slot_checksum,
+    };
     Ok(())
 }

@@ -77,7 +77,6 @@ pub fn write_image(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
 /// Whether either slot page (at this page size) holds a valid slot.
 pub fn any_valid_slot(file: &Arc<dyn VfsFile>, ps: usize) -> bool {
     let mut page = vec![0u8; ps];
-    [1u64, 2]
-        .into_iter()
+    (1..=crate::page::slot::SLOTS)
         .any(|p| file.read_at(&mut page, p * ps as u64).is_ok() && Slot::decode(&page, p).is_ok())
 }

@@ -104,7 +104,9 @@ impl<'tx> Range<'tx> {
         if !found {
             return Ok(None);
         }
-        let (k, v) = self.front.current().expect("cursor is positioned");
+        let Some((k, v)) = self.front.current() else {
+            return Ok(None);
+        };
         if !self.below_end(k) || self.last_back.as_deref().is_some_and(|b| k >= b) {
             return Ok(None);
         }
@@ -127,7 +129,9 @@ impl<'tx> Range<'tx> {
         if !found {
             return Ok(None);
         }
-        let (k, v) = self.back.current().expect("cursor is positioned");
+        let Some((k, v)) = self.back.current() else {
+            return Ok(None);
+        };
         if !self.above_start(k) || self.last_front.as_deref().is_some_and(|f| k <= f) {
             return Ok(None);
         }
@@ -206,8 +210,10 @@ impl<'tx> Cursor<'tx> {
         if !found {
             return Ok(None);
         }
-        let (k, v) = self.inner.current().expect("cursor is positioned");
-        Ok(Some((k.to_vec(), self.pager.value(v)?)))
+        match self.inner.current() {
+            Some((k, v)) => Ok(Some((k.to_vec(), self.pager.value(v)?))),
+            None => Ok(None),
+        }
     }
 
     /// Moves to the first entry.

@@ -78,6 +78,8 @@ pub(crate) struct Core {
     pub needs_new_epoch: bool,
     /// The directory entry is known durable (synced by this session).
     pub dir_synced: bool,
+    /// The slot of the last checkpoint (read at open or written since).
+    pub slot: crate::page::slot::Slot,
     /// Estimated bytes of in-memory nodes since the last checkpoint.
     pub dirty_bytes: u64,
 }
@@ -205,38 +207,21 @@ impl Db {
 
     /// Opens an initialised file: FORMAT.md §4.
     fn recover(path: &Path, opts: Options, file: Arc<dyn VfsFile>, ps: usize) -> Result<Db> {
-        use crate::page::slot::Slot;
         let pager = Pager::new(file.clone(), ps, opts.cache_size);
-        let mut best: Option<(Slot, u64)> = None;
-        let mut last_err = None;
-        for page in [1u64, 2] {
-            match pager
-                .read_pages(page, 1)
-                .and_then(|b| Slot::decode(&b, page))
-            {
-                Ok((s, c)) => {
-                    if best
-                        .as_ref()
-                        .is_none_or(|(b, _)| s.checkpoint > b.checkpoint)
-                    {
-                        best = Some((s, c));
-                    }
-                }
-                Err(Error::Io(e)) => return Err(Error::Io(e)),
-                Err(e) => last_err = Some(e),
-            }
-        }
+        let slots = crate::recovery::valid_slots(&pager)?;
         crate::failpoint::hit("recovery::after_slots")?;
-        let Some((slot, slot_checksum)) = best else {
-            return Err(last_err.unwrap_or_else(|| Error::corrupt(1, "no valid checkpoint slot")));
-        };
+        let (slot, slot_checksum) = slots[0].clone();
+        pager.set_page_count(slot.page_count);
         if file.len()? < slot.page_count * ps as u64 {
             return Err(Error::corrupt(
                 slot.page_count - 1,
                 "file is shorter than its last checkpoint",
             ));
         }
-        let alloc = Allocator::load(&pager, ps, slot.page_count, &slot.alloc_index)?;
+        let mut alloc = Allocator::load(&pager, ps, slot.page_count, &slot.alloc_index)?;
+        if let (false, Some((older, _))) = (opts.read_only, slots.get(1)) {
+            alloc.block_until_confirmed(crate::recovery::unconfirmed_frees(&pager, &alloc, older));
+        }
         crate::failpoint::hit("recovery::after_alloc_load")?;
         let (catalog, catalog_pages) = Catalog::load(&pager, slot.catalog)?;
         let limits = Limits::for_page_size(ps);
@@ -284,6 +269,7 @@ impl Db {
                 log_full: false,
                 needs_new_epoch: !opts_read_only,
                 dir_synced: opts_read_only,
+                slot: slot.clone(),
                 dirty_bytes: 0,
             }),
             group: GroupSync::new(last_txn),

@@ -17,7 +17,7 @@ use crate::pager::Pager;
 use crate::{Error, Result};
 
 /// Pages at the start of the file that are always in use (header, slots).
-pub const RESERVED_PAGES: u64 = 3;
+pub use crate::page::slot::RESERVED_PAGES;
 
 /// The allocator state.
 #[derive(Clone, Debug)]
@@ -32,6 +32,8 @@ pub struct Allocator {
     index_refs: Vec<PageRef>,
     dirty: BTreeSet<usize>,
     hint: u64,
+    /// Pages blocked until this session's first checkpoint is durable.
+    unconfirmed: Vec<u64>,
 }
 
 fn get(bits: &[u64], p: u64) -> bool {
@@ -64,6 +66,7 @@ impl Allocator {
             index_refs: Vec::new(),
             dirty: BTreeSet::new(),
             hint: RESERVED_PAGES,
+            unconfirmed: Vec::new(),
         };
         for p in 0..RESERVED_PAGES {
             a.mark(p, true);
@@ -113,6 +116,7 @@ impl Allocator {
             index_refs: index_refs.to_vec(),
             dirty: BTreeSet::new(),
             hint: RESERVED_PAGES,
+            unconfirmed: Vec::new(),
         };
         if (0..RESERVED_PAGES).any(|p| !a.is_in_use(p)) {
             return Err(Error::corrupt(0, "reserved pages marked free"));
@@ -246,6 +250,25 @@ impl Allocator {
             }
             !free
         });
+    }
+
+    /// Keeps `pages` (free) from being allocated until [`Allocator::confirm`].
+    pub fn block_until_confirmed(&mut self, pages: Vec<u64>) {
+        for &p in &pages {
+            debug_assert!(!self.is_in_use(p));
+            set(&mut self.blocked, p, true);
+        }
+        self.unconfirmed = pages;
+    }
+
+    /// A checkpoint of this session is durable: unblock the pages held by
+    /// [`Allocator::block_until_confirmed`].
+    pub fn confirm(&mut self) {
+        for p in std::mem::take(&mut self.unconfirmed) {
+            if !self.is_in_use(p) {
+                set(&mut self.blocked, p, false);
+            }
+        }
     }
 
     /// Pages freed but still blocked by snapshots.

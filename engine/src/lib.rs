@@ -39,6 +39,7 @@ pub mod log;
 pub mod options;
 pub mod page;
 pub mod pager;
+pub mod recovery;
 pub mod snapshot;
 pub mod stats;
 pub mod sync;

@@ -84,6 +84,8 @@ pub(crate) struct Inner {
     pub(crate) errors: ErrorSchedule,
     pub(crate) silent: SilentSchedule,
     crash_countdown: Option<u64>,
+    /// Power off when the `n`th next operation of this kind starts.
+    crash_at: Option<(OpKind, u64)>,
     powered_off: bool,
     pub(crate) stats: SimStats,
     pub(crate) trace: TraceHash,
@@ -115,6 +117,16 @@ impl Inner {
                 }
                 Some(n) => self.crash_countdown = Some(n - 1),
                 None => {}
+            }
+            if let Some((k, n)) = self.crash_at {
+                if k == kind {
+                    if n <= 1 {
+                        self.crash_at = None;
+                        self.powered_off = true;
+                    } else {
+                        self.crash_at = Some((k, n - 1));
+                    }
+                }
             }
         }
         if self.powered_off {
@@ -239,6 +251,7 @@ impl Inner {
         self.locks.clear();
         self.powered_off = false;
         self.crash_countdown = None;
+        self.crash_at = None;
         let nsc = self.ns.crash(self.cfg.crash_keep_dir_op, &mut self.rng);
         report.dir_ops_kept = nsc.kept;
         report.dir_ops_dropped = nsc.dropped;
@@ -292,6 +305,7 @@ impl SimVfs {
             errors: ErrorSchedule::default(),
             silent: SilentSchedule::default(),
             crash_countdown: None,
+            crash_at: None,
             powered_off: false,
             stats: SimStats::default(),
             trace: TraceHash::new(seed),
@@ -352,10 +366,23 @@ impl SimVfs {
         self.shared.lock().crash_countdown = Some(n);
     }
 
-    /// Cancels a countdown set by [`SimVfs::schedule_crash_after`] that has
-    /// not yet expired.
+    /// Powers the disk off when the `n`th (1-based; 0 counts as 1) next
+    /// operation of `kind` starts: that operation and every later one fail
+    /// as after [`SimVfs::schedule_crash_after`], until [`SimVfs::crash`].
+    /// Crashing at a `sync` is the interesting case: everything written
+    /// since the previous barrier is still pending, so the crash decides
+    /// what of it lands. Independent of the countdown; a new call replaces
+    /// an earlier one.
+    pub fn schedule_crash_at(&self, kind: OpKind, n: u64) {
+        self.shared.lock().crash_at = Some((kind, n.max(1)));
+    }
+
+    /// Cancels a countdown set by [`SimVfs::schedule_crash_after`] or
+    /// [`SimVfs::schedule_crash_at`] that has not yet expired.
     pub fn cancel_scheduled_crash(&self) {
-        self.shared.lock().crash_countdown = None;
+        let mut inner = self.shared.lock();
+        inner.crash_countdown = None;
+        inner.crash_at = None;
     }
 
     /// Whether the countdown expired and the disk waits for [`SimVfs::crash`].

@@ -21,6 +21,15 @@
 //! - [`stats`]: counters and the trace hash; [`rng`]: the seeded RNG;
 //! - [`error`]: the simulator's I/O error payloads.
 //!
+//! The runner, on top of the disk (see `docs/TESTING.md`):
+//! - [`workload`]: ops as data and the seeded generator;
+//! - [`runner`]: runs a case against the engine and the model, checking
+//!   every result, snapshot, recovery, integrity and page accounting;
+//! - [`case`]: case files (seed, profile, options, op list);
+//! - [`shrink`]: delta debugging of failing cases;
+//! - [`coverage`]: what a run reached (splits, merges, overflow, reuse...);
+//! - [`campaign`]: many seeds on all cores, with replay commands.
+//!
 //! Fault semantics in brief (details in each module):
 //! - `write_at`/`set_len` go to a per-file volatile cache that reads see;
 //!   `sync` makes that file's earlier operations durable; `sync_dir` makes
@@ -39,7 +48,10 @@
 //!   misdirected write per run, latent sector errors; all logged in
 //!   [`SimVfs::injected_faults`].
 
+pub mod campaign;
+pub mod case;
 pub mod control;
+pub mod coverage;
 pub mod crash;
 pub mod disk;
 pub mod error;
@@ -50,13 +62,19 @@ pub mod lock;
 pub mod log;
 pub mod namespace;
 pub mod rng;
+pub mod runner;
+pub mod shrink;
 pub mod stats;
 pub mod sync;
+pub mod workload;
 
+pub use case::Case;
+pub use coverage::Coverage;
 pub use crash::CrashReport;
 pub use error::SimIoError;
 pub use faults::{FaultConfig, InjectedError, OpKind, PROFILE_NAMES};
 pub use file::SimFile;
 pub use fs::SimVfs;
 pub use log::{ErrorCause, Fault, FaultRecord};
+pub use runner::{run_case, Failure, FailureKind, RunOptions, RunReport};
 pub use stats::SimStats;

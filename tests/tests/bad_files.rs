@@ -63,7 +63,7 @@ fn format_header_and_slots_match_the_documented_layout() {
     );
     assert!(f[32..ps].iter().all(|&b| b == 0), "rest of page 0 is zero");
     let mut valid_slots = 0;
-    for slot in [1usize, 2] {
+    for slot in [1usize, 2, 3] {
         let s = &f[slot * ps..(slot + 1) * ps];
         if &s[0..8] == b"VELLSLOT"
             && u64::from_le_bytes(s[584..592].try_into().unwrap()) == h(&s[0..584])
@@ -71,12 +71,12 @@ fn format_header_and_slots_match_the_documented_layout() {
             valid_slots += 1;
             let id = u64::from_le_bytes(s[8..16].try_into().unwrap());
             assert_eq!(
-                1 + id % 2,
+                1 + id % 3,
                 slot as u64,
-                "checkpoint k lives in page 1 + k mod 2"
+                "checkpoint k lives in page 1 + k mod 3"
             );
             let page_count = u64::from_le_bytes(s[24..32].try_into().unwrap());
-            assert!(page_count >= 3 && page_count as usize * ps <= f.len());
+            assert!(page_count >= 4 && page_count as usize * ps <= f.len());
         }
     }
     assert!(valid_slots >= 1);
@@ -777,7 +777,7 @@ fn a_damaged_checkpoint_slot_falls_back_to_the_other_one() {
     let versions = checkpointed_history(&path);
     let image = std::fs::read(&path).unwrap();
     let ps = 1024usize;
-    for slot in [1usize, 2] {
+    for slot in [1usize, 2, 3] {
         for off in [0usize, 9, 17, 30, 50, 70, 100, 583, 585] {
             let dir = tempfile::tempdir().unwrap();
             let p = dir.path().join("db");
@@ -809,12 +809,13 @@ fn a_damaged_checkpoint_slot_falls_back_to_the_other_one() {
 }
 
 #[test]
-fn both_checkpoint_slots_damaged_is_corruption_and_untouched() {
+fn all_checkpoint_slots_damaged_is_corruption_and_untouched() {
     let (_d, path) = tmp();
     checkpointed_history(&path);
     let mut f = std::fs::read(&path).unwrap();
     f[1024 + 3] ^= 0x01;
     f[2048 + 3] ^= 0x01;
+    f[3072 + 3] ^= 0x01;
     std::fs::write(&path, &f).unwrap();
     assert_rejected_untouched(&path, |e| e.is_corruption());
 }

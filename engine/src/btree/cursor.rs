@@ -47,9 +47,29 @@ impl TreeCursor {
         }
     }
 
+    /// Leaves the cursor unpositioned unless `r` found an entry, so that a
+    /// failed or empty descent never leaves a branch on top of the path.
+    fn settle(&mut self, r: Result<bool>) -> Result<bool> {
+        if !matches!(r, Ok(true)) || self.current().is_none() {
+            self.stack.clear();
+        }
+        r.map(|found| found && !self.stack.is_empty())
+    }
+
+    fn check_depth(&self, pager: &Pager, child: &Child) -> Result<()> {
+        if self.stack.len() >= pager.max_depth() {
+            return Err(pager.too_deep(match child {
+                Child::Disk(r) => r.page,
+                Child::Mem(_) => 0,
+            }));
+        }
+        Ok(())
+    }
+
     /// Descends from `child` always taking the first (or last) entry.
     fn descend_edge(&mut self, pager: &Pager, mut child: Child, last: bool) -> Result<bool> {
         loop {
+            self.check_depth(pager, &child)?;
             let node = pager.node(&child)?;
             match &*node {
                 Node::Leaf(l) => {
@@ -72,28 +92,36 @@ impl TreeCursor {
     /// Moves to the first entry.
     pub fn first(&mut self, pager: &Pager) -> Result<bool> {
         self.stack.clear();
-        match self.root.clone() {
+        let r = match self.root.clone() {
             Some(r) => self.descend_edge(pager, r, false),
             None => Ok(false),
-        }
+        };
+        self.settle(r)
     }
 
     /// Moves to the last entry.
     pub fn last(&mut self, pager: &Pager) -> Result<bool> {
         self.stack.clear();
-        match self.root.clone() {
+        let r = match self.root.clone() {
             Some(r) => self.descend_edge(pager, r, true),
             None => Ok(false),
-        }
+        };
+        self.settle(r)
     }
 
     /// Positions relative to `key`; returns whether an entry was found.
     pub fn seek(&mut self, pager: &Pager, key: &[u8], how: Seek) -> Result<bool> {
+        let r = self.seek_inner(pager, key, how);
+        self.settle(r)
+    }
+
+    fn seek_inner(&mut self, pager: &Pager, key: &[u8], how: Seek) -> Result<bool> {
         self.stack.clear();
         let Some(mut child) = self.root.clone() else {
             return Ok(false);
         };
         loop {
+            self.check_depth(pager, &child)?;
             let node = pager.node(&child)?;
             match &*node {
                 Node::Branch(b) => {
@@ -118,7 +146,7 @@ impl TreeCursor {
                                     self.stack.clear();
                                     return Ok(false);
                                 }
-                                self.next(pager)
+                                self.next_inner(pager)
                             }
                         }
                         Seek::Le | Seek::Lt => {
@@ -131,7 +159,7 @@ impl TreeCursor {
                                     self.stack.clear();
                                     return Ok(false);
                                 }
-                                self.prev(pager)
+                                self.prev_inner(pager)
                             }
                         }
                     };
@@ -142,6 +170,22 @@ impl TreeCursor {
 
     /// Moves to the next entry; `false` (and unpositioned) past the end.
     pub fn next(&mut self, pager: &Pager) -> Result<bool> {
+        let r = self.next_inner(pager);
+        self.settle(r)
+    }
+
+    /// Moves to the previous entry; `false` (and unpositioned) before the
+    /// start.
+    pub fn prev(&mut self, pager: &Pager) -> Result<bool> {
+        let r = self.prev_inner(pager);
+        self.settle(r)
+    }
+
+    fn next_inner(&mut self, pager: &Pager) -> Result<bool> {
+        if self.current().is_none() {
+            self.stack.clear();
+            return Ok(false);
+        }
         if let Some((node, i)) = self.stack.last_mut() {
             if *i + 1 < node.len() {
                 *i += 1;
@@ -165,9 +209,11 @@ impl TreeCursor {
         Ok(false)
     }
 
-    /// Moves to the previous entry; `false` (and unpositioned) before the
-    /// start.
-    pub fn prev(&mut self, pager: &Pager) -> Result<bool> {
+    fn prev_inner(&mut self, pager: &Pager) -> Result<bool> {
+        if self.current().is_none() {
+            self.stack.clear();
+            return Ok(false);
+        }
         if let Some((_, i)) = self.stack.last_mut() {
             if *i > 0 {
                 *i -= 1;

@@ -14,6 +14,7 @@ pub mod split;
 use std::sync::Arc;
 
 use crate::page::node::{Branch, Child, Leaf, Node, Value};
+use crate::page::PageRef;
 use crate::pager::Pager;
 use crate::Result;
 
@@ -31,13 +32,27 @@ pub struct TreeMut<'a> {
     pub pager: &'a Pager,
     /// Pages dropped from the tree by copy-on-write.
     pub freed: &'a mut Freed,
+    /// Nodes read before the operation started changing anything.
+    pub prefetched: std::collections::HashMap<PageRef, Arc<Node>>,
 }
 
-impl TreeMut<'_> {
+impl<'a> TreeMut<'a> {
+    /// A modification context.
+    pub fn new(pager: &'a Pager, freed: &'a mut Freed) -> TreeMut<'a> {
+        TreeMut {
+            pager,
+            freed,
+            prefetched: Default::default(),
+        }
+    }
+
     /// Makes `child` a private in-memory node and returns it for mutation.
     fn make_mut<'c>(&mut self, child: &'c mut Child) -> Result<&'c mut Node> {
         if let Child::Disk(r) = child {
-            let n = self.pager.read_node(*r)?;
+            let n = match self.prefetched.get(r) {
+                Some(n) => n.clone(),
+                None => self.pager.read_node(*r)?,
+            };
             self.freed.push((r.page, 1));
             *child = Child::Mem(n);
         }
@@ -58,7 +73,7 @@ pub fn get(pager: &Pager, root: &Option<Child>, key: &[u8]) -> Result<Option<Val
     let Some(mut child) = root.clone() else {
         return Ok(None);
     };
-    loop {
+    for _ in 0..pager.max_depth() {
         let node = pager.node(&child)?;
         match &*node {
             Node::Leaf(l) => {
@@ -71,6 +86,10 @@ pub fn get(pager: &Pager, root: &Option<Child>, key: &[u8]) -> Result<Option<Val
             Node::Branch(b) => child = b.children[child_index(b, key)].clone(),
         }
     }
+    Err(pager.too_deep(match child {
+        Child::Disk(r) => r.page,
+        Child::Mem(_) => 0,
+    }))
 }
 
 /// Inserts or replaces `key`; returns the previous value.
@@ -88,7 +107,14 @@ pub fn insert(
         }))));
         return Ok(None);
     };
-    let (old, mut splits) = insert_rec(t, r, key, value)?;
+    let (old, splits) = insert_rec(t, r, key, value)?;
+    grow_root(root, splits, page_size);
+    Ok(old)
+}
+
+/// Puts new levels above `root` while the pieces split off it do not fit in
+/// one branch.
+fn grow_root(root: &mut Option<Child>, mut splits: Splits, page_size: usize) {
     while !splits.is_empty() {
         let left = root.take().expect("root present");
         let mut keys = Vec::with_capacity(splits.len());
@@ -105,7 +131,6 @@ pub fn insert(
         };
         *root = Some(Child::Mem(Arc::new(Node::Branch(b))));
     }
-    Ok(old)
 }
 
 type Splits = Vec<(Vec<u8>, Node)>;
@@ -151,11 +176,14 @@ fn insert_rec(
 /// Removes `key`; returns its value if it was present. An absent key leaves
 /// the tree (and its pages) untouched.
 pub fn delete(t: &mut TreeMut<'_>, root: &mut Option<Child>, key: &[u8]) -> Result<Option<Value>> {
-    if get(t.pager, root, key)?.is_none() {
+    if !prefetch_for_delete(t, root, key)? {
         return Ok(None);
     }
+    let page_size = t.pager.page_size();
     let r = root.as_mut().expect("key found, so the tree has a root");
-    let old = delete_rec(t, r, key)?;
+    let (old, splits) = delete_rec(t, r, key)?;
+    // Redistribution may lengthen separators and split the root.
+    grow_root(root, splits, page_size);
     // Shrink the root: an empty leaf disappears, a branch with one child is
     // replaced by that child.
     loop {
@@ -175,28 +203,74 @@ pub fn delete(t: &mut TreeMut<'_>, root: &mut Option<Child>, key: &[u8]) -> Resu
     Ok(Some(old))
 }
 
-fn delete_rec(t: &mut TreeMut<'_>, child: &mut Child, key: &[u8]) -> Result<Value> {
+/// Removes `key` below `child`; returns the value and, like insertion, the
+/// pieces `child` had to split into (redistributing two siblings can put a
+/// longer separator into a branch that was nearly full).
+/// Reads every node a delete of `key` may touch (the path and, at each
+/// level, the neighbours a rebalance may merge with) before anything
+/// changes, so that a failed read leaves the tree untouched. Returns whether
+/// the key is present.
+fn prefetch_for_delete(t: &mut TreeMut<'_>, root: &Option<Child>, key: &[u8]) -> Result<bool> {
+    let Some(mut child) = root.clone() else {
+        return Ok(false);
+    };
+    for _ in 0..t.pager.max_depth() {
+        let node = t.pager.node(&child)?;
+        if let Child::Disk(r) = &child {
+            t.prefetched.insert(*r, node.clone());
+        }
+        match &*node {
+            Node::Leaf(l) => return Ok(l.keys.binary_search_by(|k| k.as_slice().cmp(key)).is_ok()),
+            Node::Branch(b) => {
+                let i = child_index(b, key);
+                for j in [i.checked_sub(1), Some(i + 1)].into_iter().flatten() {
+                    if let Some(Child::Disk(r)) = b.children.get(j) {
+                        let n = t.pager.read_node(*r)?;
+                        t.prefetched.insert(*r, n);
+                    }
+                }
+                child = b.children[i].clone();
+            }
+        }
+    }
+    Err(t.pager.too_deep(0))
+}
+
+fn delete_rec(t: &mut TreeMut<'_>, child: &mut Child, key: &[u8]) -> Result<(Value, Splits)> {
     let page_size = t.pager.page_size();
     let node = t.make_mut(child)?;
-    match node {
+    let old = match node {
         Node::Leaf(l) => {
             let i = l
                 .keys
                 .binary_search_by(|k| k.as_slice().cmp(key))
                 .expect("delete_rec is called only for present keys");
             l.keys.remove(i);
-            Ok(l.values.remove(i))
+            l.values.remove(i)
         }
         Node::Branch(b) => {
             let i = child_index(b, key);
-            let old = delete_rec(t, &mut b.children[i], key)?;
+            let (old, splits) = delete_rec(t, &mut b.children[i], key)?;
+            for (j, (k, n)) in splits.into_iter().enumerate() {
+                b.keys.insert(i + j, k);
+                b.children.insert(i + j + 1, Child::Mem(Arc::new(n)));
+            }
             let size = t.pager.node(&b.children[i])?.encoded_size();
             if size < page_size / 4 && b.children.len() > 1 {
                 rebalance(t, b, i)?;
             }
-            Ok(old)
+            old
         }
-    }
+    };
+    let splits = if node.encoded_size() > page_size {
+        match node {
+            Node::Leaf(l) => split::split_leaf(l, page_size),
+            Node::Branch(b) => split::split_branch(b, page_size),
+        }
+    } else {
+        Vec::new()
+    };
+    Ok((old, splits))
 }
 
 /// Merges the underfull child `i` of `b` with a sibling, or redistributes
@@ -239,16 +313,27 @@ fn rebalance(t: &mut TreeMut<'_>, b: &mut Branch, i: usize) -> Result<()> {
 }
 
 /// Calls `visit(first_page, pages)` for every on-disk page and overflow run
-/// reachable from `root` (in-memory nodes are descended, not reported).
+/// reachable from `root` (in-memory nodes are descended, not reported). A
+/// page reached twice, or a tree deeper than the file allows, is corruption.
 pub fn for_each_page(
     pager: &Pager,
     root: &Option<Child>,
     visit: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<()> {
     let Some(root) = root else { return Ok(()) };
-    let mut stack = vec![root.clone()];
-    while let Some(c) = stack.pop() {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![(root.clone(), 1usize)];
+    while let Some((c, depth)) = stack.pop() {
         if let Child::Disk(r) = &c {
+            if !seen.insert(r.page) {
+                return Err(crate::Error::corrupt(
+                    r.page,
+                    "page referenced twice in one tree",
+                ));
+            }
+            if depth > pager.max_depth() {
+                return Err(pager.too_deep(r.page));
+            }
             visit(r.page, 1)?;
         }
         let node = pager.node(&c)?;
@@ -263,7 +348,7 @@ pub fn for_each_page(
                     }
                 }
             }
-            Node::Branch(b) => stack.extend(b.children.iter().cloned()),
+            Node::Branch(b) => stack.extend(b.children.iter().map(|c| (c.clone(), depth + 1))),
         }
     }
     Ok(())

@@ -254,10 +254,20 @@ impl Node {
                     keys.push(r.bytes(klen)?.to_vec());
                     values.push(match kind {
                         0 => Value::Inline(r.bytes(vlen as usize)?.to_vec()),
-                        1 => Value::Overflow {
-                            at: PageRef::read(&mut r)?,
-                            len: vlen,
-                        },
+                        1 if vlen as usize
+                            <= crate::Limits::for_page_size(bytes.len()).max_value_len
+                            && vlen as usize
+                                > crate::Limits::for_page_size(bytes.len())
+                                    .max_inline_value_len =>
+                        {
+                            Value::Overflow {
+                                at: PageRef::read(&mut r)?,
+                                len: vlen,
+                            }
+                        }
+                        1 => {
+                            return Err(Error::corrupt(page, "overflow value length out of range"))
+                        }
                         _ => return Err(Error::corrupt(page, "bad value kind")),
                     });
                 }

@@ -8,6 +8,15 @@ use crate::{Error, Result};
 pub const MAGIC: &[u8; 8] = b"VELLSLOT";
 /// Most allocator index pages a slot can reference.
 pub const MAX_INDEX_REFS: usize = 32;
+/// Number of slot pages (pages `1..=SLOTS`). Three, so that writing the
+/// slot of checkpoint `k` never overwrites either of the two newest slots
+/// (FORMAT.md §6 S2).
+pub const SLOTS: u64 = 3;
+/// Pages at the start of the file that are not allocated: header and slots.
+pub const RESERVED_PAGES: u64 = 1 + SLOTS;
+/// Larger page counts are rejected outright (above any page size's limit,
+/// and small enough that `page_count * page_size` cannot overflow).
+const MAX_PAGE_COUNT: u64 = 1 << 40;
 /// Offset of the slot checksum.
 const CHECKSUM_AT: usize = 72 + 16 * MAX_INDEX_REFS;
 
@@ -33,13 +42,15 @@ pub struct Slot {
 impl Slot {
     /// The page that holds the slot for checkpoint `id`.
     pub fn page_for(checkpoint: u64) -> u64 {
-        1 + checkpoint % 2
+        1 + checkpoint % SLOTS
     }
 
     /// Encodes to a full page; returns the bytes and the slot checksum.
     pub fn encode(&self, page_size: usize) -> (Vec<u8>, u64) {
         assert!(self.alloc_index.len() <= MAX_INDEX_REFS);
-        assert!(self.page_count >= 3 && self.log_start + self.log_pages <= self.page_count);
+        assert!(
+            self.page_count >= RESERVED_PAGES && self.log_start + self.log_pages <= self.page_count
+        );
         let mut b = Vec::with_capacity(page_size);
         b.extend_from_slice(MAGIC);
         for v in [
@@ -97,8 +108,8 @@ impl Slot {
         for _ in 0..n {
             alloc_index.push(PageRef::read(&mut r)?);
         }
-        let in_range = |p: u64| (3..page_count).contains(&p);
-        if page_count < 3
+        let in_range = |p: u64| (RESERVED_PAGES..page_count).contains(&p);
+        if !(RESERVED_PAGES..=MAX_PAGE_COUNT).contains(&page_count)
             || Slot::page_for(checkpoint) != slot_page
             || log_start
                 .checked_add(log_pages)

@@ -19,6 +19,9 @@ pub struct Pager {
     file: Arc<dyn VfsFile>,
     page_size: usize,
     cache: Cache,
+    /// Deepest a valid tree in this file can be: every branch has at least
+    /// two children, so a tree of depth `d` has at least `2^(d-1)` pages.
+    max_depth: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for Pager {
@@ -44,7 +47,27 @@ impl Pager {
             file,
             page_size,
             cache: Cache::new(cache_bytes),
+            max_depth: std::sync::atomic::AtomicU32::new(64),
         }
+    }
+
+    /// Records the file's page count, which bounds the depth of any valid
+    /// tree in it (so a crafted tree whose branches share children cannot
+    /// make a walk take exponential time).
+    pub fn set_page_count(&self, pages: u64) {
+        let depth = 64 - pages.max(1).leading_zeros() + 1;
+        self.max_depth
+            .store(depth, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The deepest a valid tree in this file can be.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth.load(std::sync::atomic::Ordering::Relaxed) as usize
+    }
+
+    /// The error for a tree deeper than [`Pager::max_depth`].
+    pub fn too_deep(&self, page: u64) -> Error {
+        Error::corrupt(page, "tree is deeper than the file's size allows")
     }
 
     /// The page size.
@@ -64,10 +87,21 @@ impl Pager {
 
     /// Reads `pages` consecutive pages starting at `page`.
     pub fn read_pages(&self, page: u64, pages: u64) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; pages as usize * self.page_size];
+        let ps = self.page_size as u64;
         let off = page
-            .checked_mul(self.page_size as u64)
+            .checked_mul(ps)
             .ok_or_else(|| Error::corrupt(page, "page number out of range"))?;
+        let bytes = pages
+            .checked_mul(ps)
+            .ok_or_else(|| Error::corrupt(page, "run length out of range"))?;
+        // Never allocate for a run the file cannot hold (a damaged length).
+        if pages > 1 && off.saturating_add(bytes) > self.file.len()? {
+            return Err(Error::corrupt(
+                page,
+                "page run lies beyond the end of the file",
+            ));
+        }
+        let mut buf = vec![0u8; bytes as usize];
         self.file
             .read_at(&mut buf, off)
             .map_err(|e| read_error(page, e))?;

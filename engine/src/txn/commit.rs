@@ -21,6 +21,9 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     }
     let pager = &inner.pager;
     let mut core = inner.core.lock();
+    if core.needs_new_epoch && core.txn == core.checkpoint_txn && !state.too_big_for_log {
+        crate::checkpoint::republish(inner, &mut core)?;
+    }
     let txn = core.txn + 1;
     let fits = core.log.fits(state.payload.len(), pager.page_size());
     if state.too_big_for_log || !fits || core.needs_new_epoch {

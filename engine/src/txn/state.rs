@@ -113,15 +113,7 @@ impl TxState {
         };
         let mut freed = Vec::new();
         let b = self.bucket_mut(bucket)?;
-        let old = btree::insert(
-            &mut TreeMut {
-                pager,
-                freed: &mut freed,
-            },
-            &mut b.root,
-            key,
-            v,
-        );
+        let old = btree::insert(&mut TreeMut::new(pager, &mut freed), &mut b.root, key, v);
         if matches!(old, Ok(None)) {
             b.len += 1;
         }
@@ -140,14 +132,7 @@ impl TxState {
         self.check_key(key)?;
         let mut freed = Vec::new();
         let b = self.bucket_mut(bucket)?;
-        let old = btree::delete(
-            &mut TreeMut {
-                pager,
-                freed: &mut freed,
-            },
-            &mut b.root,
-            key,
-        );
+        let old = btree::delete(&mut TreeMut::new(pager, &mut freed), &mut b.root, key);
         if matches!(old, Ok(Some(_))) {
             b.len -= 1;
         }
