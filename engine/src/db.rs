@@ -284,14 +284,11 @@ impl Db {
             // FORMAT.md §4 step 5: bound the next recovery.
             crate::failpoint::hit("recovery::before_checkpoint")?;
             let mut core = inner.core.lock();
-            if let Err(e) = crate::checkpoint::run(&inner, &mut core) {
-                // A full disk must not keep the database from opening: the
-                // session goes on in the recovered epoch's place and commits
-                // by checkpoint until one completes (§4 step 6).
-                if inner.is_poisoned() {
-                    return Err(e);
-                }
-            }
+            // The replayed records may exist only in the operating system's
+            // cache (their sync failed in an earlier session): only this
+            // checkpoint makes the replayed transactions durable, so the open
+            // fails if it does (FORMAT.md §4 step 5).
+            crate::checkpoint::run(&inner, &mut core)?;
         }
         Ok(Db { inner })
     }
@@ -352,6 +349,16 @@ impl Db {
         self.inner.check_poisoned()?;
         if self.inner.opts.read_only {
             return Ok(());
+        }
+        {
+            // Until this session has a durable checkpoint of its own, the
+            // newest slot may be one that only the OS cache shows (FORMAT.md
+            // §4 step 4): make it durable before promising anything.
+            let mut core = self.inner.core.lock();
+            if core.needs_new_epoch {
+                debug_assert_eq!(core.txn, core.checkpoint_txn);
+                crate::checkpoint::republish(&self.inner, &mut core)?;
+            }
         }
         let txn = self.inner.group.written_txn();
         self.inner.wait_durable(txn)
