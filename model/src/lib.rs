@@ -55,7 +55,9 @@ pub use history::{
     check_answer, Answer, KeyValues, Mismatch, Query, ReadCheck, RuledOut, SharedModel,
     SnapshotViolation,
 };
-pub use recovery::{check_live, check_recovered, find_commit, RecoveryError, Situation};
+pub use recovery::{
+    check_after_cache_drop, check_live, check_recovered, find_commit, RecoveryError, Situation,
+};
 pub use state::{Difference, Entries, KeyRange, ModelError, ShowBytes, State, DEFAULT_BUCKET};
 pub use versioned::{
     CommitId, CommitInfo, CommitStatus, Durability, Outcome, VersionedModel, WriteTxn,

@@ -63,6 +63,8 @@ pub enum Situation {
     AfterCrash,
     /// On a live handle, resolving failed commits: [`check_live`].
     Live,
+    /// After a failed sync and a page-cache drop: [`check_after_cache_drop`].
+    AfterCacheDrop,
 }
 
 /// The observed state equals no allowed commit.
@@ -87,11 +89,11 @@ pub struct RecoveryError {
 impl fmt::Display for RecoveryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.situation {
-            Situation::AfterCrash => "recovered state",
+            Situation::AfterCrash | Situation::AfterCacheDrop => "recovered state",
             Situation::Live => "live state",
         };
         let bound = match self.situation {
-            Situation::AfterCrash => "last acknowledged durable commit",
+            Situation::AfterCrash | Situation::AfterCacheDrop => "last acknowledged durable commit",
             Situation::Live => "last acknowledged commit",
         };
         write!(
@@ -172,18 +174,33 @@ pub fn check_live(model: &mut VersionedModel, observed: &State) -> Result<Commit
     check(model, observed, Situation::Live)
 }
 
+/// Checks the state read after a failed sync and a page-cache drop, with no
+/// crash: unsynced writes may still be visible, but a failed sync may have
+/// lost any of them, so the state may be anything from the last durable
+/// commit on ([`VersionedModel::crash_candidates`]), and seeing a commit
+/// does not make it durable.
+pub fn check_after_cache_drop(
+    model: &mut VersionedModel,
+    observed: &State,
+) -> Result<CommitId, RecoveryError> {
+    check(model, observed, Situation::AfterCacheDrop)
+}
+
 fn check(
     model: &mut VersionedModel,
     observed: &State,
     situation: Situation,
 ) -> Result<CommitId, RecoveryError> {
     let allowed = match situation {
-        Situation::AfterCrash => model.crash_candidates(),
+        Situation::AfterCrash | Situation::AfterCacheDrop => model.crash_candidates(),
         Situation::Live => model.live_candidates(),
     };
     match find_commit(model, observed, allowed.clone()) {
         Some(c) => {
-            model.resolve_to(c, situation == Situation::AfterCrash);
+            match situation {
+                Situation::AfterCacheDrop => model.resolve_after_cache_drop(c),
+                _ => model.resolve_to(c, situation == Situation::AfterCrash),
+            }
             Ok(c)
         }
         None => Err(explain(model, observed, situation, allowed)),

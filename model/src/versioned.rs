@@ -445,11 +445,32 @@ impl VersionedModel {
             allowed.contains(&c),
             "cannot resolve to commit {c}: allowed commits are {allowed:?}"
         );
+        self.settle(c, after_crash);
+    }
+
+    /// Records that the engine was observed at commit `c` after a failed
+    /// sync and a page-cache drop: `c` may be anywhere in
+    /// [`crash_candidates`](Self::crash_candidates) (the failed sync may
+    /// have lost acknowledged-but-unsynced commits), but seeing it does not
+    /// make it durable.
+    ///
+    /// # Panics
+    /// If `c` is outside [`crash_candidates`](Self::crash_candidates).
+    pub fn resolve_after_cache_drop(&mut self, c: CommitId) {
+        let allowed = self.crash_candidates();
+        assert!(
+            allowed.contains(&c),
+            "cannot resolve to commit {c}: allowed commits are {allowed:?}"
+        );
+        self.settle(c, false);
+    }
+
+    fn settle(&mut self, c: CommitId, durable: bool) {
         let keep = self.index(c).expect("commit kept") + 1;
         self.versions.truncate(keep);
         self.last_acked = c;
         self.mark_landed_through(c);
-        if after_crash {
+        if durable {
             self.last_durable = c;
         }
     }
