@@ -141,7 +141,9 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if !self.opts.read_only && !self.is_poisoned() {
+        // While unwinding from a panic the state may be inconsistent (and a
+        // second panic would abort): leave everything to recovery.
+        if !self.opts.read_only && !self.is_poisoned() && !std::thread::panicking() {
             let mut core = self.core.lock();
             if core.txn != core.checkpoint_txn {
                 // A failure here leaves the log to recovery; nothing is lost.

@@ -159,11 +159,14 @@ fn run(ops: Vec<Op>) {
             Op::CreateBucket(b) => {
                 let name = bucket_name(b);
                 let r = t.create_bucket(&name).map(|_| ());
-                if working.contains_key(&name) {
-                    assert!(matches!(r, Err(Error::BucketExists(_))));
-                } else {
-                    r.unwrap();
-                    working.insert(name, BTreeMap::new());
+                match working.entry(name) {
+                    std::collections::btree_map::Entry::Occupied(_) => {
+                        assert!(matches!(r, Err(Error::BucketExists(_))))
+                    }
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        r.unwrap();
+                        v.insert(BTreeMap::new());
+                    }
                 }
             }
             Op::DropBucket(b) => {
