@@ -237,8 +237,7 @@ pub(crate) fn check_trees(
 }
 
 /// Verifies the page accounting of the durable checkpoint `checkpoint`.
-pub(crate) fn check_pages(pager: &Pager, checkpoint: u64, report: &mut CheckReport) -> Result<()> {
-    let slot_page = Slot::page_for(checkpoint);
+pub(crate) fn check_pages(pager: &Pager, slot_page: u64, report: &mut CheckReport) -> Result<()> {
     let res = pager
         .read_pages(slot_page, 1)
         .and_then(|b| Slot::decode(&b, slot_page));

@@ -15,6 +15,7 @@ use crate::Result;
 pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     inner.check_poisoned()?;
     crate::failpoint::hit("checkpoint::start")?;
+    ensure_confirmed(inner, core)?;
     let pager = &inner.pager;
     let ps = pager.page_size() as u64;
     let next = core.checkpoint + 1;
@@ -53,18 +54,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     // C3: barrier 1.
     crate::failpoint::hit("checkpoint::before_barrier1")?;
     inner.sync_or_poison()?;
-    if !core.dir_synced {
-        // An earlier session may have failed before the directory entry of
-        // a new file was durable; every session makes sure of it before it
-        // acknowledges anything (its first commit is a checkpoint).
-        inner
-            .opts
-            .vfs
-            .sync_dir(&inner.path)
-            .map_err(crate::Error::Io)
-            .inspect_err(|_| inner.poison())?;
-        core.dir_synced = true;
-    }
+
     // C4: the slot.
     let slot = Slot {
         checkpoint: next,
@@ -80,7 +70,8 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         inner.poison();
         return Err(e);
     }
-    if let Err(e) = pager.write_pages(Slot::page_for(next), &bytes) {
+    let slot_page = core.slot_pages.for_new(core.checkpoint);
+    if let Err(e) = pager.write_pages(slot_page, &bytes) {
         inner.poison();
         return Err(e);
     }
@@ -93,8 +84,9 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     // C6: the new checkpoint is the durable state.
     pager.set_page_count(alloc.page_count());
     core.alloc = alloc;
-    core.alloc.confirm();
     core.slot = slot;
+    core.slot_page = slot_page;
+    core.slot_pages.record(slot_page, next);
     core.checkpoint = next;
     core.checkpoint_txn = core.txn;
     core.catalog = Arc::new(catalog);
@@ -132,8 +124,60 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
 pub(crate) fn republish(inner: &Inner, core: &mut Core) -> Result<()> {
     inner.check_poisoned()?;
     debug_assert_eq!(core.txn, core.checkpoint_txn);
+    ensure_confirmed(inner, core)?;
     let pager = &inner.pager;
     let next = core.checkpoint + 1;
+    let slot = Slot {
+        checkpoint: next,
+        ..core.slot.clone()
+    };
+    let (bytes, slot_checksum) = slot.encode(pager.page_size());
+    let slot_page = core.slot_pages.for_new(core.checkpoint);
+    write_slot_and_sync(inner, slot_page, &bytes)?;
+    core.slot_pages.record(slot_page, next);
+    core.checkpoint = next;
+    core.needs_new_epoch = false;
+    core.slot = slot;
+    core.slot_page = slot_page;
+    core.log = LogState {
+        epoch: next,
+        start: core.slot.log_start,
+        pages: core.slot.log_pages,
+        tail: 0,
+        link: slot_checksum,
+    };
+    Ok(())
+}
+
+/// C4–C5 for a slot page; any failure poisons the handle.
+fn write_slot_and_sync(inner: &Inner, page: u64, bytes: &[u8]) -> Result<()> {
+    if let Err(e) = crate::failpoint::hit("checkpoint::before_slot") {
+        inner.poison();
+        return Err(e);
+    }
+    if let Err(e) = inner.pager.write_pages(page, bytes) {
+        inner.poison();
+        return Err(e);
+    }
+    if let Err(e) = crate::failpoint::hit("checkpoint::before_barrier2") {
+        inner.poison();
+        return Err(e);
+    }
+    inner.sync_or_poison()
+}
+
+/// Makes the newest slot known durable before this session writes any slot
+/// of its own (FORMAT.md §4 step 4): writes an exact copy of it to a page
+/// that holds neither it nor the next newest checkpoint (or only a
+/// duplicate) and syncs. The pages older checkpoints need stay blocked until
+/// then; exact copies cannot pile up unconfirmed ids, so a session never
+/// overwrites the one slot that may be the only durable one. Also syncs the
+/// directory once per session (an earlier session may have failed before a
+/// new file's directory entry was durable).
+pub(crate) fn ensure_confirmed(inner: &Inner, core: &mut Core) -> Result<()> {
+    if core.confirmed {
+        return Ok(());
+    }
     if !core.dir_synced {
         inner
             .opts
@@ -143,34 +187,11 @@ pub(crate) fn republish(inner: &Inner, core: &mut Core) -> Result<()> {
             .inspect_err(|_| inner.poison())?;
         core.dir_synced = true;
     }
-    let slot = Slot {
-        checkpoint: next,
-        ..core.slot.clone()
-    };
-    let (bytes, slot_checksum) = slot.encode(pager.page_size());
-    if let Err(e) = crate::failpoint::hit("checkpoint::before_slot") {
-        inner.poison();
-        return Err(e);
-    }
-    if let Err(e) = pager.write_pages(Slot::page_for(next), &bytes) {
-        inner.poison();
-        return Err(e);
-    }
-    if let Err(e) = crate::failpoint::hit("checkpoint::before_barrier2") {
-        inner.poison();
-        return Err(e);
-    }
-    inner.sync_or_poison()?;
+    let (bytes, _) = core.slot.encode(inner.pager.page_size());
+    let page = core.slot_pages.for_copy(core.checkpoint);
+    write_slot_and_sync(inner, page, &bytes)?;
+    core.slot_pages.record(page, core.checkpoint);
     core.alloc.confirm();
-    core.checkpoint = next;
-    core.needs_new_epoch = false;
-    core.slot = slot;
-    core.log = LogState {
-        epoch: next,
-        start: core.slot.log_start,
-        pages: core.slot.log_pages,
-        tail: 0,
-        link: slot_checksum,
-    };
+    core.confirmed = true;
     Ok(())
 }

@@ -69,7 +69,7 @@ pub fn write_image(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
         alloc_index: alloc.index_refs().to_vec(),
     };
     let (bytes, _) = slot.encode(ps);
-    pager.write_pages(Slot::page_for(1), &bytes)?;
+    pager.write_pages(1, &bytes)?;
     pager.write_pages(0, &file_header::encode(ps))?;
     Ok(())
 }

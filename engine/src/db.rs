@@ -80,6 +80,12 @@ pub(crate) struct Core {
     pub dir_synced: bool,
     /// The slot of the last checkpoint (read at open or written since).
     pub slot: crate::page::slot::Slot,
+    /// The page holding `slot`.
+    pub slot_page: u64,
+    /// Which checkpoint each slot page holds.
+    pub slot_pages: crate::slots::SlotPages,
+    /// This session has made `slot` known durable (FORMAT.md §4 step 4).
+    pub confirmed: bool,
     /// Estimated bytes of in-memory nodes since the last checkpoint.
     pub dirty_bytes: u64,
 }
@@ -212,7 +218,9 @@ impl Db {
         let pager = Pager::new(file.clone(), ps, opts.cache_size);
         let slots = crate::recovery::valid_slots(&pager)?;
         crate::failpoint::hit("recovery::after_slots")?;
-        let (slot, slot_checksum) = slots[0].clone();
+        let (slot, slot_checksum, slot_page) = slots[0].clone();
+        let slot_pages =
+            crate::slots::SlotPages::new(slots.iter().map(|(s, _, page)| (*page, s.checkpoint)));
         pager.set_page_count(slot.page_count);
         if file.len()? < slot.page_count * ps as u64 {
             return Err(Error::corrupt(
@@ -221,8 +229,17 @@ impl Db {
             ));
         }
         let mut alloc = Allocator::load(&pager, ps, slot.page_count, &slot.alloc_index)?;
-        if let (false, Some((older, _))) = (opts.read_only, slots.get(1)) {
-            alloc.block_until_confirmed(crate::recovery::unconfirmed_frees(&pager, &alloc, older));
+        if !opts.read_only {
+            // The newest slot may be one only the OS cache shows: keep the
+            // pages of every older checkpoint until it is confirmed.
+            let mut blocked: Vec<u64> = slots[1..]
+                .iter()
+                .filter(|(s, _, _)| s.checkpoint < slot.checkpoint)
+                .flat_map(|(older, _, _)| crate::recovery::unconfirmed_frees(&pager, &alloc, older))
+                .collect();
+            blocked.sort_unstable();
+            blocked.dedup();
+            alloc.block_until_confirmed(blocked);
         }
         crate::failpoint::hit("recovery::after_alloc_load")?;
         let (catalog, catalog_pages) = Catalog::load(&pager, slot.catalog)?;
@@ -272,6 +289,9 @@ impl Db {
                 needs_new_epoch: !opts_read_only,
                 dir_synced: opts_read_only,
                 slot: slot.clone(),
+                slot_page,
+                slot_pages,
+                confirmed: false,
                 dirty_bytes: 0,
             }),
             group: GroupSync::new(last_txn),
@@ -409,7 +429,7 @@ impl Db {
         let core = self.inner.core.lock();
         let mut report = crate::CheckReport::default();
         crate::check::check_trees(&self.inner.pager, &core.catalog, &mut report)?;
-        crate::check::check_pages(&self.inner.pager, core.checkpoint, &mut report)?;
+        crate::check::check_pages(&self.inner.pager, core.slot_page, &mut report)?;
         Ok(report)
     }
 

@@ -40,6 +40,7 @@ pub mod options;
 pub mod page;
 pub mod pager;
 pub mod recovery;
+pub mod slots;
 pub mod snapshot;
 pub mod stats;
 pub mod sync;

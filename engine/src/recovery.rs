@@ -5,8 +5,8 @@ use crate::page::slot::{Slot, SLOTS};
 use crate::pager::Pager;
 use crate::{Error, Result};
 
-/// A valid slot and its checksum.
-pub type ValidSlot = (Slot, u64);
+/// A valid slot, its checksum and the page it was read from.
+pub type ValidSlot = (Slot, u64, u64);
 
 /// Reads every slot page; returns the valid slots, newest first. I/O errors
 /// are returned; a slot that fails validation is skipped.
@@ -18,7 +18,7 @@ pub fn valid_slots(pager: &Pager) -> Result<Vec<ValidSlot>> {
             .read_pages(page, 1)
             .and_then(|b| Slot::decode(&b, page))
         {
-            Ok(s) => slots.push(s),
+            Ok((s, c)) => slots.push((s, c, page)),
             Err(Error::Io(e)) => return Err(Error::Io(e)),
             Err(e) => last_err = Some(e),
         }
@@ -26,12 +26,12 @@ pub fn valid_slots(pager: &Pager) -> Result<Vec<ValidSlot>> {
     if slots.is_empty() {
         return Err(last_err.unwrap_or_else(|| Error::corrupt(1, "no valid checkpoint slot")));
     }
-    slots.sort_by_key(|(s, _)| std::cmp::Reverse(s.checkpoint));
+    slots.sort_by_key(|(s, _, _)| std::cmp::Reverse(s.checkpoint));
     Ok(slots)
 }
 
-/// Pages the newest checkpoint freed relative to the next newest valid one
-/// (in use by `older`, free in `alloc`). Until this session completes a
+/// Pages the newest checkpoint freed relative to an older valid one (in use
+/// by `older`, free in `alloc`). Until this session completes a
 /// checkpoint of its own, the newest slot may exist only in the operating
 /// system's cache (its sync failed in an earlier session, FORMAT.md §4 step
 /// 4), so these pages must not be reused yet. If the older checkpoint's
