@@ -155,22 +155,31 @@ fn insert_rec(
         Node::Branch(b) => {
             let i = child_index(b, key);
             let (old, splits) = insert_rec(t, &mut b.children[i], key, value)?;
-            for (j, (k, n)) in splits.into_iter().enumerate() {
-                b.keys.insert(i + j, k);
-                b.children.insert(i + j + 1, Child::Mem(Arc::new(n)));
-            }
+            adopt_splits(b, i, splits);
             old
         }
     };
-    let splits = if node.encoded_size() > page_size {
-        match node {
-            Node::Leaf(l) => split::split_leaf(l, page_size),
-            Node::Branch(b) => split::split_branch(b, page_size),
-        }
-    } else {
-        Vec::new()
-    };
-    Ok((old, splits))
+    Ok((old, split_if_oversized(node, page_size)))
+}
+
+/// Splits `node` into pieces that fit a page if it has outgrown one; the
+/// node keeps the first piece.
+fn split_if_oversized(node: &mut Node, page_size: usize) -> Splits {
+    if node.encoded_size() <= page_size {
+        return Vec::new();
+    }
+    match node {
+        Node::Leaf(l) => split::split_leaf(l, page_size),
+        Node::Branch(b) => split::split_branch(b, page_size),
+    }
+}
+
+/// Inserts the pieces child `i` of `b` split into, right after it.
+fn adopt_splits(b: &mut Branch, i: usize, splits: Splits) {
+    for (j, (k, n)) in splits.into_iter().enumerate() {
+        b.keys.insert(i + j, k);
+        b.children.insert(i + j + 1, Child::Mem(Arc::new(n)));
+    }
 }
 
 /// Removes `key`; returns its value if it was present. An absent key leaves
@@ -251,10 +260,7 @@ fn delete_rec(t: &mut TreeMut<'_>, child: &mut Child, key: &[u8]) -> Result<(Val
         Node::Branch(b) => {
             let i = child_index(b, key);
             let (old, splits) = delete_rec(t, &mut b.children[i], key)?;
-            for (j, (k, n)) in splits.into_iter().enumerate() {
-                b.keys.insert(i + j, k);
-                b.children.insert(i + j + 1, Child::Mem(Arc::new(n)));
-            }
+            adopt_splits(b, i, splits);
             let size = t.pager.node(&b.children[i])?.encoded_size();
             if size < page_size / 4 && b.children.len() > 1 {
                 rebalance(t, b, i)?;
@@ -262,15 +268,7 @@ fn delete_rec(t: &mut TreeMut<'_>, child: &mut Child, key: &[u8]) -> Result<(Val
             old
         }
     };
-    let splits = if node.encoded_size() > page_size {
-        match node {
-            Node::Leaf(l) => split::split_leaf(l, page_size),
-            Node::Branch(b) => split::split_branch(b, page_size),
-        }
-    } else {
-        Vec::new()
-    };
-    Ok((old, splits))
+    Ok((old, split_if_oversized(node, page_size)))
 }
 
 /// Merges the underfull child `i` of `b` with a sibling, or redistributes
@@ -299,16 +297,8 @@ fn rebalance(t: &mut TreeMut<'_>, b: &mut Branch, i: usize) -> Result<()> {
         _ => unreachable!("siblings are at the same depth"),
     }
     let merged = t.make_mut(&mut b.children[left])?;
-    if merged.encoded_size() > page_size {
-        let pieces = match merged {
-            Node::Leaf(l) => split::split_leaf(l, page_size),
-            Node::Branch(br) => split::split_branch(br, page_size),
-        };
-        for (j, (k, n)) in pieces.into_iter().enumerate() {
-            b.keys.insert(left + j, k);
-            b.children.insert(left + j + 1, Child::Mem(Arc::new(n)));
-        }
-    }
+    let pieces = split_if_oversized(merged, page_size);
+    adopt_splits(b, left, pieces);
     Ok(())
 }
 
