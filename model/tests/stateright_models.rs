@@ -5,8 +5,12 @@
 //! asserts every property (`always`: no counterexample, `sometimes`: an
 //! example exists). The default configuration of each model ([`Mutant::None`])
 //! is the FORMAT.md text. Each mutant removes or changes one rule and the
-//! test asserts that the checker finds the counterexample; two mutants are
-//! the rules of the earlier FORMAT.md text that the current text fixes.
+//! test asserts that the checker finds the counterexample; three mutants are
+//! rules of earlier FORMAT.md texts that the current text fixes. Two mutants
+//! (`TwoSlots`, `NoUnconfirmedBlocking`) are bugs only under the page-cache
+//! lie (a failed sync whose lost writes a reopen without crash still reads):
+//! their tests show the model without that fault passes and with it fails.
+//! One test documents a gap of the current text (two consecutive lies).
 //!
 //! [`Mutant::None`]: commit_protocol::Mutant::None
 
@@ -75,16 +79,17 @@ where
     unreachable!()
 }
 
-/// The bounds of the main passing commit-protocol configurations: two page
-/// locations (so checkpoint `k+2` reuses the page freed by `k+1`), a log
+/// The bounds of the main passing commit-protocol configurations: three page
+/// locations (one per checkpoint; so checkpoint `k+2` reuses the page freed
+/// by `k+1`, and a page blocked by §4 step 4 leaves one to allocate), a log
 /// extent of three records (so group commit and the L2 overflow into a
 /// commit-by-checkpoint both happen), five transactions, three stand-alone
 /// checkpoints, three crashes (so recovery's own checkpoint is crashed, S7).
 fn full() -> CommitProtocol {
     CommitProtocol {
-        pages: 2,
+        pages: 3,
         log_len: 3,
-        txns: 5,
+        txns: 4,
         checkpoints: 3,
         crashes: 3,
         ..CommitProtocol::default()
@@ -94,10 +99,10 @@ fn full() -> CommitProtocol {
 /// Smaller bounds for the mutants.
 fn small() -> CommitProtocol {
     CommitProtocol {
-        pages: 2,
+        pages: 3,
         log_len: 2,
-        txns: 4,
-        checkpoints: 3,
+        txns: 3,
+        checkpoints: 2,
         crashes: 2,
         ..CommitProtocol::default()
     }
@@ -109,14 +114,30 @@ fn small() -> CommitProtocol {
 /// session's: the §4 step 6 scenario).
 fn with_failures() -> CommitProtocol {
     CommitProtocol {
-        pages: 2,
+        pages: 3,
         log_len: 2,
-        txns: 4,
+        txns: 3,
         checkpoints: 2,
         crashes: 2,
         write_failures: 1,
         sync_failures: 1,
         retry_payloads: true,
+        ..CommitProtocol::default()
+    }
+}
+
+/// §4 step 4's fault: failed syncs whose lost writes stay visible to a
+/// reopen without crash (the page cache still shows them), one crash after
+/// it (the disk view). Smaller bounds: the reopen doubles the fates.
+fn with_cache_lie() -> CommitProtocol {
+    CommitProtocol {
+        pages: 3,
+        log_len: 2,
+        txns: 3,
+        checkpoints: 2,
+        crashes: 2,
+        sync_failures: 1,
+        cache_lie: true,
         ..CommitProtocol::default()
     }
 }
@@ -150,13 +171,10 @@ fn commit_protocol_with_failures_and_retried_payloads_immediate() {
 
 #[test]
 fn commit_protocol_with_failures_and_retried_payloads_eventual() {
-    // One crash (plus the reopen after a poisoning failure) keeps this one
-    // small; the Immediate run above has two.
     let n = check(
-        "commit protocol (FORMAT.md), I/O errors, retried payloads, Eventual, one crash",
+        "commit protocol (FORMAT.md), I/O errors, retried payloads, Eventual",
         CommitProtocol {
             durability: Durability::Eventual,
-            crashes: 1,
             ..with_failures()
         },
     );
@@ -170,13 +188,94 @@ fn commit_protocol_retried_payloads_three_crashes() {
     let n = check(
         "commit protocol (FORMAT.md), retried payloads, three crashes",
         CommitProtocol {
-            txns: 4,
+            txns: 3,
             checkpoints: 2,
             retry_payloads: true,
             ..full()
         },
     );
     assert!(n > 100_000);
+}
+
+#[test]
+fn commit_protocol_cache_lie_immediate() {
+    let n = check(
+        "commit protocol (FORMAT.md), failed sync visible to a reopen, Immediate",
+        with_cache_lie(),
+    );
+    assert!(n > 100_000);
+}
+
+#[test]
+fn commit_protocol_cache_lie_eventual() {
+    let n = check(
+        "commit protocol (FORMAT.md), failed sync visible to a reopen, Eventual",
+        CommitProtocol {
+            durability: Durability::Eventual,
+            ..with_cache_lie()
+        },
+    );
+    assert!(n > 100_000);
+}
+
+/// A C1–C2 error in recovery's own checkpoint fails the open (§4 step 5),
+/// with the page cache showing the records it replayed.
+#[test]
+fn commit_protocol_cache_lie_with_write_failure() {
+    let n = check(
+        "commit protocol (FORMAT.md), failed sync visible to a reopen, C1-C2 error",
+        CommitProtocol {
+            write_failures: 1,
+            txns: 2,
+            ..with_cache_lie()
+        },
+    );
+    assert!(n > 10_000);
+}
+
+/// Checks `mutant` without the cache-lie fault (it passes: the newest slot
+/// is then always durable) and asserts the checker finds a counterexample
+/// to `property` with it.
+fn needs_cache_lie(name: &str, mutant: commit_protocol::Mutant, property: &'static str) {
+    let model = CommitProtocol {
+        mutant,
+        crashes: 1,
+        ..with_cache_lie()
+    };
+    check(
+        &format!("{name} without the cache-lie fault"),
+        CommitProtocol {
+            cache_lie: false,
+            ..model.clone()
+        },
+    );
+    discovers(&format!("{name} with the cache-lie fault"), model, property);
+}
+
+/// The earlier §1 text, two slots: a reopen reads the unconfirmed newest
+/// slot `k+1` from the page cache, the first commit republishes it as
+/// `k+2` into the slot of `k`, the only durable one, and a crash tears that
+/// write: only slot `k-1` is left, whose page `k+1` reused.
+#[test]
+fn commit_protocol_mutant_two_slots_is_caught_only_with_cache_lie() {
+    needs_cache_lie(
+        "mutant TwoSlots",
+        commit_protocol::Mutant::TwoSlots,
+        P_DURABLE_READS,
+    );
+}
+
+/// Without §4 step 4's blocking, the session that read the unconfirmed
+/// slot `k+1` from the page cache checkpoints into the page of `k` (freed
+/// by `k+1`); a crash forgets slot `k+1`, recovery chooses `k` and reads
+/// the overwritten page.
+#[test]
+fn commit_protocol_mutant_no_unconfirmed_blocking_is_caught_only_with_cache_lie() {
+    needs_cache_lie(
+        "mutant NoUnconfirmedBlocking",
+        commit_protocol::Mutant::NoUnconfirmedBlocking,
+        P_DURABLE_READS,
+    );
 }
 
 #[test]
@@ -400,4 +499,36 @@ fn page_reuse_lazy_release_is_caught_by_the_liveness_invariant() {
     // It is a liveness bug only: safety still holds over the whole space.
     let checker = model.checker().spawn_bfs().join();
     checker.assert_no_discovery(P_NO_REUSE_UNDER_READER);
+}
+
+/// Not a rule of FORMAT.md but a gap in it: §4 step 4 with three slots
+/// survives ONE failed sync whose lost writes a reopen still reads, not
+/// two in a row in the same boot. Session A's C5 of checkpoint `k+1` fails
+/// (slot `k+1` only in the page cache); session B reads it, republishes it
+/// as `k+2` (into the slot of `k-1`) and that C5 fails too; session C reads
+/// `k+2` (newest) and `k+1` (second valid: the same tree, so nothing is
+/// blocked, and it is not durable either) and republishes `k+2` as `k+3`
+/// into the slot of `k`, the only durable slot that holds every
+/// acknowledged commit. A crash tearing that write leaves slot `k-1`:
+/// acknowledged commits are lost. Asserts that the checker finds it.
+#[test]
+fn commit_protocol_two_consecutive_cache_lies_defeat_three_slots() {
+    let start = Instant::now();
+    let checker = CommitProtocol {
+        sync_failures: 2,
+        crashes: 1,
+        txns: 2,
+        checkpoints: 1,
+        ..with_cache_lie()
+    }
+    .checker()
+    .spawn_bfs()
+    .join();
+    checker.assert_any_discovery(P_ACKED);
+    let path = checker.discovery(P_ACKED).expect("found").into_actions();
+    println!(
+        "two consecutive cache lies: \"{P_ACKED}\" violated ({} unique states), {:.2?}: {path:?}",
+        checker.unique_state_count(),
+        start.elapsed()
+    );
 }

@@ -23,8 +23,8 @@
 //! | [`Action::BeginRead`] | a read snapshot is taken: it pins the current checkpoint id `k` (the checkpoint whose pages its trees reference; log commits since `k` are in-memory nodes) |
 //! | [`Action::EndRead`] | the snapshot is dropped; freed pages it held back become reusable (§5 "when every live read snapshot was taken after checkpoint `j`") |
 //! | [`Action::Allocate`] | §3 C1 (+ C2): the changed nodes get pages that are free and *reusable*: never used / free at open, or freed by some `j ≤ k` with no live snapshot older than `j`. Never a page that `k+1` itself frees (§5 "never allocated by checkpoint `j` itself") |
-//! | [`Action::Finish`] | §3 C3–C5 (they do not change which pages are in use) + C6: the replaced pages of `k` are *freed by `k+1`*; each is reusable at once if no live snapshot is older than `k+1`, else held until the last such snapshot ends (§5) |
-//! | [`Action::Reopen`] | a crash (before C5 of a checkpoint in flight, which is abandoned) or a close, then open: §4 steps 2–3 choose checkpoint `k`; §5 "on open there are no snapshots, so every page not in use by the chosen checkpoint is free" |
+//! | [`Action::Finish`] | §3 C3–C5 (they do not change which pages are in use) + C6: the replaced pages of `k` are *freed by `k+1`*; each is reusable at once if no live snapshot is older than `k+1`, else held until the last such snapshot ends (§5). The session's own checkpoint has completed: pages blocked at open (§4 step 4) become free |
+//! | [`Action::Reopen`] | a crash (before C5 of a checkpoint in flight, which is abandoned) or a close, then open: §4 steps 2–3 choose checkpoint `k`; §5 "on open there are no snapshots, so every page not in use by the chosen checkpoint is free", except that §4 step 4 blocks the pages `k` freed relative to the second valid slot `k-1` (and keeps blocked those an earlier open blocked, if no checkpoint completed since) until this session's first checkpoint completes. Whether slot `k` is durable is checked by `commit_protocol` ([`super::commit_protocol::Mutant::NoUnconfirmedBlocking`]) |
 //!
 //! Snapshots may be taken and dropped between C1 and C6, so the model covers
 //! readers that start while a checkpoint is in flight (they pin `k`).
@@ -45,7 +45,8 @@
 //!   reachable by a live snapshot.
 //! - `sometimes`: a freed page is reallocated; a freed page is held back by a
 //!   reader; a page that was held back is reallocated after its reader ended;
-//!   a page freed before a reopen is reallocated after it.
+//!   a page freed before a reopen is reallocated after it; a page is blocked
+//!   at open (§4 step 4).
 
 use ::stateright::{Model, Property};
 
@@ -61,6 +62,8 @@ pub const S_REALLOCATED: &str = "a freed page is reallocated";
 pub const S_HELD: &str = "a freed page is held back by a live snapshot";
 /// A page held back by a snapshot is reallocated after it ended.
 pub const S_HELD_THEN_REALLOCATED: &str = "a held-back page is reallocated after its reader ended";
+/// A page is blocked at open by §4 step 4.
+pub const S_BLOCKED_AT_OPEN: &str = "a page freed by the newest checkpoint is blocked at open";
 /// A page freed (or allocated by an abandoned checkpoint) before a reopen is
 /// reallocated after it.
 pub const S_REALLOCATED_AFTER_REOPEN: &str = "a page free at open is reallocated";
@@ -127,6 +130,10 @@ pub enum Page {
         /// Checkpoint that wrote it.
         since: u8,
     },
+    /// Freed by the newest checkpoint at the last open relative to the
+    /// second valid slot: blocked until a checkpoint of this session
+    /// completes (§4 step 4; that slot may be a page-cache lie).
+    Blocked,
     /// Free: was in use by checkpoints `since..freed_by`.
     Freed {
         /// Checkpoint that wrote it.
@@ -203,7 +210,7 @@ pub enum Action {
 
 fn reaches(r: &Reader, page: &Page) -> bool {
     match *page {
-        Page::Unused { .. } => false,
+        Page::Unused { .. } | Page::Blocked => false,
         Page::InUse { since } => since <= r.reach,
         Page::Freed {
             since, freed_by, ..
@@ -235,6 +242,7 @@ impl PageReuse {
     fn allocatable(&self, s: &State, mask: u32, p: usize) -> bool {
         match s.pages[p] {
             Page::Unused { .. } => true,
+            Page::Blocked => false,
             Page::Freed { reusable, .. } => reusable,
             Page::InUse { .. } => self.mutant == Mutant::ReuseOwnFreed && mask & (1 << p) != 0,
         }
@@ -377,6 +385,12 @@ impl Model for PageReuse {
                         }
                     }
                 }
+                // §4 step 4: the session's own checkpoint ends the blocking.
+                for p in s.pages.iter_mut() {
+                    if *p == Page::Blocked {
+                        *p = Page::Unused { before_open: true };
+                    }
+                }
                 if self.mutant != Mutant::LazyRelease {
                     self.release(&mut s);
                 }
@@ -388,11 +402,18 @@ impl Model for PageReuse {
                 s.reopens_left -= 1;
                 s.readers.clear();
                 s.replacing = None;
+                // §4 step 4: pages the newest checkpoint `k` freed relative
+                // to the second valid slot (`k-1`) stay blocked.
                 let cur = s.cur;
                 for p in s.pages.iter_mut() {
                     let in_use = matches!(*p, Page::InUse { since } if since <= cur);
                     let never_used = *p == Page::Unused { before_open: false };
-                    if !in_use && !never_used {
+                    let freed_by_newest =
+                        cur > 0 && matches!(*p, Page::Freed { freed_by, .. } if freed_by == cur);
+                    let was_blocked = *p == Page::Blocked;
+                    if freed_by_newest || was_blocked {
+                        *p = Page::Blocked;
+                    } else if !in_use && !never_used {
                         *p = Page::Unused { before_open: true };
                     }
                 }
@@ -439,6 +460,9 @@ impl Model for PageReuse {
             }),
         ];
         if self.reopens > 0 {
+            props.push(Property::sometimes(S_BLOCKED_AT_OPEN, |_, s: &State| {
+                s.pages.contains(&Page::Blocked)
+            }));
             props.push(Property::sometimes(
                 S_REALLOCATED_AFTER_REOPEN,
                 |_, s: &State| {
