@@ -380,6 +380,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn growth_is_capped_at_16_mib_per_step() {
+        // A file of 2M pages (8 GiB) with every page in use: growing by an
+        // eighth would add 1 GiB at once; the step is capped at 16 MiB.
+        let mut a = Allocator::new(4096);
+        a.page_count = 2_000_000;
+        let words = (a.page_count as usize).div_ceil(64);
+        a.in_use = vec![u64::MAX; words];
+        a.blocked = a.in_use.clone();
+        let before = a.page_count;
+        let p = a.allocate(1).unwrap();
+        assert!(p >= before, "no free page, so the file grew");
+        assert_eq!(a.page_count - before, (16 << 20) / 4096);
+        // A small file grows by at least 16 pages.
+        let mut b = Allocator::new(4096);
+        b.allocate(1).unwrap();
+        assert_eq!(b.page_count, RESERVED_PAGES + 16);
+    }
+
+    #[test]
     fn freed_pages_wait_for_release() {
         let mut a = Allocator::new(1024);
         let p = a.allocate(1).unwrap();

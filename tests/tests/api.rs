@@ -1818,3 +1818,43 @@ fn extreme_cache_and_log_sizes_still_work() {
         assert_check_ok(&db);
     }
 }
+
+/// FORMAT.md §2: the log extent starts small and doubles (up to
+/// `max_log_size`) each time a checkpoint was forced by a full log, so a
+/// busy database checkpoints less and less often.
+#[test]
+fn a_full_log_grows_up_to_the_configured_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = vellum::Options::new()
+        .page_size(1024)
+        .max_log_size(256 * 1024)
+        .open(dir.path().join("db"))
+        .unwrap();
+    let initial = db.stats().log_pages;
+    let max_pages = 256 * 1024 / 1024;
+    assert!(initial < max_pages, "the log starts below its maximum");
+    let mut seen = vec![initial];
+    // One small commit fills one log page: commit until the log has grown
+    // to its maximum.
+    for i in 0u32..2_000 {
+        db.update(|tx| tx.put(i.to_be_bytes(), b"v")).unwrap();
+        let now = db.stats().log_pages;
+        if *seen.last().unwrap() != now {
+            seen.push(now);
+        }
+        if now == max_pages {
+            break;
+        }
+    }
+    assert_eq!(*seen.last().unwrap(), max_pages, "log sizes seen: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[1] == (w[0] * 2).min(max_pages)),
+        "each growth doubles: {seen:?}"
+    );
+    // It never exceeds the maximum.
+    for i in 2_000u32..2_600 {
+        db.update(|tx| tx.put(i.to_be_bytes(), b"v")).unwrap();
+        assert_eq!(db.stats().log_pages, max_pages);
+    }
+    assert!(db.check().unwrap().is_ok());
+}
