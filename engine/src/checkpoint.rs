@@ -66,21 +66,9 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         alloc_index: alloc.index_refs().to_vec(),
     };
     let (bytes, slot_checksum) = slot.encode(pager.page_size());
-    if let Err(e) = crate::failpoint::hit("checkpoint::before_slot") {
-        inner.poison();
-        return Err(e);
-    }
     let slot_page = core.slot_pages.for_new(core.checkpoint);
-    if let Err(e) = pager.write_pages(slot_page, &bytes) {
-        inner.poison();
-        return Err(e);
-    }
-    // C5: barrier 2.
-    if let Err(e) = crate::failpoint::hit("checkpoint::before_barrier2") {
-        inner.poison();
-        return Err(e);
-    }
-    inner.sync_or_poison()?;
+    // C4 and C5: the slot, then barrier 2.
+    write_slot_and_sync(inner, slot_page, &bytes)?;
     // C6: the new checkpoint is the durable state.
     pager.set_page_count(alloc.page_count());
     core.alloc = alloc;

@@ -60,10 +60,8 @@ pub fn replay(
     let mut txn = last_txn;
     while log.tail < log.pages {
         let page = log.start + log.tail;
-        let first = match pager.read_pages(page, 1) {
-            Ok(b) => b,
-            Err(crate::Error::Io(e)) => return Err(crate::Error::Io(e)),
-            Err(_) => break,
+        let Some(first) = read_or_end(pager, page, 1)? else {
+            break;
         };
         let Some((h, link)) = RecordHeader::decode(&first) else {
             break;
@@ -90,10 +88,9 @@ pub fn replay(
         let whole = if pages == 1 {
             first
         } else {
-            match pager.read_pages(page, pages) {
-                Ok(b) => b,
-                Err(crate::Error::Io(e)) => return Err(crate::Error::Io(e)),
-                Err(_) => break,
+            match read_or_end(pager, page, pages)? {
+                Some(b) => b,
+                None => break,
             }
         };
         let payload = &whole[HEADER_LEN..HEADER_LEN + h.payload_len as usize];
@@ -107,4 +104,14 @@ pub fn replay(
         log.link = link;
     }
     Ok((log, txn))
+}
+
+/// Reads log pages; a read that fails verification (beyond the file, say)
+/// is the end of the log (`None`), an I/O error is returned.
+fn read_or_end(pager: &Pager, page: u64, pages: u64) -> Result<Option<Vec<u8>>> {
+    match pager.read_pages(page, pages) {
+        Ok(b) => Ok(Some(b)),
+        Err(crate::Error::Io(e)) => Err(crate::Error::Io(e)),
+        Err(_) => Ok(None),
+    }
 }
