@@ -195,6 +195,31 @@ impl FaultConfig {
         }
     }
 
+    /// This configuration with every reported error (EIO, ENOSPC, the
+    /// capacity limit) turned off; crash behaviour and silent faults stay.
+    pub fn without_errors(self) -> FaultConfig {
+        FaultConfig {
+            read_eio: 0.0,
+            write_eio: 0.0,
+            sync_eio: 0.0,
+            write_enospc: 0.0,
+            set_len_enospc: 0.0,
+            capacity: None,
+            ..self
+        }
+    }
+
+    /// This configuration with every silent fault turned off.
+    pub fn without_silent(self) -> FaultConfig {
+        FaultConfig {
+            bit_flip: 0.0,
+            lost_write: 0.0,
+            misdirected_write: 0.0,
+            latent_sector: 0.0,
+            ..self
+        }
+    }
+
     /// Whether any silent (unreported) corruption can be injected by rate.
     pub fn has_silent_faults(&self) -> bool {
         self.bit_flip > 0.0

@@ -771,15 +771,7 @@ impl<'c> Runner<'c> {
     fn quiet(&mut self) {
         if !self.quiet {
             self.quiet = true;
-            let cfg = FaultConfig {
-                read_eio: 0.0,
-                write_eio: 0.0,
-                sync_eio: 0.0,
-                write_enospc: 0.0,
-                set_len_enospc: 0.0,
-                capacity: None,
-                ..self.sim.config()
-            };
+            let cfg = self.sim.config().without_errors();
             self.sim.set_config(cfg);
             self.sim.clear_scheduled_errors();
             self.note(|| "errors paused".into());
@@ -1614,19 +1606,7 @@ impl<'c> Runner<'c> {
     fn finish(&mut self) -> R<()> {
         self.sim.cancel_scheduled_crash();
         self.recovery_crash = None;
-        let calm = FaultConfig {
-            read_eio: 0.0,
-            write_eio: 0.0,
-            sync_eio: 0.0,
-            write_enospc: 0.0,
-            set_len_enospc: 0.0,
-            capacity: None,
-            bit_flip: 0.0,
-            lost_write: 0.0,
-            misdirected_write: 0.0,
-            latent_sector: 0.0,
-            ..self.base_cfg.clone()
-        };
+        let calm = self.base_cfg.clone().without_errors().without_silent();
         self.base_cfg = calm.clone();
         self.quiet = false;
         self.sim.set_config(calm);
