@@ -10,7 +10,9 @@
 //! (`TwoSlots`, `NoUnconfirmedBlocking`) are bugs only under the page-cache
 //! lie (a failed sync whose lost writes a reopen without crash still reads):
 //! their tests show the model without that fault passes and with it fails.
-//! One test documents a gap of the current text (two consecutive lies).
+//! Two failed syncs in a row in one boot (`two_lies`) is the configuration
+//! that defeated the two previous slot rules (`SlotModThree`,
+//! `LastCopyById`, confirmation before C1); the current text passes it.
 //!
 //! [`Mutant::None`]: commit_protocol::Mutant::None
 
@@ -18,7 +20,7 @@ use std::time::Instant;
 
 use stateright::{Checker, HasDiscoveries, Model};
 use vellum_model::stateright::commit_protocol::{
-    self, CommitProtocol, Durability, P_ACKED, P_DURABLE_READS, P_NO_FALSE_CORRUPTION,
+    self, CommitProtocol, ConfirmAt, Durability, P_ACKED, P_DURABLE_READS, P_NO_FALSE_CORRUPTION,
     P_ONE_WRITER, P_PREFIX,
 };
 use vellum_model::stateright::page_reuse::{self, PageReuse, P_NO_REUSE_UNDER_READER, P_RELEASED};
@@ -87,7 +89,7 @@ where
 /// checkpoints, three crashes (so recovery's own checkpoint is crashed, S7).
 fn full() -> CommitProtocol {
     CommitProtocol {
-        pages: 3,
+        pages: 4,
         log_len: 3,
         txns: 4,
         checkpoints: 3,
@@ -99,7 +101,7 @@ fn full() -> CommitProtocol {
 /// Smaller bounds for the mutants.
 fn small() -> CommitProtocol {
     CommitProtocol {
-        pages: 3,
+        pages: 4,
         log_len: 2,
         txns: 3,
         checkpoints: 2,
@@ -114,7 +116,7 @@ fn small() -> CommitProtocol {
 /// session's: the §4 step 6 scenario).
 fn with_failures() -> CommitProtocol {
     CommitProtocol {
-        pages: 3,
+        pages: 4,
         log_len: 2,
         txns: 3,
         checkpoints: 2,
@@ -131,7 +133,7 @@ fn with_failures() -> CommitProtocol {
 /// it (the disk view). Smaller bounds: the reopen doubles the fates.
 fn with_cache_lie() -> CommitProtocol {
     CommitProtocol {
-        pages: 3,
+        pages: 4,
         log_len: 2,
         txns: 3,
         checkpoints: 2,
@@ -233,15 +235,10 @@ fn commit_protocol_cache_lie_with_write_failure() {
     assert!(n > 10_000);
 }
 
-/// Checks `mutant` without the cache-lie fault (it passes: the newest slot
-/// is then always durable) and asserts the checker finds a counterexample
-/// to `property` with it.
-fn needs_cache_lie(name: &str, mutant: commit_protocol::Mutant, property: &'static str) {
-    let model = CommitProtocol {
-        mutant,
-        crashes: 1,
-        ..with_cache_lie()
-    };
+/// Checks `model` (a mutant) without the cache-lie fault (it passes: the
+/// newest slot is then always durable) and asserts the checker finds a
+/// counterexample to `property` with it.
+fn needs_cache_lie(name: &str, model: CommitProtocol, property: &'static str) {
     check(
         &format!("{name} without the cache-lie fault"),
         CommitProtocol {
@@ -260,20 +257,30 @@ fn needs_cache_lie(name: &str, mutant: commit_protocol::Mutant, property: &'stat
 fn commit_protocol_mutant_two_slots_is_caught_only_with_cache_lie() {
     needs_cache_lie(
         "mutant TwoSlots",
-        commit_protocol::Mutant::TwoSlots,
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::TwoSlots,
+            crashes: 1,
+            ..with_cache_lie()
+        },
         P_DURABLE_READS,
     );
 }
 
-/// Without §4 step 4's blocking, the session that read the unconfirmed
-/// slot `k+1` from the page cache checkpoints into the page of `k` (freed
-/// by `k+1`); a crash forgets slot `k+1`, recovery chooses `k` and reads
+/// Without §4 step 4's blocking, where C1 precedes the confirmation, the
+/// session that read the unconfirmed slot `k+1` from the page cache
+/// checkpoints into the page of `k` (freed by `k+1`); a crash before the
+/// confirmation's sync forgets slot `k+1`, recovery chooses `k` and reads
 /// the overwritten page.
 #[test]
 fn commit_protocol_mutant_no_unconfirmed_blocking_is_caught_only_with_cache_lie() {
     needs_cache_lie(
         "mutant NoUnconfirmedBlocking",
-        commit_protocol::Mutant::NoUnconfirmedBlocking,
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::NoUnconfirmedBlocking,
+            confirm_at: ConfirmAt::BeforeC4,
+            crashes: 1,
+            ..with_cache_lie()
+        },
         P_DURABLE_READS,
     );
 }
@@ -501,34 +508,151 @@ fn page_reuse_lazy_release_is_caught_by_the_liveness_invariant() {
     checker.assert_no_discovery(P_NO_REUSE_UNDER_READER);
 }
 
-/// Not a rule of FORMAT.md but a gap in it: §4 step 4 with three slots
-/// survives ONE failed sync whose lost writes a reopen still reads, not
-/// two in a row in the same boot. Session A's C5 of checkpoint `k+1` fails
-/// (slot `k+1` only in the page cache); session B reads it, republishes it
-/// as `k+2` (into the slot of `k-1`) and that C5 fails too; session C reads
-/// `k+2` (newest) and `k+1` (second valid: the same tree, so nothing is
-/// blocked, and it is not durable either) and republishes `k+2` as `k+3`
-/// into the slot of `k`, the only durable slot that holds every
-/// acknowledged commit. A crash tearing that write leaves slot `k-1`:
-/// acknowledged commits are lost. Asserts that the checker finds it.
-#[test]
-fn commit_protocol_two_consecutive_cache_lies_defeat_three_slots() {
-    let start = Instant::now();
-    let checker = CommitProtocol {
+/// Two failed syncs in a row in one boot, each lie read by a reopen, then
+/// a crash: the configuration that defeated the `k mod 3` text. With the
+/// confirmation by an exact copy, FORMAT.md survives it.
+fn two_lies() -> CommitProtocol {
+    CommitProtocol {
         sync_failures: 2,
         crashes: 1,
         txns: 2,
-        checkpoints: 1,
+        checkpoints: 2,
         ..with_cache_lie()
     }
-    .checker()
-    .spawn_bfs()
-    .join();
-    checker.assert_any_discovery(P_ACKED);
-    let path = checker.discovery(P_ACKED).expect("found").into_actions();
-    println!(
-        "two consecutive cache lies: \"{P_ACKED}\" violated ({} unique states), {:.2?}: {path:?}",
-        checker.unique_state_count(),
-        start.elapsed()
+}
+
+#[test]
+fn commit_protocol_two_consecutive_cache_lies() {
+    let n = check(
+        "commit protocol (FORMAT.md), two failed syncs in a row visible to reopens",
+        two_lies(),
+    );
+    assert!(n > 100_000);
+}
+
+/// Confirming before C1 instead of right before C4 (the engine's order
+/// until this model found the problem): C1 may then reuse the pages of the
+/// next newest slot, and a failed C3 leaves the newest slot's original (only
+/// in the page cache) beside a durable copy; the next session protects the
+/// earliest copy of the newest slot, overwrites the durable one, and a
+/// crash then finds only a slot whose pages were reused.
+#[test]
+fn commit_protocol_confirmation_before_c1_is_caught() {
+    discovers(
+        "confirmation before C1, two failed syncs in a row",
+        CommitProtocol {
+            confirm_at: ConfirmAt::BeforeC1,
+            ..two_lies()
+        },
+        P_DURABLE_READS,
+    );
+}
+
+/// The second §1 text (checkpoint `k` in slot `k mod 3`, republish under a
+/// new id). Session A's C5 of checkpoint `k+1` fails (slot `k+1` only in
+/// the page cache); session B reads it, republishes it as `k+2` (into the
+/// slot of `k-1`) and that sync fails too; session C reads `k+2` (newest)
+/// and `k+1` (second valid: the same tree, so nothing is blocked, and it is
+/// not durable either) and republishes `k+2` as `k+3` into the slot of `k`,
+/// the only durable slot holding every acknowledged commit. A crash tearing
+/// that write leaves slot `k-1`: acknowledged commits are lost. Both the
+/// model and the simulator found this; it is why FORMAT.md confirms by an
+/// exact copy.
+#[test]
+fn commit_protocol_mutant_slot_mod_three_is_caught_by_two_cache_lies() {
+    discovers(
+        "mutant SlotModThree, two failed syncs in a row",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::SlotModThree,
+            ..two_lies()
+        },
+        P_ACKED,
+    );
+}
+
+/// Confirming by a republish under a new id lets unconfirmed ids pile up
+/// (each failed confirmation adds one), until a slot write goes over the
+/// only durable slot.
+#[test]
+fn commit_protocol_mutant_confirm_with_new_id_is_caught() {
+    let model = CommitProtocol {
+        mutant: commit_protocol::Mutant::ConfirmWithNewId,
+        confirm_at: ConfirmAt::BeforeC1,
+        ..two_lies()
+    };
+    discovers("mutant ConfirmWithNewId", model, P_ACKED);
+}
+
+/// A confirmation copy that protects only the newest slot: after a failed
+/// confirmation both copies of the newest slot may be page-cache lies, and
+/// the next session's copy goes over the next newest, the durable one.
+#[test]
+fn commit_protocol_mutant_confirm_keeps_only_newest_is_caught() {
+    let model = CommitProtocol {
+        mutant: commit_protocol::Mutant::ConfirmKeepsOnlyNewest,
+        ..two_lies()
+    };
+    discovers("mutant ConfirmKeepsOnlyNewest", model, P_ACKED);
+}
+
+/// Placement by content without the confirmation: a session that read an
+/// unconfirmed newest slot `k+1` writes `k+2` over the oldest slot; when
+/// that sync fails too, the next session writes over `k`, the only durable
+/// one.
+#[test]
+fn commit_protocol_mutant_no_confirmation_is_caught_only_with_cache_lie() {
+    needs_cache_lie(
+        "mutant NoConfirmation",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::NoConfirmation,
+            ..two_lies()
+        },
+        P_ACKED,
+    );
+}
+
+/// The previous §1.2 text (no write sequence, "the last copy of an id"):
+/// after a crash loses slot `k+1`, a session's confirmation copy of `k`
+/// fails and stays only in the page cache; the next session sees `k`
+/// twice, overwrites the durable copy, and a crash leaves slot `k-1`, whose
+/// pages `k+1` reused.
+#[test]
+fn commit_protocol_mutant_last_copy_by_id_is_caught() {
+    discovers(
+        "mutant LastCopyById",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::LastCopyById,
+            ..two_lies()
+        },
+        P_ACKED,
+    );
+}
+
+/// Protecting the latest copy of the newest slot: that is the failed
+/// confirmation's copy, only in the page cache.
+#[test]
+fn commit_protocol_mutant_protect_latest_copy_of_newest_is_caught() {
+    discovers(
+        "mutant ProtectLatestCopyOfNewest",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::ProtectLatestCopyOfNewest,
+            ..two_lies()
+        },
+        P_ACKED,
+    );
+}
+
+/// Protecting the earliest copy of the next newest slot: after a
+/// confirmation made the later copy durable, the earliest may be a
+/// page-cache lie.
+#[test]
+fn commit_protocol_mutant_protect_earliest_copy_of_next_is_caught() {
+    discovers(
+        "mutant ProtectEarliestCopyOfNext",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::ProtectEarliestCopyOfNext,
+            ..two_lies()
+        },
+        P_ACKED,
     );
 }

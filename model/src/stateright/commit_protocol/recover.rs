@@ -1,0 +1,166 @@
+//! A crash or reopen, then FORMAT.md §4 recovery, checking properties
+//! (a)–(e) on what it recovers.
+
+use super::disk::{Cell, Ckpt, Fate, Rec, Where};
+use super::slot_pages::SlotView;
+use super::state::{Event, Mem, Report, State};
+use super::{CommitProtocol, Mutant};
+
+impl CommitProtocol {
+    /// A crash (`crash`: the page cache is lost) or a reopen without one
+    /// (`lie`: the failed sync's lost writes stay in the page cache): the
+    /// fates of the pending writes, then recovery.
+    pub(super) fn crash(&self, s: &mut State, fates: &[(Where, Fate)], crash: bool, lie: bool) {
+        let history = s.mem.history();
+        let floor = self.floor(&s.mem);
+        let during_recovery_ckpt = s.mem.run.as_ref().is_some_and(|r| r.recovery);
+        let torn_slot = s.resolve_all(fates, lie);
+        if crash {
+            s.forget_cache();
+        }
+        let report = Report {
+            lost_ack: false,
+            not_prefix: false,
+            bad_read: false,
+            other_writer: false,
+            newer_epoch: false,
+            torn_slot,
+            fell_back: false,
+            replayed: 0,
+            stale_rejected: false,
+            during_recovery_ckpt,
+            after_c3_failure: s.c3_failed,
+            after_c5_failure: s.c5_failed,
+            after_confirm_failure: s.confirm_failed,
+            read_cache_lie: false,
+        };
+        self.recover(s, history, floor, report);
+    }
+
+    /// §4 step 4: the pages recovery blocks. The newest slot `chosen` may
+    /// be a write only the page cache shows; the pages the older valid
+    /// slots use and `chosen` does not stay blocked until the session
+    /// confirms `chosen` (the earlier texts: only the second valid slot's).
+    fn blocked_pages(&self, chosen: &Ckpt, older: &[Ckpt]) -> Vec<u8> {
+        if self.mutant == Mutant::NoUnconfirmedBlocking {
+            return Vec::new();
+        }
+        let considered = if self.mutant.slot_modulus().is_some() {
+            &older[..older.len().min(1)]
+        } else {
+            older
+        };
+        let mut pages: Vec<u8> = considered
+            .iter()
+            .filter(|o| o.id < chosen.id && o.page != chosen.page)
+            .map(|o| o.page)
+            .collect();
+        pages.sort_unstable();
+        pages.dedup();
+        pages
+    }
+
+    /// §4 recovery, checking (a)–(e). Recovery reads what a read sees now:
+    /// the page cache over the disk.
+    fn recover(&self, s: &mut State, history: Vec<u8>, floor: u8, mut report: Report) {
+        // §4 step 2: the valid slot with the larger checkpoint id.
+        let mut slot_view: SlotView = [None; 3];
+        let mut valid: Vec<(Ckpt, bool)> = Vec::new();
+        for (i, l) in s.slots.iter().enumerate() {
+            if let Cell::Val(v) = l.view() {
+                slot_view[i] = Some((v.ck.id, v.seq));
+                valid.push((v.ck, l.cached.is_some()));
+            }
+        }
+        let seq = slot_view
+            .iter()
+            .flatten()
+            .map(|&(_, q)| q)
+            .max()
+            .unwrap_or(0);
+        valid.sort_by_key(|(ck, _)| std::cmp::Reverse(ck.id));
+        let Some((chosen, slot_cached)) = valid.first().cloned() else {
+            report.bad_read = true;
+            s.halted = true;
+            s.event = Event::Recovered(report);
+            return;
+        };
+        report.read_cache_lie = slot_cached;
+        report.fell_back = chosen.id < s.newest_slot;
+        // Step 3: pages referenced by the slot, verified against its references.
+        let page_ok = match s.pages[chosen.page as usize].view() {
+            Cell::Val(p) => chosen.references(&p),
+            _ => false,
+        };
+        report.bad_read = !page_ok;
+        // Step 4 / §2.3: replay the accepted records.
+        let k = chosen.id;
+        let t = chosen.state.len();
+        let mut accepted: Vec<u8> = Vec::new();
+        let mut prev: Option<Rec> = None;
+        for (i, loc) in s.log.iter().enumerate() {
+            // Magic, header checksum and payload checksum: a torn or never
+            // written position fails them.
+            let Cell::Val(r) = loc.view() else { break };
+            if r.epoch() != k || r.txid() != t + 1 + i || !r.links_to(prev.as_ref(), &chosen) {
+                // §2.3 exception: a valid record of a newer epoch fails the open.
+                report.newer_epoch = r.epoch() > k;
+                report.stale_rejected = true;
+                break;
+            }
+            report.other_writer |= r.writer != chosen.by;
+            report.read_cache_lie |= loc.cached.is_some();
+            accepted.push(*r.payloads.last().expect("a record has a payload"));
+            prev = Some(r);
+        }
+        report.replayed = accepted.len() as u8;
+        let mut recovered = chosen.state.clone();
+        recovered.extend_from_slice(&accepted);
+        report.lost_ack = recovered.len() < floor as usize;
+        report.not_prefix =
+            recovered.len() > history.len() || history[..recovered.len()] != recovered[..];
+        let violated = report.lost_ack
+            || report.not_prefix
+            || report.bad_read
+            || report.other_writer
+            || report.newer_epoch;
+        s.event = Event::Recovered(report);
+        if violated {
+            s.halted = true;
+            return;
+        }
+        let older: Vec<Ckpt> = valid[1..].iter().map(|(ck, _)| ck.clone()).collect();
+        let blocked = self.blocked_pages(&chosen, &older);
+        // The new session. What it read counts as acknowledged when the disk
+        // holds it (the page cache shows nothing the disk lacks); otherwise
+        // only once its own checkpoint (step 5), republish or sync confirms it.
+        s.session += 1;
+        s.write_failed = false;
+        s.c3_failed = false;
+        s.c5_failed = false;
+        s.l5_failed = false;
+        s.confirm_failed = false;
+        let len = recovered.len() as u8;
+        let known = if s.any_cached() { floor } else { len };
+        s.mem = Mem {
+            ck: chosen,
+            chain: accepted,
+            acked: known,
+            synced: known,
+            run: None,
+            // Step 6.
+            needs_epoch: self.mutant.step6(),
+            slot_view,
+            seq,
+            durable_page: None,
+            confirmed: false,
+            blocked,
+            poisoned: false,
+        };
+        // Step 5.
+        let replayed = !s.mem.chain.is_empty();
+        if replayed || self.mutant == Mutant::RecoveryCheckpointAlways {
+            self.start_run(s, None, true, false, None);
+        }
+    }
+}
