@@ -241,7 +241,7 @@ pub(crate) fn check_pages(pager: &Pager, slot_page: u64, report: &mut CheckRepor
     let res = pager
         .read_pages(slot_page, 1)
         .and_then(|b| Slot::decode(&b, slot_page));
-    let Some((slot, _)) = note(report, res)? else {
+    let Some((slot, _, _)) = note(report, res)? else {
         return Ok(());
     };
     report.pages = slot.page_count;

@@ -15,7 +15,6 @@ use crate::Result;
 pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     inner.check_poisoned()?;
     crate::failpoint::hit("checkpoint::start")?;
-    ensure_confirmed(inner, core)?;
     let pager = &inner.pager;
     let ps = pager.page_size() as u64;
     let next = core.checkpoint + 1;
@@ -54,6 +53,11 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     // C3: barrier 1.
     crate::failpoint::hit("checkpoint::before_barrier1")?;
     inner.sync_or_poison()?;
+    // Before the session's first slot write: confirm the newest slot
+    // (FORMAT.md §4 step 4). Only now may the pages the older slots use be
+    // reused, by later checkpoints.
+    ensure_confirmed(inner, core)?;
+    alloc.confirm();
 
     // C4: the slot.
     let slot = Slot {
@@ -65,8 +69,9 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         catalog: catalog_root,
         alloc_index: alloc.index_refs().to_vec(),
     };
-    let (bytes, slot_checksum) = slot.encode(pager.page_size());
-    let slot_page = core.slot_pages.for_new(core.checkpoint);
+    let seq = core.slot_pages.next_seq();
+    let (bytes, slot_checksum) = slot.encode(pager.page_size(), seq);
+    let slot_page = core.slot_pages.for_new();
     // C4 and C5: the slot, then barrier 2.
     write_slot_and_sync(inner, slot_page, &bytes)?;
     // C6: the new checkpoint is the durable state.
@@ -74,7 +79,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     core.alloc = alloc;
     core.slot = slot;
     core.slot_page = slot_page;
-    core.slot_pages.record(slot_page, next);
+    core.slot_pages.record_durable(slot_page, next, seq);
     core.checkpoint = next;
     core.checkpoint_txn = core.txn;
     core.catalog = Arc::new(catalog);
@@ -119,10 +124,11 @@ pub(crate) fn republish(inner: &Inner, core: &mut Core) -> Result<()> {
         checkpoint: next,
         ..core.slot.clone()
     };
-    let (bytes, slot_checksum) = slot.encode(pager.page_size());
-    let slot_page = core.slot_pages.for_new(core.checkpoint);
+    let seq = core.slot_pages.next_seq();
+    let (bytes, slot_checksum) = slot.encode(pager.page_size(), seq);
+    let slot_page = core.slot_pages.for_new();
     write_slot_and_sync(inner, slot_page, &bytes)?;
-    core.slot_pages.record(slot_page, next);
+    core.slot_pages.record_durable(slot_page, next, seq);
     core.checkpoint = next;
     core.needs_new_epoch = false;
     core.slot = slot;
@@ -155,15 +161,16 @@ fn write_slot_and_sync(inner: &Inner, page: u64, bytes: &[u8]) -> Result<()> {
 }
 
 /// Makes the newest slot known durable before this session writes any slot
-/// of its own (FORMAT.md §4 step 4): writes an exact copy of it to a page
-/// that holds neither it nor the next newest checkpoint (or only a
-/// duplicate) and syncs. The pages older checkpoints need stay blocked until
-/// then; exact copies cannot pile up unconfirmed ids, so a session never
+/// of its own (FORMAT.md §4 step 4): writes a copy of it (same checkpoint,
+/// next write sequence) to the page [`crate::slots::SlotPages::for_copy`]
+/// chooses and syncs. The pages older checkpoints use stay blocked until
+/// then. Copies cannot pile up unconfirmed ids, and the write sequence tells
+/// a failed confirmation's copy from the original, so a session never
 /// overwrites the one slot that may be the only durable one. Also syncs the
 /// directory once per session (an earlier session may have failed before a
 /// new file's directory entry was durable).
 pub(crate) fn ensure_confirmed(inner: &Inner, core: &mut Core) -> Result<()> {
-    if core.confirmed {
+    if core.slot_pages.confirmed() {
         return Ok(());
     }
     if !core.dir_synced {
@@ -175,11 +182,11 @@ pub(crate) fn ensure_confirmed(inner: &Inner, core: &mut Core) -> Result<()> {
             .inspect_err(|_| inner.poison())?;
         core.dir_synced = true;
     }
-    let (bytes, _) = core.slot.encode(inner.pager.page_size());
-    let page = core.slot_pages.for_copy(core.checkpoint);
+    let seq = core.slot_pages.next_seq();
+    let (bytes, _) = core.slot.encode(inner.pager.page_size(), seq);
+    let page = core.slot_pages.for_copy();
     write_slot_and_sync(inner, page, &bytes)?;
-    core.slot_pages.record(page, core.checkpoint);
+    core.slot_pages.record_durable(page, core.checkpoint, seq);
     core.alloc.confirm();
-    core.confirmed = true;
     Ok(())
 }

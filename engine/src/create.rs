@@ -68,7 +68,7 @@ pub fn write_image(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
         catalog: None,
         alloc_index: alloc.index_refs().to_vec(),
     };
-    let (bytes, _) = slot.encode(ps);
+    let (bytes, _) = slot.encode(ps, 1);
     pager.write_pages(1, &bytes)?;
     pager.write_pages(0, &file_header::encode(ps))?;
     Ok(())

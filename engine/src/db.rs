@@ -82,10 +82,9 @@ pub(crate) struct Core {
     pub slot: crate::page::slot::Slot,
     /// The page holding `slot`.
     pub slot_page: u64,
-    /// Which checkpoint each slot page holds.
+    /// Which checkpoint each slot page holds, and which one this session
+    /// knows is durable (FORMAT.md §1.2, §4 step 4).
     pub slot_pages: crate::slots::SlotPages,
-    /// This session has made `slot` known durable (FORMAT.md §4 step 4).
-    pub confirmed: bool,
     /// Estimated bytes of in-memory nodes since the last checkpoint.
     pub dirty_bytes: u64,
 }
@@ -218,9 +217,12 @@ impl Db {
         let pager = Pager::new(file.clone(), ps, opts.cache_size);
         let slots = crate::recovery::valid_slots(&pager)?;
         crate::failpoint::hit("recovery::after_slots")?;
-        let (slot, slot_checksum, slot_page) = slots[0].clone();
-        let slot_pages =
-            crate::slots::SlotPages::new(slots.iter().map(|(s, _, page)| (*page, s.checkpoint)));
+        let (slot, slot_checksum, slot_page, _) = slots[0].clone();
+        let slot_pages = crate::slots::SlotPages::new(
+            slots
+                .iter()
+                .map(|(s, _, page, seq)| (*page, s.checkpoint, *seq)),
+        );
         pager.set_page_count(slot.page_count);
         if file.len()? < slot.page_count * ps as u64 {
             return Err(Error::corrupt(
@@ -234,8 +236,10 @@ impl Db {
             // pages of every older checkpoint until it is confirmed.
             let mut blocked: Vec<u64> = slots[1..]
                 .iter()
-                .filter(|(s, _, _)| s.checkpoint < slot.checkpoint)
-                .flat_map(|(older, _, _)| crate::recovery::unconfirmed_frees(&pager, &alloc, older))
+                .filter(|(s, _, _, _)| s.checkpoint < slot.checkpoint)
+                .flat_map(|(older, _, _, _)| {
+                    crate::recovery::unconfirmed_frees(&pager, &alloc, older)
+                })
                 .collect();
             blocked.sort_unstable();
             blocked.dedup();
@@ -291,7 +295,6 @@ impl Db {
                 slot: slot.clone(),
                 slot_page,
                 slot_pages,
-                confirmed: false,
                 dirty_bytes: 0,
             }),
             group: GroupSync::new(last_txn),

@@ -5,8 +5,9 @@ use crate::page::slot::{Slot, SLOTS};
 use crate::pager::Pager;
 use crate::{Error, Result};
 
-/// A valid slot, its checksum and the page it was read from.
-pub type ValidSlot = (Slot, u64, u64);
+/// A valid slot, its checkpoint checksum, the page it was read from and its
+/// write sequence number.
+pub type ValidSlot = (Slot, u64, u64, u64);
 
 /// Reads every slot page; returns the valid slots, newest first. I/O errors
 /// are returned; a slot that fails validation is skipped.
@@ -18,7 +19,7 @@ pub fn valid_slots(pager: &Pager) -> Result<Vec<ValidSlot>> {
             .read_pages(page, 1)
             .and_then(|b| Slot::decode(&b, page))
         {
-            Ok((s, c)) => slots.push((s, c, page)),
+            Ok((s, c, seq)) => slots.push((s, c, page, seq)),
             Err(Error::Io(e)) => return Err(Error::Io(e)),
             Err(e) => last_err = Some(e),
         }
@@ -26,7 +27,7 @@ pub fn valid_slots(pager: &Pager) -> Result<Vec<ValidSlot>> {
     if slots.is_empty() {
         return Err(last_err.unwrap_or_else(|| Error::corrupt(1, "no valid checkpoint slot")));
     }
-    slots.sort_by_key(|(s, _, _)| std::cmp::Reverse(s.checkpoint));
+    slots.sort_by_key(|(s, _, _, seq)| std::cmp::Reverse((s.checkpoint, *seq)));
     Ok(slots)
 }
 

@@ -62,24 +62,38 @@ fn format_header_and_slots_match_the_documented_layout() {
         h(&f[0..24])
     );
     assert!(f[32..ps].iter().all(|&b| b == 0), "rest of page 0 is zero");
-    let mut valid_slots = 0;
+    let u64_at = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
+    let mut valid = Vec::new();
     for slot in [1usize, 2, 3] {
         let s = &f[slot * ps..(slot + 1) * ps];
         if &s[0..8] == b"VELLSLOT"
-            && u64::from_le_bytes(s[584..592].try_into().unwrap()) == h(&s[0..584])
+            && u64_at(s, 584) == h(&s[0..584])
+            && u64_at(s, 600) == h(&s[0..600])
         {
-            valid_slots += 1;
-            let id = u64::from_le_bytes(s[8..16].try_into().unwrap());
-            assert_eq!(
-                1 + id % 3,
-                slot as u64,
-                "checkpoint k lives in page 1 + k mod 3"
+            assert!(
+                s[608..].iter().all(|&b| b == 0),
+                "rest of the slot page is zero"
             );
-            let page_count = u64::from_le_bytes(s[24..32].try_into().unwrap());
+            let page_count = u64_at(s, 24);
             assert!(page_count >= 4 && page_count as usize * ps <= f.len());
+            // (checkpoint id, write sequence)
+            valid.push((u64_at(s, 8), u64_at(s, 592)));
         }
     }
-    assert!(valid_slots >= 1);
+    assert!(!valid.is_empty());
+    let mut seqs: Vec<u64> = valid.iter().map(|v| v.1).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(
+        seqs.len(),
+        valid.len(),
+        "every slot write has its own sequence number"
+    );
+    // The create, the first commit's confirmation + republish and the
+    // close's checkpoint: the newest checkpoint is the latest write.
+    let newest = valid.iter().max().unwrap();
+    assert_eq!(newest.1, *seqs.last().unwrap());
+    assert!(newest.0 >= 2, "the session wrote checkpoints of its own");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Checkpoint slots in pages 1 and 2 (FORMAT.md §1.2).
+//! Checkpoint slots in pages 1, 2 and 3 (FORMAT.md §1.2).
 
 use super::{PageRef, Reader};
 use crate::checksum::checksum;
@@ -8,22 +8,30 @@ use crate::{Error, Result};
 pub const MAGIC: &[u8; 8] = b"VELLSLOT";
 /// Most allocator index pages a slot can reference.
 pub const MAX_INDEX_REFS: usize = 32;
-/// Number of slot pages (pages `1..=SLOTS`). Three, so that writing the
-/// slot of checkpoint `k` never overwrites either of the two newest slots
-/// (FORMAT.md §6 S2).
+/// Number of slot pages (pages `1..=SLOTS`). Three, so that a confirmation
+/// copy never overwrites the two slots recovery may still need (FORMAT.md
+/// §1.2, §6 S2).
 pub const SLOTS: u64 = 3;
 /// Pages at the start of the file that are not allocated: header and slots.
 pub const RESERVED_PAGES: u64 = 1 + SLOTS;
 /// Larger page counts are rejected outright (above any page size's limit,
 /// and small enough that `page_count * page_size` cannot overflow).
 const MAX_PAGE_COUNT: u64 = 1 << 40;
-/// Offset of the slot checksum.
+/// Offset of the checkpoint checksum (over the checkpoint's fields; log
+/// records of its epoch link to it).
 const CHECKSUM_AT: usize = 72 + 16 * MAX_INDEX_REFS;
+/// Offset of the write sequence number (copies of one checkpoint differ
+/// only in it).
+const SEQ_AT: usize = CHECKSUM_AT + 8;
+/// Offset of the write checksum (over everything before it).
+const WRITE_CHECKSUM_AT: usize = SEQ_AT + 8;
+/// Bytes of a slot; the rest of the page is zero.
+const SLOT_LEN: usize = WRITE_CHECKSUM_AT + 8;
 
 /// The content of a checkpoint slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {
-    /// Checkpoint id (written to slot `id % 2`).
+    /// Checkpoint id.
     pub checkpoint: u64,
     /// Last transaction contained in this checkpoint.
     pub last_txn: u64,
@@ -40,8 +48,9 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Encodes to a full page; returns the bytes and the slot checksum.
-    pub fn encode(&self, page_size: usize) -> (Vec<u8>, u64) {
+    /// Encodes to a full page as slot write number `seq`; returns the bytes
+    /// and the checkpoint checksum (the same for every copy).
+    pub fn encode(&self, page_size: usize, seq: u64) -> (Vec<u8>, u64) {
         assert!(self.alloc_index.len() <= MAX_INDEX_REFS);
         assert!(
             self.page_count >= RESERVED_PAGES && self.log_start + self.log_pages <= self.page_count
@@ -70,14 +79,19 @@ impl Slot {
         b.resize(CHECKSUM_AT, 0);
         let c = checksum(&b);
         b.extend_from_slice(&c.to_le_bytes());
+        b.extend_from_slice(&seq.to_le_bytes());
+        let w = checksum(&b);
+        b.extend_from_slice(&w.to_le_bytes());
+        debug_assert_eq!(b.len(), SLOT_LEN);
         b.resize(page_size, 0);
         (b, c)
     }
 
-    /// Decodes and validates a slot page. Returns the slot and its checksum,
-    /// or an error saying why it is not valid.
-    pub fn decode(bytes: &[u8], slot_page: u64) -> Result<(Slot, u64)> {
-        if bytes.len() < CHECKSUM_AT + 8 {
+    /// Decodes and validates a slot page. Returns the slot, its checkpoint
+    /// checksum and its write sequence number, or an error saying why it is
+    /// not valid.
+    pub fn decode(bytes: &[u8], slot_page: u64) -> Result<(Slot, u64, u64)> {
+        if bytes.len() < SLOT_LEN {
             return Err(Error::corrupt(slot_page, "slot page too short"));
         }
         if &bytes[0..8] != MAGIC {
@@ -87,6 +101,11 @@ impl Slot {
         if checksum(&bytes[..CHECKSUM_AT]) != stored {
             return Err(Error::corrupt(slot_page, "slot checksum mismatch"));
         }
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        if checksum(&bytes[..WRITE_CHECKSUM_AT]) != u64_at(WRITE_CHECKSUM_AT) {
+            return Err(Error::corrupt(slot_page, "slot write checksum mismatch"));
+        }
+        let seq = u64_at(SEQ_AT);
         let mut r = Reader::at(bytes, 8, slot_page);
         let checkpoint = r.u64()?;
         let last_txn = r.u64()?;
@@ -126,6 +145,7 @@ impl Slot {
                 alloc_index,
             },
             stored,
+            seq,
         ))
     }
 }
@@ -155,18 +175,29 @@ mod tests {
     #[test]
     fn round_trip() {
         let s = sample();
-        let (b, c) = s.encode(4096);
-        let (d, c2) = Slot::decode(&b, 2).unwrap();
+        let (b, c) = s.encode(4096, 9);
+        let (d, c2, seq) = Slot::decode(&b, 2).unwrap();
         assert_eq!(d, s);
         assert_eq!(c, c2);
+        assert_eq!(seq, 9);
+        let (copy, c3) = s.encode(4096, 10);
+        assert_ne!(copy, b, "copies differ in their write sequence");
+        assert_eq!(c3, c, "log records link to the checkpoint, not the copy");
+        assert_eq!(Slot::decode(&copy, 3).unwrap().2, 10);
     }
 
     #[test]
     fn torn_slot_is_invalid_and_any_page_may_hold_a_slot() {
-        let (mut b, _) = sample().encode(4096);
+        let (mut b, _) = sample().encode(4096, 1);
         for page in 1..=SLOTS {
             assert!(Slot::decode(&b, page).is_ok());
         }
+        let mut torn_seq = b.clone();
+        torn_seq[SEQ_AT] ^= 1;
+        assert!(
+            Slot::decode(&torn_seq, 2).is_err(),
+            "the write checksum covers the sequence"
+        );
         b[20] ^= 0xff;
         assert!(Slot::decode(&b, 2).is_err());
         assert!(Slot::decode(&[0u8; 4096], 2).is_err());

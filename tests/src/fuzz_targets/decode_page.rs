@@ -83,13 +83,17 @@ fn overflow_runs(bytes: &[u8], page: u64) {
 
 fn slots(bytes: &[u8]) {
     for slot_page in [1u64, 2] {
-        let Ok((slot, _checksum)) = Slot::decode(bytes, slot_page) else {
+        let Ok((slot, checksum, seq)) = Slot::decode(bytes, slot_page) else {
             continue;
         };
-        let (again, c) = slot.encode(bytes.len());
-        let (back, c2) = Slot::decode(&again, slot_page).expect("re-encoded slot decodes");
+        let (again, c) = slot.encode(bytes.len(), seq);
+        let (back, c2, seq2) = Slot::decode(&again, slot_page).expect("re-encoded slot decodes");
         assert_eq!(back, slot, "slot round trip");
-        assert_eq!(c, c2, "slot checksum round trip");
+        assert_eq!(
+            (c, c2, seq2),
+            (checksum, checksum, seq),
+            "slot checksum round trip"
+        );
     }
 }
 

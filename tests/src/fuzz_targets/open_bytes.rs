@@ -115,6 +115,8 @@ pub fn reseal(img: &mut [u8]) {
         }
         let c = checksum(&r.img[off..off + 584]);
         put_u64(r.img, off + 584, c);
+        let w = checksum(&r.img[off..off + 600]);
+        put_u64(r.img, off + 600, w);
         let id = u64_at(r.img, off + 8).unwrap_or(0);
         let log_start = u64_at(r.img, off + 32).unwrap_or(0);
         let log_pages = u64_at(r.img, off + 40).unwrap_or(0);

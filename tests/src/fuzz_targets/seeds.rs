@@ -132,7 +132,7 @@ fn reachable(img: &Image) -> Vec<(usize, u8)> {
         }
     }
     let sp = newest_slot(img);
-    let (slot, _) = Slot::decode(&page(img, sp), sp as u64).expect("seed slot decodes");
+    let (slot, _, _) = Slot::decode(&page(img, sp), sp as u64).expect("seed slot decodes");
     let mut out = Vec::new();
     for r in &slot.alloc_index {
         out.push((r.page as usize, 5));
@@ -266,14 +266,21 @@ fn get_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
-/// The page of the slot with the larger checkpoint id.
+/// The page of the valid slot with the largest checkpoint id (the latest
+/// copy of it).
 fn newest_slot(img: &Image) -> usize {
-    let id = |sp: usize| get_u64(&img.bytes, sp * img.page_size + 8);
-    if id(1) > id(2) {
-        1
-    } else {
-        2
-    }
+    (1..=slot_pages())
+        .filter_map(|sp| {
+            let (s, _, seq) = Slot::decode(&page(img, sp), sp as u64).ok()?;
+            Some(((s.checkpoint, seq), sp))
+        })
+        .max()
+        .expect("a seed image has a valid slot")
+        .1
+}
+
+fn slot_pages() -> usize {
+    vellum::page::slot::SLOTS as usize
 }
 
 /// Offsets (in the image) of the leaf entries whose value is an overflow
