@@ -378,6 +378,14 @@ impl crate::btree::flush::PageSource for Allocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vfs::{MemVfs, OpenMode, Vfs};
+
+    fn mem_pager(page_size: usize) -> Pager {
+        let file = MemVfs::default()
+            .open(std::path::Path::new("f"), OpenMode::CreateReadWrite)
+            .unwrap();
+        Pager::new(file, page_size, 1 << 20)
+    }
 
     #[test]
     fn growth_is_capped_at_16_mib_per_step() {
@@ -396,6 +404,60 @@ mod tests {
         let mut b = Allocator::new(4096);
         b.allocate(1).unwrap();
         assert_eq!(b.page_count, RESERVED_PAGES + 16);
+    }
+
+    #[test]
+    fn persist_rewrites_the_index_when_only_a_later_bitmap_changed() {
+        let ps = 1024;
+        let per_bitmap = bits_per_bitmap(ps);
+        let pager = mem_pager(ps);
+        // Three bitmap pages under one index page. The pages the first two
+        // cover are all in use, so the allocator's own pages land in the
+        // third.
+        let mut a = Allocator::new(ps);
+        a.page_count = 3 * per_bitmap;
+        a.in_use = vec![u64::MAX; (2 * per_bitmap / 64) as usize];
+        a.in_use.resize(a.page_count.div_ceil(64) as usize, 0);
+        a.blocked = a.in_use.clone();
+        a.dirty = (0..3).collect();
+        a.persist(&pager, 1).unwrap();
+        // Free a page of the second bitmap only: the first is unchanged.
+        let p = per_bitmap + 10;
+        a.free(p, 1, 2).unwrap();
+        assert!(!a.dirty.contains(&0));
+        a.persist(&pager, 2).unwrap();
+        let loaded = Allocator::load(&pager, ps, a.page_count, a.index_refs()).unwrap();
+        assert!(!loaded.is_in_use(p), "the reloaded allocator lost the free");
+        assert!(loaded.in_use == a.in_use);
+        assert_eq!(loaded.own_pages(), a.own_pages());
+    }
+
+    #[test]
+    fn the_file_grows_up_to_its_documented_maximum_and_no_further() {
+        let ps = 1024;
+        let max = crate::Limits::for_page_size(ps).max_file_pages;
+        // FORMAT.md §1.8: 32 index pages of (P-24)/16 bitmap references,
+        // each bitmap page covering (P-24)*8 pages.
+        let p = ps as u64 - 24;
+        assert_eq!(max, 32 * (p / 16) * (p * 8));
+        // Every page in use, one growth step (16 MiB) below the maximum.
+        let step = (16 << 20) / ps as u64;
+        let mut a = Allocator::new(ps);
+        a.page_count = max - step;
+        a.in_use = vec![u64::MAX; a.page_count.div_ceil(64) as usize];
+        for q in a.page_count..a.in_use.len() as u64 * 64 {
+            set(&mut a.in_use, q, false);
+        }
+        a.blocked = a.in_use.clone();
+        assert_eq!(a.allocate(1).unwrap(), max - step);
+        assert_eq!(a.page_count(), max, "grew to exactly the maximum");
+        assert!(matches!(a.allocate(step), Err(Error::FileTooLarge)));
+        assert_eq!(a.page_count(), max);
+        // One page more would need a 33rd index page.
+        let mut b = Allocator::new(ps);
+        b.page_count = max + 1;
+        let r = b.persist(&mem_pager(ps), 1);
+        assert!(matches!(r, Err(Error::FileTooLarge)), "{r:?}");
     }
 
     #[test]

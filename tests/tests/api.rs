@@ -1858,3 +1858,109 @@ fn a_full_log_grows_up_to_the_configured_maximum() {
     }
     assert!(db.check().unwrap().is_ok());
 }
+
+/// Opening a database that was closed cleanly replays nothing and runs no
+/// checkpoint: the file is byte-for-byte unchanged until the first commit.
+#[test]
+fn opening_a_cleanly_closed_database_does_not_write_to_it() {
+    let (_d, path) = tmp();
+    let db = Db::open(&path).unwrap();
+    db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    db.close().unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let db = Db::open(&path).unwrap();
+    assert_eq!(db.replayed_on_open(), 0);
+    assert_eq!(db.stats().checkpoints_run, 0, "open ran a checkpoint");
+    assert!(
+        std::fs::read(&path).unwrap() == before,
+        "opening a clean file wrote to it"
+    );
+    assert_eq!(
+        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+}
+
+/// Changes held in memory between checkpoints are bounded by half the
+/// cache: once the commits since the last checkpoint exceed it, a commit
+/// runs a checkpoint although the log still has room.
+#[test]
+fn a_checkpoint_runs_once_changes_exceed_half_the_cache() {
+    let (_d, path) = tmp();
+    let opts = |cache: usize| {
+        Options::new()
+            .page_size(1024)
+            .durability(Durability::Eventual)
+            .max_log_size(2 << 20)
+            .cache_size(cache)
+    };
+    let batch = |db: &Db, prefix: &str, i: u64| {
+        db.update(|tx| tx.put_many((0..100).map(|j| (num_key(prefix, i * 100 + j), [7u8; 100]))))
+            .unwrap();
+    };
+    // With a 64 MiB cache only a full log forces checkpoints: fill it until
+    // it has grown to its 2 MiB maximum.
+    {
+        let db = opts(64 << 20).open(&path).unwrap();
+        for i in 0..400 {
+            batch(&db, "w", i);
+        }
+        assert_eq!(db.stats().log_pages, 2048, "the log reached its maximum");
+    }
+    // A 256 KiB cache allows 128 KiB of changes between checkpoints.
+    let db = opts(256 << 10).open(&path).unwrap();
+    assert_eq!(db.stats().log_pages, 2048);
+    // The session's first commit publishes a checkpoint of its own.
+    db.update(|tx| tx.put(b"first", b"x")).unwrap();
+    let start = db.stats().checkpoints_run;
+    let mut committed = 0u64;
+    let mut i = 0;
+    let mut log_used = 0;
+    while db.stats().checkpoints_run == start {
+        log_used = db.stats().log_pages_used;
+        batch(&db, "d", i);
+        i += 1;
+        committed += 100 * 100;
+        assert!(
+            committed <= 256 << 10,
+            "no checkpoint after {committed} bytes of values were committed"
+        );
+    }
+    assert!(
+        committed >= 64 << 10,
+        "a checkpoint ran after only {committed} bytes"
+    );
+    assert!(log_used < 1024, "the log had room: {log_used} pages used");
+    assert!(db.check().unwrap().is_ok());
+}
+
+/// A `MemVfs` enforces the same locks as the operating system's files: one
+/// writable handle, or any number of read-only ones.
+#[test]
+fn mem_vfs_databases_are_locked_like_files() {
+    let vfs: std::sync::Arc<dyn vellum::vfs::Vfs> =
+        std::sync::Arc::new(vellum::vfs::MemVfs::default());
+    let open = |read_only: bool| {
+        Options::new()
+            .vfs(vfs.clone())
+            .read_only(read_only)
+            .open("mem.db")
+    };
+    let db = open(false).unwrap();
+    db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    assert!(matches!(open(false), Err(Error::Locked)));
+    let ro = open(true);
+    assert!(matches!(ro, Err(Error::Locked)), "{ro:?}");
+    drop(db);
+    let ro1 = open(true).unwrap();
+    let ro2 = open(true).unwrap();
+    assert!(matches!(open(false), Err(Error::Locked)));
+    assert_eq!(
+        ro2.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    drop(ro1);
+    assert!(matches!(open(false), Err(Error::Locked)));
+    drop(ro2);
+    open(false).unwrap();
+}

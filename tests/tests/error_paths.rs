@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use vellum::{Db, Durability, Error, Options};
+use vellum_sim::{FaultConfig, InjectedError, OpKind, SimVfs};
 use vellum_tests::fail_vfs::{Arm, FailVfs, Fault, Faults, FileOp, EIO, ENOSPC};
 use vellum_tests::util::{assert_check_ok, dump, num_key, Buckets, Map};
 
@@ -916,4 +917,33 @@ fn failures_while_creating_a_database_leave_a_usable_file() {
             "{label}"
         );
     }
+}
+
+/// A creation whose directory sync failed leaves the file's name only in
+/// the operating system's cache. The next session syncs the directory
+/// before its first commit is acknowledged, so a power loss after that
+/// commit keeps the file and the commit.
+#[test]
+fn a_session_after_a_failed_directory_sync_makes_the_file_name_durable() {
+    let mut cfg = FaultConfig::none();
+    cfg.crash_keep_dir_op = 0.0; // a power loss drops every unsynced name
+    let vfs = SimVfs::new(7, cfg);
+    let path = Path::new("/dir/db.vellum");
+    let opts = || Options::new().vfs(Arc::new(vfs.clone()));
+    vfs.fail_next(OpKind::SyncDir, InjectedError::Eio);
+    let r = opts().open(path);
+    assert!(matches!(r, Err(Error::Io(_))), "{r:?}");
+    let db = opts().open(path).unwrap();
+    db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    drop(db);
+    vfs.crash();
+    let db = opts()
+        .create(false)
+        .open(path)
+        .expect("the acknowledged commit's file survives the power loss");
+    assert_eq!(
+        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    assert_check_ok(&db);
 }

@@ -90,17 +90,21 @@ mod tests {
     use super::*;
     use crate::page::node::Value;
 
+    /// Walks a built tree; `sizes` gets `(depth, encoded size)` of every
+    /// node, left to right within each depth.
     fn walk(
         c: &Child,
         depth: usize,
         leaf_depths: &mut Vec<usize>,
         keys: &mut Vec<Vec<u8>>,
+        sizes: &mut Vec<(usize, usize)>,
         ps: usize,
     ) {
         let Child::Mem(n) = c else {
             panic!("built trees are in memory")
         };
         n.check_invariants(ps, 0).unwrap();
+        sizes.push((depth, n.encoded_size()));
         match &**n {
             Node::Leaf(l) => {
                 assert!(!l.keys.is_empty());
@@ -109,7 +113,7 @@ mod tests {
             }
             Node::Branch(b) => {
                 for ch in &b.children {
-                    walk(ch, depth + 1, leaf_depths, keys, ps);
+                    walk(ch, depth + 1, leaf_depths, keys, sizes, ps);
                 }
             }
         }
@@ -130,13 +134,25 @@ mod tests {
                         .collect();
                     let want: Vec<Vec<u8>> = entries.iter().map(|e| e.0.clone()).collect();
                     let root = build_sorted(entries, ps, fill);
-                    let (mut depths, mut keys) = (Vec::new(), Vec::new());
+                    let (mut depths, mut keys, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
                     if let Some(r) = &root {
-                        walk(r, 1, &mut depths, &mut keys, ps);
+                        walk(r, 1, &mut depths, &mut keys, &mut sizes, ps);
                     }
                     assert_eq!(keys, want, "n={n} ps={ps} fill={fill}");
                     depths.dedup();
                     assert!(depths.len() <= 1, "leaves at different depths");
+                    // Pages are filled: at every depth, each node but the
+                    // last two holds more than half the fill target.
+                    let target = (ps as f64 * fill) as usize;
+                    for d in 1..=depths.first().copied().unwrap_or(0) {
+                        let level: Vec<usize> =
+                            sizes.iter().filter(|s| s.0 == d).map(|s| s.1).collect();
+                        let full = level.len().saturating_sub(2);
+                        assert!(
+                            level[..full].iter().all(|&s| s > target / 2),
+                            "n={n} ps={ps} fill={fill}: underfull nodes at depth {d}: {level:?}"
+                        );
+                    }
                 }
             }
         }

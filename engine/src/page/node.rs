@@ -298,6 +298,28 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn in_memory_children_compare_by_content() {
+        let leaf = |v: u8| {
+            Child::Mem(Arc::new(Node::Leaf(Leaf {
+                keys: vec![vec![1]],
+                values: vec![Value::Inline(vec![v])],
+            })))
+        };
+        let branch = |last: Child| Branch {
+            keys: vec![vec![2]],
+            children: vec![leaf(0), last],
+        };
+        assert_eq!(branch(leaf(1)), branch(leaf(1)));
+        assert_ne!(branch(leaf(1)), branch(leaf(2)));
+        let disk = Child::Disk(PageRef {
+            page: 3,
+            checksum: 4,
+        });
+        assert_eq!(branch(disk.clone()), branch(disk.clone()));
+        assert_ne!(branch(disk), branch(leaf(1)));
+    }
+
     fn leaf_strategy() -> impl Strategy<Value = Node> {
         proptest::collection::btree_map(
             proptest::collection::vec(any::<u8>(), 0..40),

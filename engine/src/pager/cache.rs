@@ -153,4 +153,32 @@ mod tests {
         }
         assert!(c.bytes() <= 64 * 1024);
     }
+
+    #[test]
+    fn a_rewritten_page_replaces_its_entry_and_its_cost() {
+        let c = Cache::new(1 << 20);
+        let cost = node_cost(&node(10));
+        for checksum in 0..100 {
+            c.insert(7, checksum, node(10));
+            assert_eq!(c.bytes(), cost, "one entry, counted once");
+        }
+        assert!(c.get(7, 99).is_some());
+        assert!(c.get(7, 98).is_none());
+    }
+
+    #[test]
+    fn node_cost_counts_every_decoded_entry() {
+        // Besides its encoded bytes, each decoded entry holds a key `Vec`
+        // and a `Value`: the cost must cover them, or a full cache would
+        // hold more memory than its budget.
+        let per_entry = std::mem::size_of::<Vec<u8>>() + std::mem::size_of::<Value>();
+        for n in [1, 10, 100, 250] {
+            let nd = node(n);
+            assert!(
+                node_cost(&nd) >= nd.encoded_size() + n * per_entry,
+                "{n} entries: cost {} undercounts",
+                node_cost(&nd)
+            );
+        }
+    }
 }
