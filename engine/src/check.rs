@@ -309,3 +309,57 @@ pub(crate) fn check_pages(pager: &Pager, slot_page: u64, report: &mut CheckRepor
     report.used_pages = slot.page_count - report.free_pages;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::page::node::{Branch, Leaf};
+    use crate::vfs::{MemVfs, OpenMode, Vfs};
+
+    /// Walks an in-memory tree as `check` does and returns the report.
+    fn walk(root: &Child) -> CheckReport {
+        let file = MemVfs::default()
+            .open(std::path::Path::new("f"), OpenMode::CreateReadWrite)
+            .unwrap();
+        let pager = Pager::new(file, 1024, 1 << 20);
+        let mut report = CheckReport::default();
+        let mut w = TreeWalk {
+            pager: &pager,
+            report: &mut report,
+            leaf_depth: None,
+            keys: 0,
+            prev: None,
+        };
+        w.walk("b", root, 1, None, None, true).unwrap();
+        report
+    }
+
+    fn leaf(keys: &[&[u8]]) -> Child {
+        Child::Mem(Arc::new(Node::Leaf(Leaf {
+            keys: keys.iter().map(|k| k.to_vec()).collect(),
+            values: keys.iter().map(|_| Value::Inline(vec![1])).collect(),
+        })))
+    }
+
+    fn branch(children: Vec<Child>) -> Child {
+        Child::Mem(Arc::new(Node::Branch(Branch {
+            keys: vec![b"m".to_vec()],
+            children,
+        })))
+    }
+
+    #[test]
+    fn an_empty_node_is_a_problem_below_the_root_only() {
+        let r = walk(&leaf(&[]));
+        assert!(r.is_ok(), "an empty root leaf is an empty tree: {r}");
+        let r = walk(&branch(vec![leaf(&[b"a"]), leaf(&[b"n"])]));
+        assert!(r.is_ok(), "{r}");
+        let r = walk(&branch(vec![leaf(&[b"a"]), leaf(&[])]));
+        assert!(
+            r.problems.iter().any(|p| p.contains("empty non-root node")),
+            "{r}"
+        );
+    }
+}

@@ -317,6 +317,29 @@ fn zeroed_header_of_a_populated_database_does_not_lose_data() {
     }
 }
 
+/// FORMAT.md §1.1: a zeroed header with a valid slot at the configured page
+/// size is `Error::Corruption { page: 0 }` (a damaged database), not
+/// `Error::NotADatabase`, for read-write and read-only opens alike, and the
+/// file is left untouched.
+#[test]
+fn zeroed_header_with_valid_slots_is_corruption_of_page_zero() {
+    for ps in [1024, 4096] {
+        let (_d, path) = tmp();
+        populate(&path, ps);
+        let mut f = std::fs::read(&path).unwrap();
+        f[..512].fill(0);
+        std::fs::write(&path, &f).unwrap();
+        for ro in [false, true] {
+            let r = Options::new().page_size(ps).read_only(ro).open(&path);
+            assert!(
+                matches!(r, Err(Error::Corruption { page: 0, .. })),
+                "page size {ps}, read_only={ro}: {r:?}"
+            );
+        }
+        assert!(std::fs::read(&path).unwrap() == f, "the file was modified");
+    }
+}
+
 /// A foreign file that happens to start with a zero sector (an ISO 9660
 /// image starts with 32 KiB of zeros, many disk images and sparse files
 /// do too) opened by mistake must not be truncated and overwritten. The
