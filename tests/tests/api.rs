@@ -1964,3 +1964,28 @@ fn mem_vfs_databases_are_locked_like_files() {
     drop(ro2);
     open(false).unwrap();
 }
+
+/// The operating system's VFS acts on real files: `exists`, `rename` and
+/// `remove` (which the engine itself never calls, but a custom VFS built on
+/// it may).
+#[test]
+fn std_vfs_names_are_the_file_systems() {
+    use vellum::vfs::{OpenMode, StdVfs, Vfs};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert!(!StdVfs.exists(&a).unwrap());
+    let f = StdVfs.open(&a, OpenMode::CreateReadWrite).unwrap();
+    f.write_at(b"data", 0).unwrap();
+    f.sync().unwrap();
+    drop(f);
+    assert!(StdVfs.exists(&a).unwrap());
+    StdVfs.rename(&a, &b).unwrap();
+    StdVfs.sync_dir(&b).unwrap();
+    assert!(!a.exists());
+    assert_eq!(std::fs::read(&b).unwrap(), b"data");
+    StdVfs.remove(&b).unwrap();
+    assert!(!b.exists(), "remove deleted the file");
+    assert!(!StdVfs.exists(&b).unwrap());
+    let e = StdVfs.remove(&b).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+}
