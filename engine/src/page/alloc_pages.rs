@@ -100,4 +100,19 @@ mod tests {
         assert_eq!(decode_index(&b, 4).unwrap(), refs);
         assert!(decode_index(&b, 5).is_err());
     }
+
+    #[test]
+    fn a_full_index_page_round_trips() {
+        for ps in [1024, 4096] {
+            let refs: Vec<PageRef> = (0..refs_per_index(ps) as u64)
+                .map(|i| PageRef {
+                    page: i + 3,
+                    checksum: i * 7,
+                })
+                .collect();
+            let b = encode_index(&refs, 4, 1, ps);
+            assert_eq!(b.len(), ps);
+            assert_eq!(decode_index(&b, 4).unwrap(), refs, "page size {ps}");
+        }
+    }
 }
