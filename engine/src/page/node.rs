@@ -386,6 +386,35 @@ mod tests {
     }
 
     #[test]
+    fn overflow_lengths_outside_the_limits_are_corruption() {
+        let ps = 1024;
+        let limits = crate::Limits::for_page_size(ps);
+        let leaf = |len: u32| {
+            Node::Leaf(Leaf {
+                keys: vec![b"k".to_vec()],
+                values: vec![Value::Overflow {
+                    at: PageRef {
+                        page: 9,
+                        checksum: 1,
+                    },
+                    len,
+                }],
+            })
+        };
+        let shortest = limits.max_inline_value_len as u32 + 1;
+        for ok in [shortest, limits.max_value_len as u32] {
+            assert_eq!(
+                Node::decode(&leaf(ok).encode(3, 1, ps), 3).unwrap(),
+                leaf(ok)
+            );
+        }
+        for bad in [0, shortest - 1, limits.max_value_len as u32 + 1] {
+            let r = Node::decode(&leaf(bad).encode(3, 1, ps), 3);
+            assert!(r.unwrap_err().is_corruption(), "overflow length {bad}");
+        }
+    }
+
+    #[test]
     fn misdirected_page_is_rejected() {
         let n = Node::Leaf(Leaf {
             keys: vec![b"a".to_vec()],
