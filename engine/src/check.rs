@@ -316,14 +316,10 @@ mod tests {
 
     use super::*;
     use crate::page::node::{Branch, Leaf};
-    use crate::vfs::{MemVfs, OpenMode, Vfs};
 
     /// Walks an in-memory tree as `check` does and returns the report.
     fn walk(root: &Child) -> CheckReport {
-        let file = MemVfs::default()
-            .open(std::path::Path::new("f"), OpenMode::CreateReadWrite)
-            .unwrap();
-        let pager = Pager::new(file, 1024, 1 << 20);
+        let pager = Pager::in_memory(1024);
         let mut report = CheckReport::default();
         let mut w = TreeWalk {
             pager: &pager,

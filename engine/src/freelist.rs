@@ -378,14 +378,6 @@ impl crate::btree::flush::PageSource for Allocator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vfs::{MemVfs, OpenMode, Vfs};
-
-    fn mem_pager(page_size: usize) -> Pager {
-        let file = MemVfs::default()
-            .open(std::path::Path::new("f"), OpenMode::CreateReadWrite)
-            .unwrap();
-        Pager::new(file, page_size, 1 << 20)
-    }
 
     #[test]
     fn growth_is_capped_at_16_mib_per_step() {
@@ -410,7 +402,7 @@ mod tests {
     fn persist_rewrites_the_index_when_only_a_later_bitmap_changed() {
         let ps = 1024;
         let per_bitmap = bits_per_bitmap(ps);
-        let pager = mem_pager(ps);
+        let pager = Pager::in_memory(ps);
         // Three bitmap pages under one index page. The pages the first two
         // cover are all in use, so the allocator's own pages land in the
         // third.
@@ -456,7 +448,7 @@ mod tests {
         // One page more would need a 33rd index page.
         let mut b = Allocator::new(ps);
         b.page_count = max + 1;
-        let r = b.persist(&mem_pager(ps), 1);
+        let r = b.persist(&Pager::in_memory(ps), 1);
         assert!(matches!(r, Err(Error::FileTooLarge)), "{r:?}");
     }
 

@@ -51,6 +51,16 @@ impl Pager {
         }
     }
 
+    /// A pager over a fresh in-memory file (unit tests).
+    #[cfg(test)]
+    pub(crate) fn in_memory(page_size: usize) -> Pager {
+        use crate::vfs::{MemVfs, OpenMode, Vfs};
+        let file = MemVfs::default()
+            .open(std::path::Path::new("f"), OpenMode::CreateReadWrite)
+            .expect("a MemVfs file opens");
+        Pager::new(file, page_size, 1 << 20)
+    }
+
     /// Records the file's page count, which bounds the depth of any valid
     /// tree in it (so a crafted tree whose branches share children cannot
     /// make a walk take exponential time).
