@@ -100,14 +100,9 @@ fn full() -> CommitProtocol {
 
 /// Smaller bounds for the mutants.
 fn small() -> CommitProtocol {
-    CommitProtocol {
-        pages: 4,
-        log_len: 2,
-        txns: 3,
-        checkpoints: 2,
-        crashes: 2,
-        ..CommitProtocol::default()
-    }
+    // The model's defaults: four page locations, a log of two records,
+    // three transactions, two checkpoints, two crashes.
+    CommitProtocol::default()
 }
 
 /// Everything that can go wrong at once: a C1–C2 error (the session goes

@@ -16,12 +16,18 @@ impl CommitProtocol {
         }
     }
 
+    /// C1 may allocate while pages are blocked (§4 step 4): the
+    /// confirmation comes after it, or there is none.
+    fn allocates_while_blocked(&self) -> bool {
+        self.confirm_at == ConfirmAt::BeforeC4 || !self.mutant.confirms()
+    }
+
     /// Up to two older slots' pages may be blocked while a page is
     /// allocated: one page more than the current and the blocked ones.
     fn min_pages(&self) -> u8 {
         let blocks_two = self.mutant.slot_modulus().is_none()
             && self.mutant != Mutant::NoUnconfirmedBlocking
-            && (self.confirm_at == ConfirmAt::BeforeC4 || !self.mutant.confirms());
+            && self.allocates_while_blocked();
         if blocks_two {
             4
         } else {
@@ -82,7 +88,6 @@ impl Model for CommitProtocol {
                 slot_view,
                 seq: 1,
                 durable_page: None,
-                confirmed: false,
                 blocked: Vec::new(),
                 poisoned: false,
             },
@@ -306,10 +311,8 @@ impl Model for CommitProtocol {
                 s.event == Event::Confirmed
             }));
         }
-        let allocates_while_blocked =
-            self.confirm_at == ConfirmAt::BeforeC4 || !self.mutant.confirms();
         if self.mutant == Mutant::None
-            && allocates_while_blocked
+            && self.allocates_while_blocked()
             && self.crashes + self.sync_failures > 0
         {
             props.push(Property::sometimes(S_BLOCKED, |_, s: &State| {

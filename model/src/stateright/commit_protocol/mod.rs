@@ -304,8 +304,8 @@ impl Mutant {
     }
     /// Which copies of the newest and the next newest slot a confirmation
     /// copy must not overwrite.
-    fn protects(self) -> (Option<slot_pages::Copy>, Option<slot_pages::Copy>) {
-        use slot_pages::Copy::{Earliest, Latest};
+    fn protects(self) -> (Option<slot_pages::Which>, Option<slot_pages::Which>) {
+        use slot_pages::Which::{Earliest, Latest};
         match self {
             Mutant::ConfirmKeepsOnlyNewest => (Some(Earliest), None),
             Mutant::ProtectLatestCopyOfNewest => (Some(Latest), Some(Latest)),

@@ -29,7 +29,7 @@ impl CommitProtocol {
 
     /// A session must confirm the newest slot before its next slot write.
     pub(super) fn needs_confirm(&self, mem: &Mem) -> bool {
-        self.mutant.confirms() && !mem.confirmed
+        self.mutant.confirms() && mem.durable_page.is_none()
     }
 
     /// §1.2 (or the earlier texts' `k mod n`): the slot page for the new
@@ -41,7 +41,7 @@ impl CommitProtocol {
         let durable = match mem.durable_page {
             Some(p) => p as usize,
             // Without confirmation: not over the current slot's copy.
-            None => slot_pages::copy_of(&mem.slot_view, mem.ck.id, slot_pages::Copy::Earliest)
+            None => slot_pages::copy_of(&mem.slot_view, mem.ck.id, slot_pages::Which::Earliest)
                 .expect("the current slot is in a page"),
         };
         slot_pages::for_new(&mem.slot_view, durable)
@@ -181,7 +181,6 @@ impl CommitProtocol {
     /// the older slots needed are unblocked; then the step that follows.
     pub(super) fn confirm(&self, s: &mut State) {
         s.sync_all();
-        s.mem.confirmed = true;
         s.mem.blocked.clear();
         if s.event == Event::None {
             s.event = Event::Confirmed;
@@ -231,7 +230,6 @@ impl CommitProtocol {
         s.mem.ck = new;
         s.mem.chain.clear();
         s.mem.needs_epoch = false;
-        s.mem.confirmed = true;
         s.mem.blocked.clear();
         s.mem.acked = len;
         if self.mutant != Mutant::SkipC5 {

@@ -153,7 +153,6 @@ impl CommitProtocol {
             slot_view,
             seq,
             durable_page: None,
-            confirmed: false,
             blocked,
             poisoned: false,
         };

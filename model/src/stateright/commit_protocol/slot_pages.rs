@@ -14,7 +14,7 @@ pub type SlotView = [Option<(u8, u8)>; 3];
 
 /// Which copy of a checkpoint's slot a rule protects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Copy {
+pub enum Which {
     /// The copy with the lowest write sequence.
     Earliest,
     /// The copy with the highest write sequence.
@@ -22,12 +22,12 @@ pub enum Copy {
 }
 
 /// The page holding the `which` copy of checkpoint `id`.
-pub fn copy_of(view: &SlotView, id: u8, which: Copy) -> Option<usize> {
+pub fn copy_of(view: &SlotView, id: u8, which: Which) -> Option<usize> {
     let pages = (0..view.len()).filter(|&i| view[i].is_some_and(|(k, _)| k == id));
     let seq = |&i: &usize| view[i].map(|(_, s)| s);
     match which {
-        Copy::Earliest => pages.min_by_key(seq),
-        Copy::Latest => pages.max_by_key(seq),
+        Which::Earliest => pages.min_by_key(seq),
+        Which::Latest => pages.max_by_key(seq),
     }
 }
 
@@ -65,7 +65,7 @@ fn choose(view: &SlotView, keep: &[usize], latest_first: bool) -> usize {
 /// protects the earliest copy of the newest checkpoint and the latest copy
 /// of the next newest (`newest`, `next`: which copy each rule protects;
 /// `None` protects nothing, for the mutants).
-pub fn for_copy(view: &SlotView, newest: Option<Copy>, next: Option<Copy>) -> usize {
+pub fn for_copy(view: &SlotView, newest: Option<Which>, next: Option<Which>) -> usize {
     let (n, p) = newest_two(view);
     let keep: Vec<usize> = [
         n.zip(newest).and_then(|(n, c)| copy_of(view, n, c)),
@@ -112,8 +112,8 @@ mod tests {
 
     #[test]
     fn protects_the_earliest_copy_of_the_newest_and_the_latest_of_the_next() {
-        let e = Some(Copy::Earliest);
-        let l = Some(Copy::Latest);
+        let e = Some(Which::Earliest);
+        let l = Some(Which::Latest);
         // Ordinary: P=5, N=6, one empty page.
         assert_eq!(for_copy(&[Some((5, 1)), Some((6, 2)), None], e, l), 2);
         // Oldest first.

@@ -60,11 +60,10 @@ pub struct Mem {
     pub seq: u8,
     /// The slot page this session knows holds its current slot durably
     /// (its confirmation copy, then its last C4; set when written, which is
-    /// the same as when synced: a failed sync poisons the handle).
+    /// the same as when synced: a failed sync poisons the handle). `Some`
+    /// once the session has confirmed the newest slot (§4 step 4) or
+    /// written a slot of its own.
     pub durable_page: Option<u8>,
-    /// §4 step 4: this session has confirmed the newest slot (an exact copy
-    /// written and synced), or completed a checkpoint of its own.
-    pub confirmed: bool,
     /// §4 step 4: the pages the newest slot freed relative to the older
     /// valid slots, blocked until the session confirms the newest slot.
     pub blocked: Vec<u8>,
