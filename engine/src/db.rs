@@ -217,12 +217,10 @@ impl Db {
         let pager = Pager::new(file.clone(), ps, opts.cache_size);
         let slots = crate::recovery::valid_slots(&pager)?;
         crate::failpoint::hit("recovery::after_slots")?;
-        let (slot, slot_checksum, slot_page, _) = slots[0].clone();
-        let slot_pages = crate::slots::SlotPages::new(
-            slots
-                .iter()
-                .map(|(s, _, page, seq)| (*page, s.checkpoint, *seq)),
-        );
+        let newest = slots[0].clone();
+        let (slot, slot_checksum, slot_page) = (newest.slot, newest.checksum, newest.page);
+        let slot_pages =
+            crate::slots::SlotPages::new(slots.iter().map(|v| (v.page, v.slot.checkpoint, v.seq)));
         pager.set_page_count(slot.page_count);
         if file.len()? < slot.page_count * ps as u64 {
             return Err(Error::corrupt(
@@ -234,13 +232,17 @@ impl Db {
         if !opts.read_only {
             // The newest slot may be one only the OS cache shows: keep the
             // pages of every older checkpoint until it is confirmed.
-            let mut blocked: Vec<u64> = slots[1..]
+            // Each older checkpoint once, however many copies of its slot exist.
+            let mut older: Vec<&crate::page::slot::Slot> = slots
                 .iter()
-                .filter(|(s, _, _, _)| s.checkpoint < slot.checkpoint)
-                .flat_map(|(older, _, _, _)| {
-                    crate::recovery::unconfirmed_frees(&pager, &alloc, older)
-                })
+                .map(|v| &v.slot)
+                .filter(|s| s.checkpoint < slot.checkpoint)
                 .collect();
+            older.dedup_by_key(|s| s.checkpoint);
+            let mut blocked = Vec::new();
+            for o in older {
+                blocked.extend(crate::recovery::unconfirmed_frees(&pager, &alloc, o)?);
+            }
             blocked.sort_unstable();
             blocked.dedup();
             alloc.block_until_confirmed(blocked);

@@ -5,9 +5,18 @@ use crate::page::slot::{Slot, SLOTS};
 use crate::pager::Pager;
 use crate::{Error, Result};
 
-/// A valid slot, its checkpoint checksum, the page it was read from and its
-/// write sequence number.
-pub type ValidSlot = (Slot, u64, u64, u64);
+/// A valid slot as read at open.
+#[derive(Clone, Debug)]
+pub struct ValidSlot {
+    /// The checkpoint it publishes.
+    pub slot: Slot,
+    /// Its checkpoint checksum (the link of the epoch's first record).
+    pub checksum: u64,
+    /// The slot page it was read from.
+    pub page: u64,
+    /// Its write sequence number.
+    pub seq: u64,
+}
 
 /// Reads every slot page; returns the valid slots, newest first. I/O errors
 /// are returned; a slot that fails validation is skipped.
@@ -19,7 +28,12 @@ pub fn valid_slots(pager: &Pager) -> Result<Vec<ValidSlot>> {
             .read_pages(page, 1)
             .and_then(|b| Slot::decode(&b, page))
         {
-            Ok((s, c, seq)) => slots.push((s, c, page, seq)),
+            Ok((slot, checksum, seq)) => slots.push(ValidSlot {
+                slot,
+                checksum,
+                page,
+                seq,
+            }),
             Err(Error::Io(e)) => return Err(Error::Io(e)),
             Err(e) => last_err = Some(e),
         }
@@ -27,27 +41,31 @@ pub fn valid_slots(pager: &Pager) -> Result<Vec<ValidSlot>> {
     if slots.is_empty() {
         return Err(last_err.unwrap_or_else(|| Error::corrupt(1, "no valid checkpoint slot")));
     }
-    slots.sort_by_key(|(s, _, _, seq)| std::cmp::Reverse((s.checkpoint, *seq)));
+    slots.sort_by_key(|v| std::cmp::Reverse((v.slot.checkpoint, v.seq)));
     Ok(slots)
 }
 
 /// Pages the newest checkpoint freed relative to an older valid one (in use
-/// by `older`, free in `alloc`). Until this session completes a
-/// checkpoint of its own, the newest slot may exist only in the operating
-/// system's cache (its sync failed in an earlier session, FORMAT.md §4 step
-/// 4), so these pages must not be reused yet. If the older checkpoint's
-/// allocator cannot be read, a later checkpoint already reused its pages,
-/// which proves the newest slot was durable: nothing needs blocking.
-pub fn unconfirmed_frees(pager: &Pager, alloc: &Allocator, older: &Slot) -> Vec<u64> {
-    let Ok(old) = Allocator::load(
+/// by `older`, free in `alloc`). Until this session has confirmed the
+/// newest slot, it may exist only in the operating system's cache (its sync
+/// failed in an earlier session, FORMAT.md §4 step 4), so these pages must
+/// not be reused yet. If the older checkpoint's allocator fails
+/// verification, a later checkpoint already reused its pages, which proves
+/// the newest slot was durable: nothing needs blocking. An I/O error is
+/// returned: it proves nothing, and guessing would unblock pages the older
+/// checkpoint may still need.
+pub fn unconfirmed_frees(pager: &Pager, alloc: &Allocator, older: &Slot) -> Result<Vec<u64>> {
+    let old = match Allocator::load(
         pager,
         pager.page_size(),
         older.page_count,
         &older.alloc_index,
-    ) else {
-        return Vec::new();
+    ) {
+        Ok(old) => old,
+        Err(Error::Io(e)) => return Err(Error::Io(e)),
+        Err(_) => return Ok(Vec::new()),
     };
-    (0..older.page_count.min(alloc.page_count()))
+    Ok((0..older.page_count.min(alloc.page_count()))
         .filter(|&p| old.is_in_use(p) && !alloc.is_in_use(p))
-        .collect()
+        .collect())
 }

@@ -84,11 +84,11 @@ impl SlotPages {
     }
 
     /// Where to write the confirmation copy of the newest checkpoint: not
-    /// over its earliest copy (if any copy is durable, that one is: a
-    /// checkpoint whose slot may be a cache-only write is never confirmed
-    /// twice before a newer slot is written), nor over the latest copy of
-    /// the next newest (the copy a confirmation made durable, if the newest
-    /// turns out not to be).
+    /// over its earliest copy (if any copy is durable, that one is: the
+    /// next newest's pages are reused only once the newest is known
+    /// durable, FORMAT.md §1.2), nor over the latest copy of the next
+    /// newest (the copy a confirmation made durable, if no copy of the
+    /// newest is).
     pub fn for_copy(&self) -> u64 {
         let ids = || self.view.iter().flatten().map(|&(k, _)| k);
         let newest = ids().max();
