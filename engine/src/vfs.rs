@@ -32,6 +32,9 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(windows)]
+mod windows;
+
 /// How a file is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenMode {
@@ -150,19 +153,7 @@ impl VfsFile for StdFile {
         }
         #[cfg(windows)]
         {
-            let mut done = 0;
-            while done < buf.len() {
-                let n = std::os::windows::fs::FileExt::seek_read(
-                    &self.file,
-                    &mut buf[done..],
-                    offset + done as u64,
-                )?;
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                done += n;
-            }
-            Ok(())
+            windows::read_exact_at(&self.file, buf, offset)
         }
     }
 
@@ -173,16 +164,7 @@ impl VfsFile for StdFile {
         }
         #[cfg(windows)]
         {
-            let mut done = 0;
-            while done < buf.len() {
-                let n = std::os::windows::fs::FileExt::seek_write(
-                    &self.file,
-                    &buf[done..],
-                    offset + done as u64,
-                )?;
-                done += n;
-            }
-            Ok(())
+            windows::write_all_at(&self.file, buf, offset)
         }
     }
 
