@@ -15,7 +15,7 @@
 //!    loss tearing the write would leave only slot 3, whose pages were
 //!    reused in step 1.
 //!
-//! The tests sweep which sync fails in each middle session (one or two
+//! The tests sweep which sync fails in each middle session (one to three
 //! lies in a row), at which sync the last session loses power, the slot
 //! page each checkpoint lands in, and the crash's seed. After the final
 //! recovery every acknowledged commit must be there and `check()` must
@@ -209,6 +209,22 @@ fn two_failed_syncs_in_a_row_read_back_then_power_loss() {
                     for ending in [Ending::Crash, Ending::Lie] {
                         run(ending, rotation, &[first, second], crash, rotation + first);
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Beyond the model's bounds (it checks at most two failed syncs in a row):
+/// three sessions in a row each lose a sync.
+#[test]
+fn three_failed_syncs_in_a_row_read_back_then_power_loss() {
+    for rotation in 0..3 {
+        for lies in 0..8u64 {
+            let lies = [1 + (lies & 1), 1 + (lies >> 1 & 1), 1 + (lies >> 2 & 1)];
+            for crash in 1..=3 {
+                for ending in [Ending::Crash, Ending::Lie] {
+                    run(ending, rotation, &lies, crash, rotation + lies[0]);
                 }
             }
         }
