@@ -1851,12 +1851,37 @@ fn a_full_log_grows_up_to_the_configured_maximum() {
         seen.windows(2).all(|w| w[1] == (w[0] * 2).min(max_pages)),
         "each growth doubles: {seen:?}"
     );
-    // It never exceeds the maximum.
+    // It never exceeds the maximum, and a full log at its maximum is
+    // reused in place (FORMAT.md §3 C1 allocates an extent only when the
+    // log grows): the newest slot's log extent stays where it is.
+    let path = dir.path().join("db");
+    let at_max = newest_slot_log_extent(&path);
+    let checkpoints = db.stats().checkpoints_run;
     for i in 2_000u32..2_600 {
         db.update(|tx| tx.put(i.to_be_bytes(), b"v")).unwrap();
         assert_eq!(db.stats().log_pages, max_pages);
+        assert_eq!(newest_slot_log_extent(&path), at_max, "commit {i}");
     }
+    assert!(
+        db.stats().checkpoints_run >= checkpoints + 2,
+        "the log filled at its maximum size more than once"
+    );
     assert!(db.check().unwrap().is_ok());
+}
+
+/// The log extent (first page, pages) of the newest slot in the file at
+/// `path` (1 KiB pages; FORMAT.md §1.2: id at byte 8, extent at 32 and 40).
+fn newest_slot_log_extent(path: &std::path::Path) -> (u64, u64) {
+    let bytes = std::fs::read(path).unwrap();
+    let field = |page: usize, at: usize| {
+        let o = page * 1024 + at;
+        u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap())
+    };
+    let newest = (1..4)
+        .filter(|&p| &bytes[p * 1024..p * 1024 + 8] == b"VELLSLOT")
+        .max_by_key(|&p| field(p, 8))
+        .expect("a valid slot");
+    (field(newest, 32), field(newest, 40))
 }
 
 /// Opening a database that was closed cleanly replays nothing and runs no
