@@ -202,4 +202,87 @@ mod tests {
         assert!(Slot::decode(&b, 2).is_err());
         assert!(Slot::decode(&[0u8; 4096], 2).is_err());
     }
+
+    /// `bytes` with field `at` set to `v` and both checksums recomputed, as
+    /// a writer with a bug (or a crafted file) would produce.
+    fn sealed_with(mut bytes: Vec<u8>, fields: &[(usize, u64)]) -> Vec<u8> {
+        for &(at, v) in fields {
+            bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        let c = checksum(&bytes[..CHECKSUM_AT]);
+        bytes[CHECKSUM_AT..CHECKSUM_AT + 8].copy_from_slice(&c.to_le_bytes());
+        let w = checksum(&bytes[..WRITE_CHECKSUM_AT]);
+        bytes[WRITE_CHECKSUM_AT..WRITE_CHECKSUM_AT + 8].copy_from_slice(&w.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn each_field_out_of_range_alone_makes_a_checksummed_slot_invalid() {
+        let (b, _) = sample().encode(4096, 1);
+        // Offsets (FORMAT.md §1.2): page count 24, log extent 32 and 40,
+        // catalog root page 48, first allocator index reference 72.
+        let cases: &[(&str, &[(usize, u64)])] = &[
+            ("page count below the reserved pages", &[(24, 3)]),
+            ("page count above the limit", &[(24, MAX_PAGE_COUNT + 1)]),
+            ("log extent past the end", &[(32, 90), (40, 16)]),
+            ("log extent overflowing u64", &[(32, 10), (40, u64::MAX)]),
+            ("log extent in the reserved pages", &[(32, 2), (40, 1)]),
+            ("catalog root past the end", &[(48, 100)]),
+            ("catalog root in the reserved pages", &[(48, 3)]),
+            ("allocator index page past the end", &[(72, 100)]),
+            ("allocator index page in the reserved pages", &[(72, 1)]),
+        ];
+        for (what, fields) in cases {
+            let bad = sealed_with(b.clone(), fields);
+            assert!(Slot::decode(&bad, 1).is_err(), "{what} was accepted");
+        }
+        // The edges that are valid.
+        let edges: &[(&str, &[(usize, u64)])] = &[
+            ("an empty log extent anywhere", &[(32, 0), (40, 0)]),
+            (
+                "a log extent ending at the last page",
+                &[(32, 84), (40, 16)],
+            ),
+            ("no catalog", &[(48, 0), (56, 0)]),
+            (
+                "the smallest page count",
+                &[
+                    (24, RESERVED_PAGES),
+                    (32, 4),
+                    (40, 0),
+                    (48, 0),
+                    (56, 0),
+                    (64, 0),
+                    (72, 0),
+                    (80, 0),
+                ],
+            ),
+        ];
+        for (what, fields) in edges {
+            let good = sealed_with(b.clone(), fields);
+            assert!(Slot::decode(&good, 1).is_ok(), "{what} was rejected");
+        }
+    }
+
+    #[test]
+    fn a_slot_may_reference_the_most_index_pages_and_no_more() {
+        let mut s = sample();
+        s.alloc_index = (0..MAX_INDEX_REFS as u64)
+            .map(|i| PageRef {
+                page: 60 + i,
+                checksum: i,
+            })
+            .collect();
+        let (b, _) = s.encode(4096, 1);
+        assert_eq!(Slot::decode(&b, 1).unwrap().0, s);
+        let bad = sealed_with(b, &[(64, MAX_INDEX_REFS as u64 + 1)]);
+        assert!(Slot::decode(&bad, 1).is_err());
+    }
+
+    #[test]
+    fn a_buffer_of_exactly_the_slot_length_decodes() {
+        let (b, _) = sample().encode(4096, 1);
+        assert_eq!(Slot::decode(&b[..SLOT_LEN], 1).unwrap().0, sample());
+        assert!(Slot::decode(&b[..SLOT_LEN - 1], 1).is_err());
+    }
 }
