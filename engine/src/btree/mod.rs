@@ -343,3 +343,53 @@ pub fn for_each_page(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The children of the root branch of `root`.
+    fn root_children(root: &Option<Child>) -> Vec<Arc<Node>> {
+        let Some(Child::Mem(n)) = root else {
+            panic!("an in-memory root")
+        };
+        let Node::Branch(b) = &**n else {
+            panic!("a branch root")
+        };
+        b.children
+            .iter()
+            .map(|c| match c {
+                Child::Mem(n) => n.clone(),
+                Child::Disk(_) => panic!("in-memory children"),
+            })
+            .collect()
+    }
+
+    /// A delete that leaves its leaf more than a quarter full copies only
+    /// the path to its key: no sibling is merged or redistributed (each
+    /// copied sibling would be one more page written at the checkpoint).
+    #[test]
+    fn a_delete_leaving_its_leaf_full_enough_touches_only_its_path() {
+        let ps = 1024;
+        let pager = Pager::in_memory(ps);
+        let entries = (0..300u32).map(|i| (i.to_be_bytes().to_vec(), Value::Inline(vec![1; 20])));
+        let mut root = build::build_sorted(entries, ps, 1.0);
+        let before = root_children(&root);
+        assert!(before.len() > 2, "a two-level tree");
+        let mut freed = Freed::new();
+        let mut t = TreeMut::new(&pager, &mut freed);
+        let old = delete(&mut t, &mut root, &0u32.to_be_bytes()).unwrap();
+        assert!(matches!(old, Some(Value::Inline(_))));
+        let after = root_children(&root);
+        assert_eq!(after.len(), before.len(), "no merge");
+        assert!(
+            !Arc::ptr_eq(&after[0], &before[0]),
+            "the key's leaf is a copy"
+        );
+        for i in 1..before.len() {
+            assert!(Arc::ptr_eq(&after[i], &before[i]), "sibling {i} was copied");
+        }
+        assert_eq!(get(&pager, &root, &0u32.to_be_bytes()).unwrap(), None);
+        assert!(get(&pager, &root, &1u32.to_be_bytes()).unwrap().is_some());
+    }
+}
