@@ -380,6 +380,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn freeing_a_page_not_in_use_is_corruption() {
+        let mut a = Allocator::new(4096);
+        let p = a.allocate(2).unwrap();
+        a.free(p, 1, 2).unwrap();
+        assert!(!a.is_in_use(p) && a.is_in_use(p + 1));
+        assert!(a.free(p, 1, 2).is_err(), "a page freed twice");
+        assert!(a.free(p + 2, 1, 2).is_err(), "a page never allocated");
+        assert!(a.free(RESERVED_PAGES - 1, 1, 2).is_err(), "a slot page");
+        assert!(a.free(a.page_count, 1, 2).is_err(), "a page past the end");
+        assert!(a.is_in_use(p + 1), "the failed frees changed nothing else");
+    }
+
+    #[test]
     fn growth_is_capped_at_16_mib_per_step() {
         // A file of 2M pages (8 GiB) with every page in use: growing by an
         // eighth would add 1 GiB at once; the step is capped at 16 MiB.

@@ -1959,6 +1959,33 @@ fn a_checkpoint_runs_once_changes_exceed_half_the_cache() {
     assert!(db.check().unwrap().is_ok());
 }
 
+/// However small the cache, 64 pages of changes may accumulate between
+/// checkpoints: a tiny cache does not turn every commit into a checkpoint.
+#[test]
+fn a_tiny_cache_still_lets_changes_accumulate_between_checkpoints() {
+    let (_d, path) = tmp();
+    let db = Options::new()
+        .page_size(1024)
+        .durability(Durability::Eventual)
+        .max_log_size(2 << 20)
+        .cache_size(1024)
+        .open(&path)
+        .unwrap();
+    // The session's first commit publishes a checkpoint of its own.
+    db.update(|tx| tx.put(b"first", b"x")).unwrap();
+    let start = db.stats().checkpoints_run;
+    for i in 0..2 {
+        db.update(|tx| tx.put_many((0..10).map(|j| (num_key("t", i * 10 + j), [7u8; 100]))))
+            .unwrap();
+    }
+    assert_eq!(
+        db.stats().checkpoints_run,
+        start,
+        "2 KiB of changes forced a checkpoint"
+    );
+    assert!(db.check().unwrap().is_ok());
+}
+
 /// A `MemVfs` enforces the same locks as the operating system's files: one
 /// writable handle, or any number of read-only ones.
 #[test]
