@@ -79,3 +79,43 @@ pub fn split_branch(branch: &mut Branch, page_size: usize) -> Vec<(Vec<u8>, Node
     out.reverse();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sizes of the pieces `boundaries` makes.
+    fn pieces(sizes: &[usize], starts: &[usize]) -> Vec<usize> {
+        let mut cuts = vec![0];
+        cuts.extend_from_slice(starts);
+        cuts.push(sizes.len());
+        cuts.windows(2)
+            .map(|w| sizes[w[0]..w[1]].iter().sum())
+            .collect()
+    }
+
+    #[test]
+    fn pieces_are_as_few_and_as_even_as_the_items_allow() {
+        // 100 items of 50 bytes, 1008 bytes of room: five pieces of 20.
+        let sizes = vec![50; 100];
+        let starts = boundaries(&sizes, 16, 1024, 1);
+        assert_eq!(starts, [20, 40, 60, 80]);
+        // 50 items of 60 bytes: three pieces cannot hold them evenly (16,
+        // 16 and 18 items, the last too large), so four pieces of 12, 12, 12
+        // and 14, not three even pieces and a stub of 2.
+        assert_eq!(boundaries(&[60; 50], 16, 1024, 1), [12, 24, 36]);
+        // Mixed sizes: every piece fits, the fewest pieces that fit, and no
+        // piece is more than one item larger than the average.
+        let sizes: Vec<usize> = (0..300).map(|i| 20 + (i * 37) % 90).collect();
+        let (fixed, cap) = (16, 4096);
+        let starts = boundaries(&sizes, fixed, cap, 1);
+        let p = pieces(&sizes, &starts);
+        let total: usize = sizes.iter().sum();
+        assert_eq!(p.len(), total.div_ceil(cap - fixed), "{p:?}");
+        let avg = total / p.len();
+        assert!(
+            p.iter().all(|&s| s + fixed <= cap && s <= avg + 110),
+            "{p:?}"
+        );
+    }
+}

@@ -299,6 +299,26 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn a_value_has_the_length_of_its_bytes_wherever_they_live() {
+        let overflow = |len| Value::Overflow {
+            at: PageRef {
+                page: 9,
+                checksum: 1,
+            },
+            len,
+        };
+        for (v, len) in [
+            (Value::Inline(vec![]), 0),
+            (Value::Inline(vec![1, 2]), 2),
+            (Value::Big(Arc::from(vec![5u8; 3000])), 3000),
+            (overflow(70_000), 70_000),
+        ] {
+            assert_eq!(v.len(), len);
+            assert_eq!(v.is_empty(), len == 0, "{len}");
+        }
+    }
+
+    #[test]
     fn in_memory_children_compare_by_content() {
         let leaf = |v: u8| {
             Child::Mem(Arc::new(Node::Leaf(Leaf {
