@@ -17,6 +17,10 @@ pub const RESERVED_PAGES: u64 = 1 + SLOTS;
 /// Larger page counts are rejected outright (above any page size's limit,
 /// and small enough that `page_count * page_size` cannot overflow).
 const MAX_PAGE_COUNT: u64 = 1 << 40;
+/// Largest valid write sequence number (a writer starts at 1 and adds one
+/// per slot write, so it never gets near; a larger one is a crafted file,
+/// and `next_seq` could not exceed it without overflowing).
+pub const MAX_SEQ: u64 = 1 << 62;
 /// Offset of the checkpoint checksum (over the checkpoint's fields; log
 /// records of its epoch link to it).
 const CHECKSUM_AT: usize = 72 + 16 * MAX_INDEX_REFS;
@@ -52,6 +56,7 @@ impl Slot {
     /// and the checkpoint checksum (the same for every copy).
     pub fn encode(&self, page_size: usize, seq: u64) -> (Vec<u8>, u64) {
         assert!(self.alloc_index.len() <= MAX_INDEX_REFS);
+        assert!((1..=MAX_SEQ).contains(&seq), "write sequence {seq}");
         assert!(
             self.page_count >= RESERVED_PAGES && self.log_start + self.log_pages <= self.page_count
         );
@@ -106,6 +111,12 @@ impl Slot {
             return Err(Error::corrupt(slot_page, "slot write checksum mismatch"));
         }
         let seq = u64_at(SEQ_AT);
+        if !(1..=MAX_SEQ).contains(&seq) {
+            return Err(Error::corrupt(
+                slot_page,
+                "slot write sequence out of range",
+            ));
+        }
         let mut r = Reader::at(bytes, 8, slot_page);
         let checkpoint = r.u64()?;
         let last_txn = r.u64()?;
@@ -231,6 +242,9 @@ mod tests {
             ("catalog root in the reserved pages", &[(48, 3)]),
             ("allocator index page past the end", &[(72, 100)]),
             ("allocator index page in the reserved pages", &[(72, 1)]),
+            ("write sequence 0", &[(SEQ_AT, 0)]),
+            ("write sequence past the limit", &[(SEQ_AT, MAX_SEQ + 1)]),
+            ("write sequence u64::MAX", &[(SEQ_AT, u64::MAX)]),
         ];
         for (what, fields) in cases {
             let bad = sealed_with(b.clone(), fields);
@@ -244,6 +258,7 @@ mod tests {
                 &[(32, 84), (40, 16)],
             ),
             ("no catalog", &[(48, 0), (56, 0)]),
+            ("the largest write sequence", &[(SEQ_AT, MAX_SEQ)]),
             (
                 "the smallest page count",
                 &[
