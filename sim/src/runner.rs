@@ -29,8 +29,9 @@
 //!   returned must still be right, and a recovered state must equal some
 //!   commit of the history (a lost write can make the newest commits vanish
 //!   without a trace, which no engine can detect; mixed or invented data is
-//!   still a failure). A database on which corruption was detected is
-//!   retired and the run continues on a fresh one.
+//!   still a failure), including the commits before an earlier rollback.
+//!   A database on which corruption was detected is retired and the run
+//!   continues on a fresh one.
 //! - **No page leaks**: at the end everything is deleted and checkpointed,
 //!   and the pages in use must return to what a fresh database uses
 //!   (allowing for the log extent and allocator pages, which may have
@@ -289,6 +290,10 @@ struct Runner<'c> {
     txn: Option<Txn>,
     readers: Vec<Reader>,
     model: model::VersionedModel,
+    /// The histories before each rollback after silent corruption (oldest
+    /// first): a later silent fault may roll the database back further, to
+    /// a commit only they remember.
+    past: Vec<model::VersionedModel>,
     limits: Limits,
     rt: SimRng,
     silent_base: u64,
@@ -644,6 +649,7 @@ impl<'c> Runner<'c> {
             limits: Limits::for_page_size(case.config.page_size),
             rt: SimRng::new(case.seed ^ 0x7275_6e6e_6572),
             silent_base: 0,
+            past: Vec::new(),
             op_index: 0,
             errs_at_start: 0,
             recovery_crash: None,
@@ -917,12 +923,20 @@ impl<'c> Runner<'c> {
             }
             Err(err) => {
                 if self.tainted() {
-                    let all = self.model.oldest_kept()..=self.model.last_attempted();
-                    if let Some(c) = model::find_commit(&self.model, &state, all) {
+                    let generations = std::iter::once(&self.model).chain(self.past.iter().rev());
+                    let found = generations.enumerate().find_map(|(back, m)| {
+                        let all = m.oldest_kept()..=m.last_attempted();
+                        model::find_commit(m, &state, all).map(|c| (back, c))
+                    });
+                    if let Some((back, c)) = found {
                         self.note(|| {
-                            format!("after silent corruption the state rolled back to commit {c}")
+                            format!(
+                                "after silent corruption the state rolled back to commit {c} \
+                                 ({back} rollback(s) earlier in the history)"
+                            )
                         });
-                        self.model = model::VersionedModel::starting_from(state);
+                        let current = model::VersionedModel::starting_from(state);
+                        self.past.push(std::mem::replace(&mut self.model, current));
                         return Ok(true);
                     }
                 }
@@ -994,6 +1008,7 @@ impl<'c> Runner<'c> {
         self.generation += 1;
         self.path = PathBuf::from(format!("/db/vellum-{}", self.generation));
         self.model = model::VersionedModel::new();
+        self.past.clear();
         self.silent_base = self.sim.stats().silent_faults;
         self.recovery_crash = None;
         self.failed_commit = None;
