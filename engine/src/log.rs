@@ -44,6 +44,16 @@ impl LogState {
         self.link = link;
         Ok(())
     }
+
+    /// Overwrites the header of the record slot at the tail with zeros (not
+    /// synced): after a failed [`LogState::append`], the bytes that did land
+    /// together with what the extent already held (an earlier record with
+    /// the same payload, say) may form a valid record there (FORMAT.md §3
+    /// L3).
+    pub fn erase_tail(&self, pager: &Pager) -> Result<()> {
+        let ps = pager.page_size() as u64;
+        pager.write_at((self.start + self.tail) * ps, &[0u8; HEADER_LEN])
+    }
 }
 
 /// Reads the records accepted by FORMAT.md §2.3, calling `apply` for each

@@ -45,7 +45,17 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     }
     // L1–L3: append the record.
     crate::failpoint::hit("commit::before_log_append")?;
-    core.log.append(pager, txn, &state.payload)?;
+    if let Err(e) = core.log.append(pager, txn, &state.payload) {
+        // The commit fails, but the bytes that landed may still form a valid
+        // record with what the extent held: erase its header durably, or,
+        // if that fails too, the outcome is unknown and the handle poisoned.
+        if core.log.erase_tail(pager).is_err() {
+            inner.poison();
+        } else {
+            let _ = inner.sync_or_poison();
+        }
+        return Err(e);
+    }
     if let Err(e) = crate::failpoint::hit("commit::after_log_append") {
         // The record is written and may become durable: memory and disk
         // disagree about transaction `txn`, so the handle cannot go on.
