@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use vellum::page::slot::Slot;
 use vellum::{Db, Entry, Error, ReadTxn};
 
 /// A tiny seeded RNG (SplitMix64): tests stay deterministic without extra
@@ -116,4 +117,17 @@ pub fn is_damage_error(e: &Error) -> bool {
 /// A key made of a fixed-width decimal number (sorts numerically).
 pub fn num_key(prefix: &str, i: u64) -> Vec<u8> {
     format!("{prefix}{i:08}").into_bytes()
+}
+
+/// The valid checkpoint slots in a file image (pages 1 to 3 of
+/// `page_size` bytes), as `(page, slot, checkpoint checksum, write
+/// sequence)`.
+pub fn valid_slots(image: &[u8], page_size: usize) -> Vec<(usize, Slot, u64, u64)> {
+    (1..4)
+        .filter_map(|p| {
+            let bytes = image.get(p * page_size..(p + 1) * page_size)?;
+            let (slot, checksum, seq) = Slot::decode(bytes, p as u64).ok()?;
+            Some((p, slot, checksum, seq))
+        })
+        .collect()
 }

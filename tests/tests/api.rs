@@ -1869,19 +1869,15 @@ fn a_full_log_grows_up_to_the_configured_maximum() {
     assert!(db.check().unwrap().is_ok());
 }
 
-/// The log extent (first page, pages) of the newest slot in the file at
-/// `path` (1 KiB pages; FORMAT.md §1.2: id at byte 8, extent at 32 and 40).
+/// The log extent (first page, pages) of the newest valid slot in the file
+/// at `path` (1 KiB pages).
 fn newest_slot_log_extent(path: &std::path::Path) -> (u64, u64) {
-    let bytes = std::fs::read(path).unwrap();
-    let field = |page: usize, at: usize| {
-        let o = page * 1024 + at;
-        u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap())
-    };
-    let newest = (1..4)
-        .filter(|&p| &bytes[p * 1024..p * 1024 + 8] == b"VELLSLOT")
-        .max_by_key(|&p| field(p, 8))
+    let image = std::fs::read(path).unwrap();
+    let (_, slot, _, _) = vellum_tests::util::valid_slots(&image, 1024)
+        .into_iter()
+        .max_by_key(|(_, s, _, seq)| (s.checkpoint, *seq))
         .expect("a valid slot");
-    (field(newest, 32), field(newest, 40))
+    (slot.log_start, slot.log_pages)
 }
 
 /// Opening a database that was closed cleanly replays nothing and runs no
@@ -1906,19 +1902,21 @@ fn opening_a_cleanly_closed_database_does_not_write_to_it() {
     );
 }
 
+/// 1 KiB pages, `Eventual`, a 2 MiB log and a cache of `cache` bytes.
+fn small_pages_with_cache(cache: usize) -> Options {
+    Options::new()
+        .page_size(1024)
+        .durability(Durability::Eventual)
+        .max_log_size(2 << 20)
+        .cache_size(cache)
+}
+
 /// Changes held in memory between checkpoints are bounded by half the
 /// cache: once the commits since the last checkpoint exceed it, a commit
 /// runs a checkpoint although the log still has room.
 #[test]
 fn a_checkpoint_runs_once_changes_exceed_half_the_cache() {
     let (_d, path) = tmp();
-    let opts = |cache: usize| {
-        Options::new()
-            .page_size(1024)
-            .durability(Durability::Eventual)
-            .max_log_size(2 << 20)
-            .cache_size(cache)
-    };
     let batch = |db: &Db, prefix: &str, i: u64| {
         db.update(|tx| tx.put_many((0..100).map(|j| (num_key(prefix, i * 100 + j), [7u8; 100]))))
             .unwrap();
@@ -1926,14 +1924,14 @@ fn a_checkpoint_runs_once_changes_exceed_half_the_cache() {
     // With a 64 MiB cache only a full log forces checkpoints: fill it until
     // it has grown to its 2 MiB maximum.
     {
-        let db = opts(64 << 20).open(&path).unwrap();
+        let db = small_pages_with_cache(64 << 20).open(&path).unwrap();
         for i in 0..400 {
             batch(&db, "w", i);
         }
         assert_eq!(db.stats().log_pages, 2048, "the log reached its maximum");
     }
     // A 256 KiB cache allows 128 KiB of changes between checkpoints.
-    let db = opts(256 << 10).open(&path).unwrap();
+    let db = small_pages_with_cache(256 << 10).open(&path).unwrap();
     assert_eq!(db.stats().log_pages, 2048);
     // The session's first commit publishes a checkpoint of its own.
     db.update(|tx| tx.put(b"first", b"x")).unwrap();
@@ -1964,13 +1962,7 @@ fn a_checkpoint_runs_once_changes_exceed_half_the_cache() {
 #[test]
 fn a_tiny_cache_still_lets_changes_accumulate_between_checkpoints() {
     let (_d, path) = tmp();
-    let db = Options::new()
-        .page_size(1024)
-        .durability(Durability::Eventual)
-        .max_log_size(2 << 20)
-        .cache_size(1024)
-        .open(&path)
-        .unwrap();
+    let db = small_pages_with_cache(1024).open(&path).unwrap();
     // The session's first commit publishes a checkpoint of its own.
     db.update(|tx| tx.put(b"first", b"x")).unwrap();
     let start = db.stats().checkpoints_run;

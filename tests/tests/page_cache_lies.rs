@@ -24,11 +24,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use vellum::page::slot::Slot;
 use vellum::{Db, Durability, Options};
 use vellum_sim::{FaultConfig, InjectedError, OpKind, SimVfs};
-use vellum_tests::util::{assert_check_ok, dump, num_key, Buckets, Map};
+use vellum_tests::util::{assert_check_ok, dump, num_key, valid_slots, Buckets, Map};
 
 const PATH: &str = "/db.vellum";
+const PAGE_SIZE: usize = 1024;
 const KEYS: u64 = 300;
 
 /// A disk whose failed syncs lose everything they covered, and whose power
@@ -45,7 +47,7 @@ fn disk(seed: u64) -> SimVfs {
 
 fn opts(vfs: &SimVfs) -> Options {
     Options::new()
-        .page_size(1024)
+        .page_size(PAGE_SIZE)
         .durability(Durability::Immediate)
         .max_log_size(64 * 1024)
         .vfs(Arc::new(vfs.clone()))
@@ -243,12 +245,9 @@ fn the_sweep_reaches_two_copies_of_the_newest_slot() {
     vfs.clear_scheduled_errors();
     let image = vfs.contents(Path::new(PATH)).expect("the file exists");
     let durable = vfs.durable_contents(Path::new(PATH)).expect("durable");
-    let slot = |bytes: &[u8], p: usize| bytes[p * 1024..p * 1024 + 584].to_vec();
+    let page = |bytes: &[u8], p: usize| bytes[p * PAGE_SIZE..(p + 1) * PAGE_SIZE].to_vec();
     let lies: Vec<usize> = (1..4)
-        .filter(|&p| {
-            slot(&image, p) != slot(&durable, p)
-                || image[p * 1024 + 584..(p + 1) * 1024] != durable[p * 1024 + 584..(p + 1) * 1024]
-        })
+        .filter(|&p| page(&image, p) != page(&durable, p))
         .collect();
     assert_eq!(
         lies.len(),
@@ -256,8 +255,18 @@ fn the_sweep_reaches_two_copies_of_the_newest_slot() {
         "one slot page only the cache shows: {lies:?}"
     );
     let lie = lies[0];
-    let twins: Vec<usize> = (1..4)
-        .filter(|&p| p != lie && slot(&durable, p) == slot(&image, lie))
+    // The same checkpoint (slot and checkpoint checksum), another copy.
+    let checkpoint = |(p, slot, checksum, _): (usize, Slot, u64, u64)| (p, (slot, checksum));
+    let (_, lied) = valid_slots(&image, PAGE_SIZE)
+        .into_iter()
+        .map(checkpoint)
+        .find(|(p, _)| *p == lie)
+        .expect("the cached page is a valid slot");
+    let twins: Vec<usize> = valid_slots(&durable, PAGE_SIZE)
+        .into_iter()
+        .map(checkpoint)
+        .filter(|(p, c)| *p != lie && *c == lied)
+        .map(|(p, _)| p)
         .collect();
     assert_eq!(
         twins.len(),
