@@ -217,8 +217,12 @@ impl Db {
         let pager = Pager::new(file.clone(), ps, opts.cache_size);
         let slots = crate::recovery::valid_slots(&pager)?;
         crate::failpoint::hit("recovery::after_slots")?;
-        let newest = slots[0].clone();
-        let (slot, slot_checksum, slot_page) = (newest.slot, newest.checksum, newest.page);
+        let crate::recovery::ValidSlot {
+            slot,
+            checksum: slot_checksum,
+            page: slot_page,
+            ..
+        } = slots[0].clone();
         let slot_pages =
             crate::slots::SlotPages::new(slots.iter().map(|v| (v.page, v.slot.checkpoint, v.seq)));
         pager.set_page_count(slot.page_count);

@@ -49,10 +49,13 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
         // The commit fails, but the bytes that landed may still form a valid
         // record with what the extent held: erase its header durably, or,
         // if that fails too, the outcome is unknown and the handle poisoned.
-        if core.log.erase_tail(pager).is_err() {
+        if core
+            .log
+            .erase_tail(pager)
+            .and_then(|()| inner.sync_or_poison())
+            .is_err()
+        {
             inner.poison();
-        } else {
-            let _ = inner.sync_or_poison();
         }
         return Err(e);
     }
