@@ -651,3 +651,87 @@ fn commit_protocol_mutant_protect_earliest_copy_of_next_is_caught() {
         P_ACKED,
     );
 }
+
+/// §3 L3's fault: a log write fails (what landed may form the whole record,
+/// for instance the new header over an earlier record with the same
+/// payload: retried payloads), the session erases the header and syncs and
+/// goes on logging at the same tail; or the erase fails too and the handle
+/// is poisoned. With crashes and a C1–C2 error around it.
+fn with_failed_log_writes() -> CommitProtocol {
+    CommitProtocol {
+        append_failures: 1,
+        ..with_failures()
+    }
+}
+
+#[test]
+fn commit_protocol_failed_log_writes_immediate() {
+    let n = check(
+        "commit protocol (FORMAT.md), failed log writes, Immediate",
+        with_failed_log_writes(),
+    );
+    assert!(n > 100_000);
+}
+
+#[test]
+fn commit_protocol_failed_log_writes_eventual() {
+    let n = check(
+        "commit protocol (FORMAT.md), failed log writes, Eventual",
+        CommitProtocol {
+            durability: Durability::Eventual,
+            ..with_failed_log_writes()
+        },
+    );
+    assert!(n > 100_000);
+}
+
+/// A failed log write whose erase then fails its sync, read by a reopen
+/// that sees the erase in the page cache while the disk holds the record:
+/// a later crash may reveal the failed commit (its outcome stays unknown
+/// until the reopened session's first checkpoint completes, §3 L3), and
+/// nothing else goes wrong.
+#[test]
+fn commit_protocol_failed_log_writes_with_cache_lie() {
+    let n = check(
+        "commit protocol (FORMAT.md), failed log writes, failed sync visible to a reopen",
+        CommitProtocol {
+            append_failures: 1,
+            retry_payloads: true,
+            checkpoints: 1,
+            ..with_cache_lie()
+        },
+    );
+    assert!(n > 100_000);
+}
+
+/// Without the erase the bytes a failed log write left may form the whole
+/// record, and a crash then recovers a commit that failed on a handle that
+/// stayed usable.
+#[test]
+fn commit_protocol_mutant_no_erase_after_failed_log_write_is_caught() {
+    discovers(
+        "mutant NoEraseAfterFailedLogWrite",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::NoEraseAfterFailedLogWrite,
+            append_failures: 1,
+            ..small()
+        },
+        P_PREFIX,
+    );
+}
+
+/// A failed erase that leaves the handle usable: the erase may not have
+/// reached the disk, so the failed commit can come back after a crash.
+#[test]
+fn commit_protocol_mutant_erase_failure_keeps_handle_usable_is_caught() {
+    discovers(
+        "mutant EraseFailureKeepsHandleUsable",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::EraseFailureKeepsHandleUsable,
+            append_failures: 1,
+            sync_failures: 1,
+            ..small()
+        },
+        P_PREFIX,
+    );
+}

@@ -22,6 +22,26 @@ impl CommitProtocol {
         self.confirm_at == ConfirmAt::BeforeC4 || !self.mutant.confirms()
     }
 
+    /// The next commit is an L1–L3 log append (not a commit by checkpoint
+    /// or a republish).
+    fn logs_next_commit(&self, s: &State) -> bool {
+        !s.mem.needs_epoch && s.mem.chain.len() < self.log_len as usize
+    }
+
+    /// How the erase after a failed log write may go. Without the page-cache
+    /// lie a failed erase write and a failed erase sync have the same
+    /// outcomes (the disk decides at the reopen), so only one is explored.
+    fn erase_outcomes(&self, s: &State) -> Vec<Erase> {
+        let mut out = vec![Erase::Synced];
+        if s.sync_failures_left > 0 && self.mutant != Mutant::NoEraseAfterFailedLogWrite {
+            if self.cache_lie {
+                out.push(Erase::WriteFails);
+            }
+            out.push(Erase::SyncFails);
+        }
+        out
+    }
+
     /// Up to two older slots' pages may be blocked while a page is
     /// allocated: one page more than the current and the blocked ones.
     fn min_pages(&self) -> u8 {
@@ -90,6 +110,8 @@ impl Model for CommitProtocol {
                 durable_page: None,
                 blocked: Vec::new(),
                 poisoned: false,
+                failing: None,
+                alt: None,
             },
             session: 0,
             txns_left: self.txns,
@@ -97,11 +119,14 @@ impl Model for CommitProtocol {
             crashes_left: self.crashes,
             write_failures_left: self.write_failures,
             sync_failures_left: self.sync_failures,
+            append_failures_left: self.append_failures,
             write_failed: false,
             c3_failed: false,
             c5_failed: false,
             l5_failed: false,
             confirm_failed: false,
+            append_failed: false,
+            erase_failed: None,
             newest_slot: 1,
             halted: false,
             event: Event::None,
@@ -114,7 +139,11 @@ impl Model for CommitProtocol {
         }
         if s.mem.poisoned {
             let choices = s.fate_choices();
-            let sync_failed = s.c3_failed || s.c5_failed || s.l5_failed || s.confirm_failed;
+            let sync_failed = s.c3_failed
+                || s.c5_failed
+                || s.l5_failed
+                || s.confirm_failed
+                || s.erase_failed.is_some();
             if self.cache_lie && sync_failed {
                 actions.extend(choices.iter().cloned().map(|f| Action::Reopen(f, true)));
             }
@@ -143,6 +172,13 @@ impl Model for CommitProtocol {
                 if s.txns_left > 0 {
                     for payload in self.payloads(s) {
                         actions.push(Action::Commit { payload });
+                    }
+                    if self.logs_next_commit(s) && s.append_failures_left > 0 {
+                        for payload in self.payloads(s) {
+                            for erase in self.erase_outcomes(s) {
+                                actions.push(Action::AppendFails { payload, erase });
+                            }
+                        }
                     }
                 }
                 if s.ckpts_left > 0 {
@@ -206,6 +242,7 @@ impl Model for CommitProtocol {
                     self.log_commit(&mut s, payload);
                 }
             }
+            Action::AppendFails { payload, erase } => self.append_fails(&mut s, payload, erase),
             Action::Sync => self.sync(&mut s),
             Action::SyncFails => {
                 s.sync_failures_left -= 1;
@@ -333,6 +370,22 @@ impl Model for CommitProtocol {
             props.push(Property::sometimes(S_WRITE_FAILURE, |_, s: &State| {
                 s.event == Event::CompletedAfterWriteFailure
             }));
+        }
+        if self.append_failures > 0 && self.mutant == Mutant::None {
+            props.push(Property::sometimes(
+                S_LOGGED_AFTER_APPEND_FAILURE,
+                |_, s: &State| s.event == Event::LoggedAfterAppendFailure,
+            ));
+            if self.sync_failures > 0 {
+                props.push(Property::sometimes(S_ERASE_FAILURE, |_, s| {
+                    report(s).is_some_and(|r| r.after_erase_failure)
+                }));
+            }
+            if self.sync_failures > 0 && self.cache_lie && self.crashes > 0 {
+                props.push(Property::sometimes(S_REVEALED, |_, s| {
+                    report(s).is_some_and(|r| r.revealed)
+                }));
+            }
         }
         if self.sync_failures > 0 {
             props.push(Property::sometimes(S_C3_FAILURE, |_, s| {

@@ -85,7 +85,7 @@ impl Rec {
 pub enum Cell<T> {
     /// Never written.
     Zero,
-    /// A torn write: fails its checksum.
+    /// A torn write, or a record header erased by §3 L3: fails its checksum.
     Torn,
     /// A whole value.
     Val(T),
@@ -98,10 +98,11 @@ pub struct Loc<T> {
     pub durable: Cell<T>,
     /// Written, not yet synced.
     pub pending: Option<T>,
-    /// A write a failed sync lost that the operating system's page cache
-    /// still shows (fsyncgate): a reopen without a crash reads it, a crash
-    /// forgets it.
-    pub cached: Option<T>,
+    /// What the operating system's page cache shows instead of the disk
+    /// after a failed sync (fsyncgate): a write the sync lost, or (a failed
+    /// log write's erase, §3 L3) a header of zeros over a record the disk
+    /// holds. A reopen without a crash reads it, a crash forgets it.
+    pub cached: Option<Cell<T>>,
 }
 
 impl<T: Clone> Loc<T> {
@@ -114,10 +115,7 @@ impl<T: Clone> Loc<T> {
     }
     /// What a read sees now (no write pending): the page cache, else the disk.
     pub(super) fn view(&self) -> Cell<T> {
-        match &self.cached {
-            Some(v) => Cell::Val(v.clone()),
-            None => self.durable.clone(),
-        }
+        self.cached.clone().unwrap_or_else(|| self.durable.clone())
     }
     pub(super) fn write(&mut self, v: T) {
         self.cached = None;
@@ -145,9 +143,16 @@ impl<T: Clone> Loc<T> {
                 Fate::Torn => self.durable = Cell::Torn,
             }
             if lie && fate != Fate::Applied {
-                self.cached = Some(v);
+                self.cached = Some(Cell::Val(v));
             }
         }
+    }
+    /// §3 L3: zeros over the record header at this position, then a sync
+    /// that succeeded: whatever was written here is durably invalid.
+    pub(super) fn erase_durably(&mut self) {
+        self.pending = None;
+        self.cached = None;
+        self.durable = Cell::Torn;
     }
 }
 

@@ -6,7 +6,9 @@
 //! model is the text: three checkpoint slot pages, each slot write carrying
 //! a write sequence number; a new slot goes to a page chosen by content
 //! (§1.2); failed C3/C5 syncs poison the handle (§3); C1–C2 errors abandon
-//! the checkpoint and the session goes on (§3); the pages the newest slot
+//! the checkpoint and the session goes on (§3); a failed L3 log write is
+//! erased (zeros over the record header at the tail, then a sync; poison if
+//! either fails) and the session goes on (§3); the pages the newest slot
 //! freed relative to every older valid slot stay blocked until the session
 //! *confirms* the newest slot: right before its first slot write (after
 //! C3) it writes a copy of the newest slot into a page that holds neither
@@ -86,6 +88,7 @@
 //! | [`Action::Commit`], record fits, session has its own epoch | L1 encode (epoch `k`, transaction id, link), L2 fits, L3 `write` at the tail and advance it, L4 release the writer slot (the next `Commit` may come before the `Sync`: group commit). `Eventual`: L5 no wait, L6 acknowledge at once |
 //! | [`Action::Commit`], record does not fit | L2: commit by checkpoint = C1 + C2 of a checkpoint that includes the transaction; acknowledged at C5 |
 //! | [`Action::Commit`], session without an epoch of its own | §4 steps 4 and 6: nothing needs checkpointing (no record was replayed, or step 5 would have checkpointed), so the commit first *republishes* the newest slot `k` as `k+1` (same tree, new id: C4–C5 only, in [`Action::Barrier1`] and [`Action::Barrier2`]), then logs L1–L3 in epoch `k+1` right after C6 |
+//! | [`Action::AppendFails`] | L3's `write` fails: the commit fails and the tail stays; the bytes that landed stay pending (a later sync or crash leaves them lost, torn, or forming the whole record: the landed header over an earlier record with the same payload, or the whole write). Then the erase (zeros over the record header at the tail) and its `sync` ([`Erase::Synced`]: the position is durably invalid, the session goes on and logs its next commit there); if the erase's write or sync fails ([`Erase::WriteFails`], [`Erase::SyncFails`], one of `sync_failures`), the handle is poisoned and the commit's outcome is unknown: it is part of the session's history ([`Mem::failing`]). With `cache_lie` a reopen then reads the erase from the page cache ([`Erase::SyncFails`]) or the record ([`Erase::WriteFails`]) whatever the disk holds |
 //! | [`Action::Sync`] | L5 `Immediate`: the waiter's `sync` (atomic: a crash "during" it is a crash before it with some writes applied); it acknowledges (L6) every record this session wrote before it. `Eventual`: `db.sync()`. A sync acknowledges nothing in a session without an epoch of its own: the records recovery replayed may exist only in the page cache, and a sync does not write them again |
 //! | [`Action::SyncFails`] | (with `cache_lie`) the L5 sync or `db.sync()` fails: poison (§3); the records it lost may stay in the page cache. Without the lie a failed L5 sync has the outcomes of a crash before it, so it is not an action then |
 //! | [`Action::DbSync`] | (with `cache_lie`) `db.sync()` in a session without a checkpoint of its own: republish the newest slot first (C4–C5), which confirms it and acknowledges the state the open returned |
@@ -116,8 +119,9 @@
 //! [`Action::WriteFails`]), misdirected writes and silent corruption (§1.3
 //! detects them like torn writes; so no slot is ever damaged here, and the
 //! §2.3 exception must never fire), a crash during file creation (§1.1),
-//! failed L3 log writes, a page-cache drop while a handle is open, readers
-//! (see `page_reuse`).
+//! a page-cache drop while a handle is open, readers (see `page_reuse`).
+//! A failed L3 write and its erase are modelled at record granularity: the
+//! landed bytes either form the whole new record or fail the checksums.
 //!
 //! # Properties (checked on the state right after each crash/reopen + recovery)
 //!
@@ -129,7 +133,15 @@
 //!   or `db.sync()` confirmed it (§6 S4).
 //! - (b) `always` [`P_PREFIX`]: the recovered state is exactly the state after
 //!   some transaction of the crashed session's history (a prefix of it: no
-//!   gap, nothing from an abandoned checkpoint or an earlier session; S3, S4).
+//!   gap, nothing from an abandoned checkpoint or an earlier session, no
+//!   commit that failed on a handle that stayed usable; S3, S4). One
+//!   exception, the page-cache lie's mirror image: after a failed log
+//!   write whose erase failed too (poison), a reopen may read the erase
+//!   from the page cache while the disk holds the whole record; until the
+//!   reopened session's first checkpoint completes (its C5 makes that
+//!   record's epoch stale), a crash may recover a prefix of the poisoned
+//!   session's history instead ([`Mem::alt`], `sometimes` [`S_REVEALED`]).
+//!   The commit's outcome is unknown until then (FORMAT.md §3 L3).
 //! - (c) `always` [`P_DURABLE_READS`]: recovery finds a valid slot and every
 //!   page that slot references holds, in the view recovery reads, the
 //!   content the slot expects (S1, S2, S5; after a crash the view is the
@@ -199,6 +211,14 @@ pub const S_C5_FAILURE: &str = "recovery after a failed C5 sync";
 pub const S_CONFIRM: &str = "a session confirms the newest slot by an exact copy (§4 step 4)";
 /// Recovery after a failed confirmation.
 pub const S_CONFIRM_FAILURE: &str = "recovery after a failed confirmation";
+/// A commit is logged where a failed log write was erased (§3 L3).
+pub const S_LOGGED_AFTER_APPEND_FAILURE: &str =
+    "a commit is logged where a failed log write was erased (§3 L3)";
+/// Recovery after a failed log write whose erase failed too.
+pub const S_ERASE_FAILURE: &str = "recovery after a failed log write whose erase failed";
+/// A crash reveals a failed log write that the reopen before it did not
+/// show (the page cache showed the erase, the disk held the record).
+pub const S_REVEALED: &str = "a crash reveals a failed commit that a reopen did not show";
 
 /// Commit durability mode (§3 L5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -280,6 +300,15 @@ pub enum Mutant {
     /// where an allocation precedes the confirmation:
     /// [`ConfirmAt::BeforeC4`], or without confirmation).
     NoUnconfirmedBlocking,
+    /// A failed log write is not erased (§3 L3 without its last sentences):
+    /// the commit fails, the handle stays usable, and the bytes that landed
+    /// stay where they are (forming the whole record, for instance with an
+    /// earlier record that has the same payload).
+    NoEraseAfterFailedLogWrite,
+    /// A failed erase (its write or its sync) after a failed log write
+    /// leaves the handle usable instead of poisoning it: the failed commit
+    /// is reported as failed although its record may be durable.
+    EraseFailureKeepsHandleUsable,
 }
 
 impl Mutant {
@@ -344,6 +373,10 @@ pub struct CommitProtocol {
     pub crashes: u8,
     /// C1–C2 errors (§3: abandon the checkpoint, the handle stays usable).
     pub write_failures: u8,
+    /// Failed L3 log writes (§3: the commit fails, the record header at the
+    /// tail is erased and synced; a failing erase, which takes one of
+    /// `sync_failures`, poisons the handle).
+    pub append_failures: u8,
     /// Failed syncs (C3, C5, a confirmation's, and with
     /// [`CommitProtocol::cache_lie`] L5 or `db.sync()`: §3, poison the handle).
     pub sync_failures: u8,
@@ -377,6 +410,7 @@ impl Default for CommitProtocol {
             checkpoints: 2,
             crashes: 2,
             write_failures: 0,
+            append_failures: 0,
             sync_failures: 0,
             durability: Durability::Immediate,
             mutant: Mutant::None,
@@ -388,6 +422,20 @@ impl Default for CommitProtocol {
     }
 }
 
+/// §3 L3: what happens to the erase after a failed log write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Erase {
+    /// The zeros are written over the record header and the sync returns:
+    /// the position is durably invalid, the handle stays usable.
+    Synced,
+    /// The erase's write fails: poison; the page cache may still show what
+    /// the failed log write left (the record, with the page-cache lie).
+    WriteFails,
+    /// The erase's sync fails: poison; the page cache shows the zeros (with
+    /// the page-cache lie) while the disk may hold the whole record.
+    SyncFails,
+}
+
 /// Model actions (see the module table).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -396,6 +444,15 @@ pub enum Action {
     Commit {
         /// Payload tag.
         payload: u8,
+    },
+    /// L3's write fails (the bytes that landed may form the whole record:
+    /// its fate is decided by a later crash or sync), then the erase of
+    /// the record header at the tail and its sync ([`Erase`]).
+    AppendFails {
+        /// Payload tag.
+        payload: u8,
+        /// What happens to the erase.
+        erase: Erase,
     },
     /// L5 sync / `db.sync()`.
     Sync,

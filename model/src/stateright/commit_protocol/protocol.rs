@@ -4,7 +4,7 @@
 use super::disk::{Cell, Ckpt, Fate, Rec, SlotVal, Where};
 use super::slot_pages;
 use super::state::{Event, Mem, Run, State, Step};
-use super::{CommitProtocol, ConfirmAt, Durability, Mutant};
+use super::{CommitProtocol, ConfirmAt, Durability, Erase, Mutant};
 
 impl CommitProtocol {
     /// The length of the history prefix the crashed session promised.
@@ -231,6 +231,9 @@ impl CommitProtocol {
         s.mem.chain.clear();
         s.mem.needs_epoch = false;
         s.mem.blocked.clear();
+        // The session's own epoch is durable: records of older epochs are
+        // stale for good, a failed log write of an earlier session too.
+        s.mem.alt = None;
         s.mem.acked = len;
         if self.mutant != Mutant::SkipC5 {
             s.mem.synced = len;
@@ -243,8 +246,8 @@ impl CommitProtocol {
         }
     }
 
-    /// L1–L3 (+ L5/L6 when `Eventual`) in the session's own epoch.
-    pub(super) fn log_commit(&self, s: &mut State, payload: u8) {
+    /// L1 + the write of L3: the record of the next transaction at the tail.
+    fn write_record(&self, s: &mut State, payload: u8) {
         let tail = s.mem.chain.len();
         let mut payloads = s.mem.chain.clone();
         payloads.push(payload);
@@ -254,10 +257,51 @@ impl CommitProtocol {
             writer: s.session,
         };
         s.log[tail].write(rec);
+    }
+
+    /// L1–L3 (+ L5/L6 when `Eventual`) in the session's own epoch.
+    pub(super) fn log_commit(&self, s: &mut State, payload: u8) {
+        self.write_record(s, payload);
         s.mem.chain.push(payload);
+        if s.append_failed && s.event == Event::None {
+            s.event = Event::LoggedAfterAppendFailure;
+        }
         // L5/L6: Eventual (or the mutant) acknowledges without a sync.
         if self.durability == Durability::Eventual || self.mutant == Mutant::SkipL5Sync {
             s.mem.acked = s.mem.logged() as u8;
+        }
+    }
+
+    /// §3 L3: the record's write fails. What landed stays pending: a crash
+    /// or a sync may leave it lost, torn, or forming the whole record (the
+    /// landed header over an earlier record with the same payload, say).
+    /// The commit fails and the tail stays; then the erase of the header at
+    /// the tail and its sync. If the erase fails the handle is poisoned and
+    /// the commit's outcome is unknown ([`Mem::failing`](super::Mem::failing)).
+    /// The mutants skip the erase, or keep the handle usable when it fails.
+    pub(super) fn append_fails(&self, s: &mut State, payload: u8, erase: Erase) {
+        s.txns_left -= 1;
+        s.append_failures_left -= 1;
+        s.append_failed = true;
+        let tail = s.mem.chain.len();
+        self.write_record(s, payload);
+        match erase {
+            Erase::Synced => {
+                if self.mutant != Mutant::NoEraseAfterFailedLogWrite {
+                    // The sync covers every earlier write too (it
+                    // acknowledges nothing: no L5 waiter issued it).
+                    s.sync_all();
+                    s.log[tail].erase_durably();
+                }
+            }
+            Erase::WriteFails | Erase::SyncFails => {
+                s.sync_failures_left -= 1;
+                if self.mutant != Mutant::EraseFailureKeepsHandleUsable {
+                    s.erase_failed = Some(erase);
+                    s.mem.failing = Some(payload);
+                    s.mem.poisoned = true;
+                }
+            }
         }
     }
 

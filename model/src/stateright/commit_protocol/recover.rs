@@ -4,7 +4,7 @@
 use super::disk::{Cell, Ckpt, Fate, Rec, Where};
 use super::slot_pages::SlotView;
 use super::state::{Event, Mem, Report, State};
-use super::{CommitProtocol, Mutant};
+use super::{CommitProtocol, Erase, Mutant};
 
 impl CommitProtocol {
     /// A crash (`crash`: the page cache is lost) or a reopen without one
@@ -15,9 +15,25 @@ impl CommitProtocol {
         let floor = self.floor(&s.mem);
         let during_recovery_ckpt = s.mem.run.as_ref().is_some_and(|r| r.recovery);
         let torn_slot = s.resolve_all(fates, lie);
+        if lie && s.erase_failed == Some(Erase::SyncFails) {
+            // The erase reached the page cache; its sync failed, so the disk
+            // may hold the failed log write (even the whole record).
+            s.log[s.mem.chain.len()].cached = Some(Cell::Torn);
+        }
         if crash {
             s.forget_cache();
         }
+        // A crash lets the disk decide; a reopen after a failed erase may
+        // have read the erase from the page cache while the disk holds the
+        // record, which a later crash may still reveal (until the new
+        // session's first checkpoint completes).
+        let alt_before = s.mem.alt.clone();
+        let alt = match (&alt_before, s.mem.failing) {
+            _ if crash => None,
+            (Some(a), _) => Some(a.clone()),
+            (None, Some(_)) if lie => Some(history.clone()),
+            _ => None,
+        };
         let report = Report {
             lost_ack: false,
             not_prefix: false,
@@ -33,8 +49,11 @@ impl CommitProtocol {
             after_c5_failure: s.c5_failed,
             after_confirm_failure: s.confirm_failed,
             read_cache_lie: false,
+            after_append_failure: s.append_failed,
+            after_erase_failure: s.erase_failed.is_some(),
+            revealed: false,
         };
-        self.recover(s, history, floor, report);
+        self.recover(s, (history, alt_before), floor, report, alt);
     }
 
     /// §4 step 4: the pages recovery blocks. The newest slot `chosen` may
@@ -60,9 +79,18 @@ impl CommitProtocol {
         pages
     }
 
-    /// §4 recovery, checking (a)–(e). Recovery reads what a read sees now:
-    /// the page cache over the disk.
-    fn recover(&self, s: &mut State, history: Vec<u8>, floor: u8, mut report: Report) {
+    /// §4 recovery, checking (a)–(e) against the crashed session's
+    /// `history` (or the earlier history a crash may still reveal,
+    /// [`Mem::alt`]). Recovery reads what a read sees now: the page cache
+    /// over the disk. `alt` is the new session's [`Mem::alt`].
+    fn recover(
+        &self,
+        s: &mut State,
+        (history, alt_before): (Vec<u8>, Option<Vec<u8>>),
+        floor: u8,
+        mut report: Report,
+        alt: Option<Vec<u8>>,
+    ) {
         // §4 step 2: the valid slot with the larger checkpoint id.
         let mut slot_view: SlotView = [None; 3];
         let mut valid: Vec<(Ckpt, bool)> = Vec::new();
@@ -117,8 +145,11 @@ impl CommitProtocol {
         let mut recovered = chosen.state.clone();
         recovered.extend_from_slice(&accepted);
         report.lost_ack = recovered.len() < floor as usize;
-        report.not_prefix =
-            recovered.len() > history.len() || history[..recovered.len()] != recovered[..];
+        let prefix_of =
+            |h: &[u8]| h.len() >= recovered.len() && h[..recovered.len()] == recovered[..];
+        let in_history = prefix_of(&history);
+        report.revealed = !in_history && alt_before.as_deref().is_some_and(prefix_of);
+        report.not_prefix = !in_history && !report.revealed;
         let violated = report.lost_ack
             || report.not_prefix
             || report.bad_read
@@ -140,6 +171,8 @@ impl CommitProtocol {
         s.c5_failed = false;
         s.l5_failed = false;
         s.confirm_failed = false;
+        s.append_failed = false;
+        s.erase_failed = None;
         let len = recovered.len() as u8;
         let known = if s.any_cached() { floor } else { len };
         s.mem = Mem {
@@ -155,6 +188,8 @@ impl CommitProtocol {
             durable_page: None,
             blocked,
             poisoned: false,
+            failing: None,
+            alt,
         };
         // Step 5.
         let replayed = !s.mem.chain.is_empty();

@@ -4,6 +4,7 @@
 
 use super::disk::{Ckpt, Fate, Loc, Rec, SlotVal, Where};
 use super::slot_pages::SlotView;
+use super::Erase;
 
 /// Where a checkpoint (or republish) in progress stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,6 +70,16 @@ pub struct Mem {
     pub blocked: Vec<u8>,
     /// A failed sync poisoned the handle: only a reopen follows.
     pub poisoned: bool,
+    /// §3 L3: the payload of a commit whose log write failed and whose
+    /// erase failed too: its outcome is unknown (the handle is poisoned).
+    pub failing: Option<u8>,
+    /// Ghost: the history of an earlier session whose failed log write a
+    /// crash may still reveal. A reopen after a failed erase may read the
+    /// erased header from the page cache while the disk holds the record;
+    /// until this session's first checkpoint completes (C5: that record's
+    /// epoch is then stale) a crash may recover a prefix of this history
+    /// instead of this session's.
+    pub alt: Option<Vec<u8>>,
 }
 
 impl Mem {
@@ -81,6 +92,7 @@ impl Mem {
         let mut h = self.ck.state.clone();
         h.extend_from_slice(&self.chain);
         h.extend(self.run.as_ref().and_then(|r| r.big));
+        h.extend(self.failing);
         h
     }
 }
@@ -117,6 +129,14 @@ pub struct Report {
     /// Recovery chose a slot that only the page cache holds (a lost write
     /// of a failed sync) or replayed such a record.
     pub read_cache_lie: bool,
+    /// A log write had failed in the crashed session (§3 L3).
+    pub after_append_failure: bool,
+    /// The erase after a failed log write had failed in the crashed session.
+    pub after_erase_failure: bool,
+    /// The recovered state is a prefix of an earlier session's history
+    /// only ([`Mem::alt`]): a crash revealed a failed log write that the
+    /// reopen before it did not show.
+    pub revealed: bool,
 }
 
 /// Notable thing the last action did (for the properties).
@@ -138,6 +158,9 @@ pub enum Event {
     Confirmed,
     /// A checkpoint completed in a session that had one abandoned by a C1–C2 error.
     CompletedAfterWriteFailure,
+    /// A commit was logged at the position where a failed log write had
+    /// been erased (§3 L3), in the same session.
+    LoggedAfterAppendFailure,
     /// A crash/reopen and recovery.
     Recovered(Report),
 }
@@ -163,8 +186,11 @@ pub struct State {
     pub crashes_left: u8,
     /// C1–C2 errors left.
     pub write_failures_left: u8,
-    /// Failed syncs left (C3, C5, confirmation, and with the page-cache lie L5).
+    /// Failed syncs left (C3, C5, confirmation, the erase after a failed
+    /// log write, and with the page-cache lie L5).
     pub sync_failures_left: u8,
+    /// Failed L3 log writes left.
+    pub append_failures_left: u8,
     /// A C1–C2 error abandoned a checkpoint in this session.
     pub write_failed: bool,
     /// A C3 sync failed in this session.
@@ -176,6 +202,10 @@ pub struct State {
     pub l5_failed: bool,
     /// The sync of a confirmation copy (or its write) failed in this session.
     pub confirm_failed: bool,
+    /// A log write failed in this session (§3 L3).
+    pub append_failed: bool,
+    /// The erase after a failed log write failed in this session: how.
+    pub erase_failed: Option<Erase>,
     /// Largest checkpoint id ever written to a slot.
     pub newest_slot: u8,
     /// A property was violated: stop exploring.
