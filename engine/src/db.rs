@@ -375,7 +375,10 @@ impl Db {
     }
 
     /// Makes every commit so far durable (useful with
-    /// [`Durability::Eventual`]).
+    /// [`Durability::Eventual`]), and the state this handle opened with:
+    /// after reopening a handle poisoned by a failed sync, in the same
+    /// boot, that state may be one the page cache showed and the disk
+    /// does not hold yet.
     pub fn sync(&self) -> Result<()> {
         self.inner.check_poisoned()?;
         if self.inner.opts.read_only {

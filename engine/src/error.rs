@@ -63,7 +63,12 @@ pub enum Error {
     /// A bucket name is empty or longer than [`crate::Limits::max_key_len`].
     InvalidBucketName,
     /// An earlier sync or commit failed in a way that leaves the in-memory
-    /// state untrustworthy; reopen the database.
+    /// state untrustworthy; reopen the database. The commit that failed
+    /// may or may not have landed. A reopen in the same boot reads through
+    /// the operating system's page cache, which after a failed sync may
+    /// show writes the disk lost or hide ones it holds: call
+    /// [`crate::Db::sync`] (or commit) after reopening to make what the
+    /// reopened handle shows durable.
     Poisoned,
     /// `try_begin_write` found another write transaction in progress.
     WriterBusy,

@@ -16,7 +16,11 @@
 //!   attempted commit ([`vellum_model::check_recovered`]); after a clean
 //!   reopen, or a failed commit on a usable handle, it equals a commit at or
 //!   after the last acknowledged one ([`vellum_model::check_live`]). The
-//!   model is then resolved to that commit and the run goes on.
+//!   model is then resolved to that commit and the run goes on. One
+//!   exception: a reopen of a poisoned handle in the same boot reads the
+//!   page cache, which may hide a failed commit the disk holds (FORMAT.md
+//!   §3 L3), so until that session's first checkpoint a crash may also
+//!   recover a commit of the history before the reopen.
 //! - **Integrity**: `db.check()` reports no problem after every recovery,
 //!   after every checkpoint and on request.
 //! - **Errors**: the engine may return an I/O error only when the disk
@@ -294,6 +298,12 @@ struct Runner<'c> {
     /// first): a later silent fault may roll the database back further, to
     /// a commit only they remember.
     past: Vec<model::VersionedModel>,
+    /// The histories before each reopen of a poisoned handle in the same
+    /// boot that showed an earlier commit than the last attempted one: the
+    /// page cache may have hidden a failed commit the disk holds (a failed
+    /// log write whose erase was lost, FORMAT.md §3 L3), which a power loss
+    /// reveals until the reopened session's first checkpoint completes.
+    unsettled: Vec<model::VersionedModel>,
     limits: Limits,
     rt: SimRng,
     silent_base: u64,
@@ -650,6 +660,7 @@ impl<'c> Runner<'c> {
             rt: SimRng::new(case.seed ^ 0x7275_6e6e_6572),
             silent_base: 0,
             past: Vec::new(),
+            unsettled: Vec::new(),
             op_index: 0,
             errs_at_start: 0,
             recovery_crash: None,
@@ -913,6 +924,10 @@ impl<'c> Runner<'c> {
         match res {
             Ok(c) => {
                 self.note(|| format!("state equals commit {c} (last attempted {last})"));
+                if after_crash {
+                    // The disk decided every outcome.
+                    self.unsettled.clear();
+                }
                 if c < last {
                     self.cov.recoveries_lost_suffix += 1;
                 }
@@ -922,6 +937,23 @@ impl<'c> Runner<'c> {
                 Ok(true)
             }
             Err(err) => {
+                if after_crash {
+                    let revealed = self.unsettled.iter().rev().find_map(|m| {
+                        let mut m = m.clone();
+                        model::check_recovered(&mut m, &state).ok().map(|c| (m, c))
+                    });
+                    if let Some((m, c)) = revealed {
+                        self.note(|| {
+                            format!(
+                                "the crash revealed commit {c}, which a reopen after poisoning \
+                                 did not show (FORMAT.md §3 L3)"
+                            )
+                        });
+                        self.model = m;
+                        self.unsettled.clear();
+                        return Ok(true);
+                    }
+                }
                 if self.tainted() {
                     let generations = std::iter::once(&self.model).chain(self.past.iter().rev());
                     let found = generations.enumerate().find_map(|(back, m)| {
@@ -1009,6 +1041,7 @@ impl<'c> Runner<'c> {
         self.path = PathBuf::from(format!("/db/vellum-{}", self.generation));
         self.model = model::VersionedModel::new();
         self.past.clear();
+        self.unsettled.clear();
         self.silent_base = self.sim.stats().silent_faults;
         self.recovery_crash = None;
         self.failed_commit = None;
@@ -1062,7 +1095,16 @@ impl<'c> Runner<'c> {
                     self.sim.crash();
                     return self.open_verify(true, false);
                 }
-                self.open_verify(false, false)
+                let (before, crashes, generation) =
+                    (self.model.clone(), self.cov.crashes, self.generation);
+                self.open_verify(false, false)?;
+                // Only a reopen that read the page cache (no crash, the same
+                // database) and showed less than was attempted.
+                let hid = self.model.last_attempted() < before.last_attempted();
+                if hid && self.cov.crashes == crashes && self.generation == generation {
+                    self.unsettled.push(before);
+                }
+                Ok(())
             }
         }
     }
@@ -1217,6 +1259,9 @@ impl<'c> Runner<'c> {
     fn sample(&mut self) -> R<()> {
         let st = self.db().stats();
         if st.checkpoint != self.last_checkpoint {
+            // A checkpoint of this session is durable: records of earlier
+            // epochs are stale for good.
+            self.unsettled.clear();
             self.cov.checkpoints += st.checkpoint.saturating_sub(self.last_checkpoint);
             if let Some(p) = &self.prev_stats {
                 let reused = st.free_pages < p.free_pages

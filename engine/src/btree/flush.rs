@@ -95,7 +95,7 @@ fn mem_leaf(c: &Child) -> Option<&Leaf> {
 }
 
 /// Packs every run of two or more adjacent in-memory leaves under `b` into
-/// as few leaves as fit at [`REPACK_FILL`]. These leaves are about to be
+/// as few leaves as fit at `REPACK_FILL`. These leaves are about to be
 /// written anyway, so denser leaves cost no extra I/O and keep the file
 /// small (random inserts otherwise leave leaves about two-thirds full).
 /// Returns `None` when nothing would change.
