@@ -29,26 +29,17 @@ const PATH: &str = "/db.vellum";
 const BUCKET: &[u8] = b"b";
 
 /// Failed writes apply a prefix of their bytes; a failed sync loses a
-/// seeded subset of what it covered (the rest becomes durable); a power
-/// loss drops every unsynced write.
-fn disk(seed: u64) -> SimVfs {
+/// seeded subset of what it covered (the rest becomes durable). A power
+/// loss drops every unsynced write, or with `crash_keeps` keeps them all in
+/// a seeded order (so what a failed write left lands unless something
+/// durable covers it).
+fn disk(seed: u64, crash_keeps: bool) -> SimVfs {
     let mut cfg = FaultConfig::none();
     cfg.failed_write_partial = 1.0;
     cfg.failed_sync_drop_all = 0.0;
-    cfg.crash_keep_write = 0.0;
+    cfg.crash_keep_write = if crash_keeps { 1.0 } else { 0.0 };
     cfg.crash_tear_write = 0.0;
-    SimVfs::new(seed, cfg)
-}
-
-/// As [`disk`], but a power loss keeps every unsynced write, in a seeded
-/// order (so what a failed write left lands unless something durable
-/// covers it).
-fn keeping_disk(seed: u64) -> SimVfs {
-    let mut cfg = FaultConfig::none();
-    cfg.failed_write_partial = 1.0;
-    cfg.crash_keep_write = 1.0;
-    cfg.crash_tear_write = 0.0;
-    cfg.crash_reorder = true;
+    cfg.crash_reorder = crash_keeps;
     SimVfs::new(seed, cfg)
 }
 
@@ -121,12 +112,12 @@ fn a_after_power_loss(vfs: &SimVfs, db: Db) -> Option<Vec<u8>> {
 fn a_failed_log_write_whose_erase_is_synced_never_comes_back() {
     for seed in 0..40 {
         // Power lost right after the failure, keeping every unsynced write.
-        let vfs = keeping_disk(seed);
+        let vfs = disk(seed, true);
         let db = fail_a_retried_commit(&vfs, EraseFails::No);
         assert_eq!(get(&db, b"a"), None);
         assert_eq!(a_after_power_loss(&vfs, db), None, "seed {seed}");
         // The session goes on and logs its next commit at the same tail.
-        let vfs = disk(seed);
+        let vfs = disk(seed, false);
         let db = fail_a_retried_commit(&vfs, EraseFails::No);
         put(&db, b"c", b"2").unwrap();
         let reopened = {
@@ -148,7 +139,7 @@ fn a_failed_erase_leaves_the_outcome_unknown_until_the_reopened_session_checkpoi
             // Reopen in the same boot, then lose power at once: the page
             // cache may show the commit (the erase's write failed) or hide
             // it (the erase's sync failed) whatever the disk holds.
-            let vfs = disk(seed);
+            let vfs = disk(seed, false);
             drop(fail_a_retried_commit(&vfs, erase));
             let db = open(&vfs);
             let shown = get(&db, b"a");
@@ -165,14 +156,14 @@ fn a_failed_erase_leaves_the_outcome_unknown_until_the_reopened_session_checkpoi
             revealed += usize::from(shown.is_none() && after.is_some());
             // Reopen, `db.sync()` (a republish, §4 step 4), lose power: what
             // the reopen showed is now durable.
-            let vfs = disk(seed);
+            let vfs = disk(seed, false);
             drop(fail_a_retried_commit(&vfs, erase));
             let db = open(&vfs);
             let shown = get(&db, b"a");
             db.sync().unwrap();
             assert_eq!(a_after_power_loss(&vfs, db), shown, "{label}, after sync");
             // Reopen, commit something else (acknowledged), lose power.
-            let vfs = disk(seed);
+            let vfs = disk(seed, false);
             drop(fail_a_retried_commit(&vfs, erase));
             let db = open(&vfs);
             let shown = get(&db, b"a");

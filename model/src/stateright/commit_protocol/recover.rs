@@ -6,6 +6,16 @@ use super::slot_pages::SlotView;
 use super::state::{Event, Mem, Report, State};
 use super::{CommitProtocol, Erase, Mutant};
 
+/// What recovery after a crash or reopen is checked against.
+struct Allowed {
+    /// The crashed session's history.
+    history: Vec<u8>,
+    /// The length of the prefix it promised (acknowledged).
+    floor: u8,
+    /// An earlier history a crash may still reveal ([`Mem::alt`]).
+    alt: Option<Vec<u8>>,
+}
+
 impl CommitProtocol {
     /// A crash (`crash`: the page cache is lost) or a reopen without one
     /// (`lie`: the failed sync's lost writes stay in the page cache): the
@@ -27,12 +37,16 @@ impl CommitProtocol {
         // have read the erase from the page cache while the disk holds the
         // record, which a later crash may still reveal (until the new
         // session's first checkpoint completes).
-        let alt_before = s.mem.alt.clone();
-        let alt = match (&alt_before, s.mem.failing) {
+        let next_alt = match (&s.mem.alt, s.mem.failing) {
             _ if crash => None,
             (Some(a), _) => Some(a.clone()),
             (None, Some(_)) if lie => Some(history.clone()),
             _ => None,
+        };
+        let allowed = Allowed {
+            history,
+            floor,
+            alt: s.mem.alt.take(),
         };
         let report = Report {
             lost_ack: false,
@@ -53,7 +67,7 @@ impl CommitProtocol {
             after_erase_failure: s.erase_failed.is_some(),
             revealed: false,
         };
-        self.recover(s, (history, alt_before), floor, report, alt);
+        self.recover(s, allowed, report, next_alt);
     }
 
     /// §4 step 4: the pages recovery blocks. The newest slot `chosen` may
@@ -79,18 +93,15 @@ impl CommitProtocol {
         pages
     }
 
-    /// §4 recovery, checking (a)–(e) against the crashed session's
-    /// `history` (or the earlier history a crash may still reveal,
-    /// [`Mem::alt`]). Recovery reads what a read sees now: the page cache
-    /// over the disk. `alt` is the new session's [`Mem::alt`].
-    fn recover(
-        &self,
-        s: &mut State,
-        (history, alt_before): (Vec<u8>, Option<Vec<u8>>),
-        floor: u8,
-        mut report: Report,
-        alt: Option<Vec<u8>>,
-    ) {
+    /// §4 recovery, checking (a)–(e) against what the crashed session
+    /// allowed. Recovery reads what a read sees now: the page cache over
+    /// the disk. `alt` is the new session's [`Mem::alt`].
+    fn recover(&self, s: &mut State, allowed: Allowed, mut report: Report, alt: Option<Vec<u8>>) {
+        let Allowed {
+            history,
+            floor,
+            alt: alt_before,
+        } = allowed;
         // §4 step 2: the valid slot with the larger checkpoint id.
         let mut slot_view: SlotView = [None; 3];
         let mut valid: Vec<(Ckpt, bool)> = Vec::new();
