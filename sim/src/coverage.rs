@@ -28,6 +28,9 @@ pub struct Coverage {
     pub commits_failed: u64,
     /// Failed commits that turned out to have landed.
     pub failed_commits_landed: u64,
+    /// Failed commits a crash revealed after a reopen of the poisoned
+    /// handle had not shown them (FORMAT.md §3 L3).
+    pub failed_commits_revealed: u64,
     /// Write transactions aborted.
     pub aborts: u64,
     /// Reads checked against the model (every answer, every cursor step).
@@ -101,6 +104,7 @@ impl Coverage {
             commits_ok,
             commits_failed,
             failed_commits_landed,
+            failed_commits_revealed,
             aborts,
             reads_checked,
             snapshot_reads,
@@ -151,8 +155,13 @@ impl fmt::Display for Coverage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "  ops {}  commits ok {} / failed {} (landed {})  aborts {}",
-            self.ops, self.commits_ok, self.commits_failed, self.failed_commits_landed, self.aborts
+            "  ops {}  commits ok {} / failed {} (landed {}, revealed by a crash {})  aborts {}",
+            self.ops,
+            self.commits_ok,
+            self.commits_failed,
+            self.failed_commits_landed,
+            self.failed_commits_revealed,
+            self.aborts
         )?;
         writeln!(
             f,

@@ -299,11 +299,12 @@ struct Runner<'c> {
     /// a commit only they remember.
     past: Vec<model::VersionedModel>,
     /// The histories before each reopen of a poisoned handle in the same
-    /// boot that showed an earlier commit than the last attempted one: the
-    /// page cache may have hidden a failed commit the disk holds (a failed
-    /// log write whose erase was lost, FORMAT.md §3 L3), which a power loss
-    /// reveals until the reopened session's first checkpoint completes.
-    unsettled: Vec<model::VersionedModel>,
+    /// boot that showed an earlier commit (the second field) than the last
+    /// attempted one: the page cache may have hidden a failed commit the
+    /// disk holds (a failed log write whose erase was lost, FORMAT.md §3
+    /// L3), which a power loss reveals until the reopened session's first
+    /// checkpoint completes.
+    unsettled: Vec<(model::VersionedModel, usize)>,
     limits: Limits,
     rt: SimRng,
     silent_base: u64,
@@ -938,9 +939,14 @@ impl<'c> Runner<'c> {
             }
             Err(err) => {
                 if after_crash {
-                    let revealed = self.unsettled.iter().rev().find_map(|m| {
+                    // Only a commit after the one the reopen showed, and
+                    // only while nothing was acknowledged since (the
+                    // session's first commit checkpoints first).
+                    let acked = self.model.last_acked();
+                    let revealed = self.unsettled.iter().rev().find_map(|(m, shown)| {
                         let mut m = m.clone();
-                        model::check_recovered(&mut m, &state).ok().map(|c| (m, c))
+                        let c = model::check_recovered(&mut m, &state).ok()?;
+                        (c > *shown && acked <= *shown).then_some((m, c))
                     });
                     if let Some((m, c)) = revealed {
                         self.note(|| {
@@ -949,6 +955,7 @@ impl<'c> Runner<'c> {
                                  did not show (FORMAT.md §3 L3)"
                             )
                         });
+                        self.cov.failed_commits_revealed += 1;
                         self.model = m;
                         self.unsettled.clear();
                         return Ok(true);
@@ -1099,10 +1106,16 @@ impl<'c> Runner<'c> {
                     (self.model.clone(), self.cov.crashes, self.generation);
                 self.open_verify(false, false)?;
                 // Only a reopen that read the page cache (no crash, the same
-                // database) and showed less than was attempted.
-                let hid = self.model.last_attempted() < before.last_attempted();
-                if hid && self.cov.crashes == crashes && self.generation == generation {
-                    self.unsettled.push(before);
+                // database), showed less than was attempted, and replayed
+                // nothing (replayed records are checkpointed by the open,
+                // which settles everything).
+                let shown = self.model.last_attempted();
+                let unsettled = shown < before.last_attempted()
+                    && self.cov.crashes == crashes
+                    && self.generation == generation
+                    && self.db.as_ref().is_some_and(|d| d.replayed_on_open() == 0);
+                if unsettled {
+                    self.unsettled.push((before, shown));
                 }
                 Ok(())
             }
