@@ -101,11 +101,25 @@ fn fail_a_retried_commit(vfs: &SimVfs, erase: EraseFails) -> Db {
     db
 }
 
-/// What a power loss now leaves: the value of `a` after recovery.
-fn a_after_power_loss(vfs: &SimVfs, db: Db) -> Option<Vec<u8>> {
+/// A power loss now, then recovery.
+fn power_loss(vfs: &SimVfs, db: Db) -> Db {
     drop(db);
     vfs.crash();
-    get(&open(vfs), b"a")
+    open(vfs)
+}
+
+/// What a power loss now leaves: the value of `a` after recovery.
+fn a_after_power_loss(vfs: &SimVfs, db: Db) -> Option<Vec<u8>> {
+    get(&power_loss(vfs, db), b"a")
+}
+
+/// A retried commit failed as `erase` says on the disk of `seed`; the
+/// poisoned handle is reopened in the same boot (through the page cache).
+fn reopened_after_failure(seed: u64, erase: EraseFails) -> (SimVfs, Db) {
+    let vfs = disk(seed, false);
+    drop(fail_a_retried_commit(&vfs, erase));
+    let db = open(&vfs);
+    (vfs, db)
 }
 
 #[test]
@@ -120,11 +134,7 @@ fn a_failed_log_write_whose_erase_is_synced_never_comes_back() {
         let vfs = disk(seed, false);
         let db = fail_a_retried_commit(&vfs, EraseFails::No);
         put(&db, b"c", b"2").unwrap();
-        let reopened = {
-            drop(db);
-            vfs.crash();
-            open(&vfs)
-        };
+        let reopened = power_loss(&vfs, db);
         assert_eq!(get(&reopened, b"a"), None, "seed {seed}");
         assert_eq!(get(&reopened, b"c"), Some(b"2".to_vec()), "seed {seed}");
     }
@@ -139,9 +149,7 @@ fn a_failed_erase_leaves_the_outcome_unknown_until_the_reopened_session_checkpoi
             // Reopen in the same boot, then lose power at once: the page
             // cache may show the commit (the erase's write failed) or hide
             // it (the erase's sync failed) whatever the disk holds.
-            let vfs = disk(seed, false);
-            drop(fail_a_retried_commit(&vfs, erase));
-            let db = open(&vfs);
+            let (vfs, db) = reopened_after_failure(seed, erase);
             let shown = get(&db, b"a");
             if erase == EraseFails::Sync {
                 assert_eq!(shown, None, "{label}: the page cache shows the erase");
@@ -156,21 +164,15 @@ fn a_failed_erase_leaves_the_outcome_unknown_until_the_reopened_session_checkpoi
             revealed += usize::from(shown.is_none() && after.is_some());
             // Reopen, `db.sync()` (a republish, §4 step 4), lose power: what
             // the reopen showed is now durable.
-            let vfs = disk(seed, false);
-            drop(fail_a_retried_commit(&vfs, erase));
-            let db = open(&vfs);
+            let (vfs, db) = reopened_after_failure(seed, erase);
             let shown = get(&db, b"a");
             db.sync().unwrap();
             assert_eq!(a_after_power_loss(&vfs, db), shown, "{label}, after sync");
             // Reopen, commit something else (acknowledged), lose power.
-            let vfs = disk(seed, false);
-            drop(fail_a_retried_commit(&vfs, erase));
-            let db = open(&vfs);
+            let (vfs, db) = reopened_after_failure(seed, erase);
             let shown = get(&db, b"a");
             put(&db, b"c", b"2").unwrap();
-            drop(db);
-            vfs.crash();
-            let db = open(&vfs);
+            let db = power_loss(&vfs, db);
             assert_eq!(get(&db, b"a"), shown, "{label}, after a commit");
             assert_eq!(get(&db, b"c"), Some(b"2".to_vec()), "{label}");
         }

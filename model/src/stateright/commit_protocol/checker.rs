@@ -126,7 +126,6 @@ impl Model for CommitProtocol {
             l5_failed: false,
             confirm_failed: false,
             append_failed: false,
-            erase_failed: None,
             newest_slot: 1,
             halted: false,
             event: Event::None,
@@ -143,7 +142,7 @@ impl Model for CommitProtocol {
                 || s.c5_failed
                 || s.l5_failed
                 || s.confirm_failed
-                || s.erase_failed.is_some();
+                || s.mem.failing.is_some();
             if self.cache_lie && sync_failed {
                 actions.extend(choices.iter().cloned().map(|f| Action::Reopen(f, true)));
             }

@@ -297,8 +297,7 @@ impl CommitProtocol {
             Erase::WriteFails | Erase::SyncFails => {
                 s.sync_failures_left -= 1;
                 if self.mutant != Mutant::EraseFailureKeepsHandleUsable {
-                    s.erase_failed = Some(erase);
-                    s.mem.failing = Some(payload);
+                    s.mem.failing = Some((payload, erase));
                     s.mem.poisoned = true;
                 }
             }

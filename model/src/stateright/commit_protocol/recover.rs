@@ -25,7 +25,7 @@ impl CommitProtocol {
         let floor = self.floor(&s.mem);
         let during_recovery_ckpt = s.mem.run.as_ref().is_some_and(|r| r.recovery);
         let torn_slot = s.resolve_all(fates, lie);
-        if lie && s.erase_failed == Some(Erase::SyncFails) {
+        if lie && matches!(s.mem.failing, Some((_, Erase::SyncFails))) {
             // The erase reached the page cache; its sync failed, so the disk
             // may hold the failed log write (even the whole record).
             s.log[s.mem.chain.len()].cached = Some(Cell::Torn);
@@ -64,7 +64,7 @@ impl CommitProtocol {
             after_confirm_failure: s.confirm_failed,
             read_cache_lie: false,
             after_append_failure: s.append_failed,
-            after_erase_failure: s.erase_failed.is_some(),
+            after_erase_failure: s.mem.failing.is_some(),
             revealed: false,
         };
         self.recover(s, allowed, report, next_alt);
@@ -183,7 +183,6 @@ impl CommitProtocol {
         s.l5_failed = false;
         s.confirm_failed = false;
         s.append_failed = false;
-        s.erase_failed = None;
         let len = recovered.len() as u8;
         let known = if s.any_cached() { floor } else { len };
         s.mem = Mem {

@@ -71,8 +71,9 @@ pub struct Mem {
     /// A failed sync poisoned the handle: only a reopen follows.
     pub poisoned: bool,
     /// §3 L3: the payload of a commit whose log write failed and whose
-    /// erase failed too: its outcome is unknown (the handle is poisoned).
-    pub failing: Option<u8>,
+    /// erase failed too (and how): its outcome is unknown (the handle is
+    /// poisoned).
+    pub failing: Option<(u8, Erase)>,
     /// Ghost: the history of an earlier session whose failed log write a
     /// crash may still reveal. A reopen after a failed erase may read the
     /// erased header from the page cache while the disk holds the record;
@@ -92,7 +93,7 @@ impl Mem {
         let mut h = self.ck.state.clone();
         h.extend_from_slice(&self.chain);
         h.extend(self.run.as_ref().and_then(|r| r.big));
-        h.extend(self.failing);
+        h.extend(self.failing.map(|(payload, _)| payload));
         h
     }
 }
@@ -204,8 +205,6 @@ pub struct State {
     pub confirm_failed: bool,
     /// A log write failed in this session (§3 L3).
     pub append_failed: bool,
-    /// The erase after a failed log write failed in this session: how.
-    pub erase_failed: Option<Erase>,
     /// Largest checkpoint id ever written to a slot.
     pub newest_slot: u8,
     /// A property was violated: stop exploring.
