@@ -31,12 +31,12 @@ fn main() -> Result<(), Error> {
         println!("banana = {}", String::from_utf8_lossy(&v));
         print!("b..=d:");
         for entry in tx.range("b"..="d") {
-            let (k, _) = entry?;
-            print!(" {}", String::from_utf8_lossy(&k));
+            let entry = entry?; // borrowed from the page: no copy
+            print!(" {}", String::from_utf8_lossy(entry.key()));
         }
         println!();
         let last = tx.iter().next_back().transpose()?.expect("not empty");
-        println!("last key = {}", String::from_utf8_lossy(&last.0));
+        println!("last key = {}", String::from_utf8_lossy(last.key()));
         let users = tx.bucket("users")?;
         println!("users: {} entries", users.len());
         Ok::<_, Error>(())

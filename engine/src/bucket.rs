@@ -2,7 +2,9 @@
 
 use std::ops::{Bound, RangeBounds};
 
+use crate::btree::cursor::Root;
 use crate::cursor::{prefix_end, Cursor, Range};
+use crate::entry::{self, ValueRef};
 use crate::page::node::Child;
 use crate::pager::Pager;
 use crate::txn::WriteTxn;
@@ -41,26 +43,44 @@ fn bounds<'a, K: AsRef<[u8]> + ?Sized + 'a, R: RangeBounds<K>>(
 /// ```
 pub struct Bucket<'tx> {
     pager: &'tx Pager,
-    root: Option<Child>,
+    root: Root<'tx>,
     len: u64,
 }
 
 impl<'tx> Bucket<'tx> {
-    pub(crate) fn new(pager: &'tx Pager, root: Option<Child>, len: u64) -> Bucket<'tx> {
+    pub(crate) fn new(pager: &'tx Pager, root: Root<'tx>, len: u64) -> Bucket<'tx> {
         Bucket { pager, root, len }
     }
 
-    /// The value of `key`.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        match crate::btree::get(self.pager, &self.root, key.as_ref())? {
-            Some(v) => Ok(Some(self.pager.value(&v)?)),
-            None => Ok(None),
+    /// The value of `key`, borrowed from the page it lies in (see
+    /// [`ValueRef`]; `.to_vec()` copies it out).
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<ValueRef<'tx>>> {
+        let key = key.as_ref();
+        match &self.root {
+            Root::Borrowed(r) => {
+                let r: &'tx Option<Child> = r;
+                match crate::btree::get(self.pager, r, key)? {
+                    Some((leaf, i)) => entry::value_in_snapshot(self.pager, leaf, i).map(Some),
+                    None => Ok(None),
+                }
+            }
+            Root::Owned(r) => match crate::btree::get(self.pager, r, key)? {
+                Some((leaf, i)) => entry::value_in_owned(self.pager, leaf, i).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
+    fn tree(&self) -> &Option<Child> {
+        match &self.root {
+            Root::Borrowed(r) => r,
+            Root::Owned(r) => r,
         }
     }
 
     /// Whether `key` is present (without reading a large value).
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        Ok(crate::btree::get(self.pager, &self.root, key.as_ref())?.is_some())
+        Ok(crate::btree::get(self.pager, self.tree(), key.as_ref())?.is_some())
     }
 
     /// Number of keys (O(1)).
@@ -133,11 +153,11 @@ impl<'tx> BucketMut<'tx> {
                 .ok_or_else(|| crate::Error::BucketNotFound(self.name.clone()))?;
             Ok((b.root.clone(), b.len))
         })?;
-        Ok(Bucket::new(&self.tx.inner.pager, root, len))
+        Ok(Bucket::new(&self.tx.inner.pager, Root::Owned(root), len))
     }
 
-    /// The value of `key`.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+    /// The value of `key` as this transaction sees it.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<ValueRef<'tx>>> {
         self.view()?.get(key)
     }
 

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::btree::build::build_sorted;
-use crate::btree::cursor::TreeCursor;
+use crate::btree::cursor::{Root, TreeCursor};
 use crate::btree::flush::{flush, PageSource};
-use crate::page::node::{Child, Value};
+use crate::page::node::{Child, ValueAt, ValueSrc};
 use crate::page::PageRef;
 use crate::pager::Pager;
 use crate::{Error, Result};
@@ -69,11 +69,12 @@ impl Catalog {
             Child::Disk(r) => r.page,
             Child::Mem(_) => 0,
         });
-        let mut c = TreeCursor::new(root);
+        let mut c = TreeCursor::new(Root::Owned(root));
         let mut ok = c.first(pager)?;
         while ok {
-            let (k, v) = c.current().expect("positioned");
-            let Value::Inline(meta) = v else {
+            let (leaf, i) = c.current().expect("positioned");
+            let k = leaf.key(i);
+            let ValueAt::Inline(meta) = leaf.value(i) else {
                 return Err(Error::corrupt(at, "catalog entry is not inline"));
             };
             if meta.len() != 24 {
@@ -130,7 +131,13 @@ impl Catalog {
                 out.named.insert(name.to_vec(), flushed);
             }
         }
-        let tree = build_sorted(entries, pager.page_size(), 1.0);
+        let tree = build_sorted(
+            entries
+                .iter()
+                .map(|(k, v)| (k.as_slice(), ValueSrc::Inline(v))),
+            pager.page_size(),
+            1.0,
+        );
         let root = match &tree {
             Some(c) => Some(flush(pager, src, checkpoint, c)?),
             None => None,
@@ -144,7 +151,7 @@ impl Catalog {
     }
 }
 
-fn meta(root: Option<PageRef>, len: u64) -> Value {
+fn meta(root: Option<PageRef>, len: u64) -> Vec<u8> {
     let r = root.unwrap_or(PageRef {
         page: 0,
         checksum: 0,
@@ -153,5 +160,5 @@ fn meta(root: Option<PageRef>, len: u64) -> Value {
     v.extend_from_slice(&r.page.to_le_bytes());
     v.extend_from_slice(&r.checksum.to_le_bytes());
     v.extend_from_slice(&len.to_le_bytes());
-    Value::Inline(v)
+    v
 }

@@ -16,7 +16,7 @@ use std::fmt;
 
 use crate::catalog::Catalog;
 use crate::freelist::Allocator;
-use crate::page::node::{Child, Node, Value};
+use crate::page::node::{ChildAt, Node, ValueAt};
 use crate::page::overflow::run_pages;
 use crate::page::slot::Slot;
 use crate::pager::Pager;
@@ -100,16 +100,19 @@ struct TreeWalk<'a> {
 }
 
 impl TreeWalk<'_> {
-    fn node(&mut self, child: &Child) -> Result<Option<Node>> {
+    /// The node `child` refers to: in memory, or re-read from disk
+    /// bypassing the cache (so damage on disk is seen even if a good copy
+    /// is cached).
+    fn node(&mut self, child: ChildAt<'_>) -> Result<Option<std::sync::Arc<Node>>> {
         match child {
-            Child::Mem(n) => Ok(Some((**n).clone())),
-            Child::Disk(r) => {
-                let res = self.pager.read_node_uncached(*r);
+            ChildAt::Mem(n) => Ok(Some(n.clone())),
+            ChildAt::Disk(r) => {
+                let res = self.pager.read_node_uncached(r);
                 let n = note(self.report, res)?;
                 if n.is_some() {
                     self.report.tree_pages += 1;
                 }
-                Ok(n)
+                Ok(n.map(std::sync::Arc::new))
             }
         }
     }
@@ -118,7 +121,7 @@ impl TreeWalk<'_> {
     fn walk(
         &mut self,
         bucket: &str,
-        child: &Child,
+        child: ChildAt<'_>,
         depth: u32,
         lo: Option<&[u8]>,
         hi: Option<&[u8]>,
@@ -134,7 +137,7 @@ impl TreeWalk<'_> {
             return Ok(());
         };
         let ps = self.pager.page_size();
-        if let Err(e) = node.check_invariants(ps, 0) {
+        if let Err(e) = node.check_shape() {
             self.report.problems.push(format!("bucket {bucket}: {e}"));
         }
         if !is_root && node.is_empty() {
@@ -142,58 +145,54 @@ impl TreeWalk<'_> {
                 .problems
                 .push(format!("bucket {bucket}: empty non-root node"));
         }
-        match &node {
-            Node::Leaf(l) => {
-                match self.leaf_depth {
-                    None => self.leaf_depth = Some(depth),
-                    Some(d) if d != depth => self
-                        .report
+        if node.is_leaf() {
+            match self.leaf_depth {
+                None => self.leaf_depth = Some(depth),
+                Some(d) if d != depth => self
+                    .report
+                    .problems
+                    .push(format!("bucket {bucket}: leaves at depths {d} and {depth}")),
+                _ => {}
+            }
+            for i in 0..node.len() {
+                let k = node.key(i);
+                if lo.is_some_and(|lo| k < lo) || hi.is_some_and(|hi| k >= hi) {
+                    self.report
                         .problems
-                        .push(format!("bucket {bucket}: leaves at depths {d} and {depth}")),
-                    _ => {}
+                        .push(format!("bucket {bucket}: key outside its separators"));
                 }
-                for (k, v) in l.keys.iter().zip(&l.values) {
-                    if lo.is_some_and(|lo| k.as_slice() < lo)
-                        || hi.is_some_and(|hi| k.as_slice() >= hi)
-                    {
-                        self.report
-                            .problems
-                            .push(format!("bucket {bucket}: key outside its separators"));
-                    }
-                    if self.prev.as_deref().is_some_and(|p| p >= k.as_slice()) {
-                        self.report
-                            .problems
-                            .push(format!("bucket {bucket}: keys out of order"));
-                    }
-                    self.prev = Some(k.clone());
-                    self.keys += 1;
-                    if let Value::Overflow { len, .. } = v {
-                        let res = self.pager.value(v).map(|b| b.len() == *len as usize);
-                        if let Some(ok) = note(self.report, res)? {
-                            if !ok {
-                                self.report
-                                    .problems
-                                    .push(format!("bucket {bucket}: overflow length mismatch"));
-                            }
-                            self.report.overflow_pages += run_pages(*len as usize, ps);
+                if self.prev.as_deref().is_some_and(|p| p >= k) {
+                    self.report
+                        .problems
+                        .push(format!("bucket {bucket}: keys out of order"));
+                }
+                self.prev = Some(k.to_vec());
+                self.keys += 1;
+                if let ValueAt::Overflow { at, len } = node.value(i) {
+                    let res = self
+                        .pager
+                        .read_overflow(at, len)
+                        .map(|b| b.len() == len as usize);
+                    if let Some(ok) = note(self.report, res)? {
+                        if !ok {
+                            self.report
+                                .problems
+                                .push(format!("bucket {bucket}: overflow length mismatch"));
                         }
+                        self.report.overflow_pages += run_pages(len as usize, ps);
                     }
                 }
             }
-            Node::Branch(b) => {
-                for (i, c) in b.children.iter().enumerate() {
-                    let clo = if i == 0 {
-                        lo
-                    } else {
-                        Some(b.keys[i - 1].as_slice())
-                    };
-                    let chi = if i == b.keys.len() {
-                        hi
-                    } else {
-                        Some(b.keys[i].as_slice())
-                    };
-                    self.walk(bucket, c, depth + 1, clo, chi, false)?;
-                }
+        } else {
+            let n = node.len();
+            for i in 0..n {
+                let clo = if i == 0 { lo } else { Some(node.key(i)) };
+                let chi = if i + 1 == n {
+                    hi
+                } else {
+                    Some(node.key(i + 1))
+                };
+                self.walk(bucket, node.child(i), depth + 1, clo, chi, false)?;
             }
         }
         Ok(())
@@ -221,7 +220,7 @@ pub(crate) fn check_trees(
             prev: None,
         };
         if let Some(root) = &b.root {
-            w.walk(&label, root, 1, None, None, true)?;
+            w.walk(&label, root.as_at(), 1, None, None, true)?;
         }
         let (keys, depth) = (w.keys, w.leaf_depth.unwrap_or(0));
         report.keys += keys;
@@ -315,7 +314,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::page::node::{Branch, Leaf};
+    use crate::page::node::{Child, Item, ValueSrc};
 
     /// Walks an in-memory tree as `check` does and returns the report.
     fn walk(root: &Child) -> CheckReport {
@@ -328,22 +327,33 @@ mod tests {
             keys: 0,
             prev: None,
         };
-        w.walk("b", root, 1, None, None, true).unwrap();
+        w.walk("b", root.as_at(), 1, None, None, true).unwrap();
         report
     }
 
     fn leaf(keys: &[&[u8]]) -> Child {
-        Child::Mem(Arc::new(Node::Leaf(Leaf {
-            keys: keys.iter().map(|k| k.to_vec()).collect(),
-            values: keys.iter().map(|_| Value::Inline(vec![1])).collect(),
-        })))
+        let items: Vec<Item<'_>> = keys
+            .iter()
+            .map(|k| Item::Leaf {
+                key: k,
+                value: ValueSrc::Inline(&[1]),
+            })
+            .collect();
+        Child::Mem(Arc::new(Node::build(true, &items, 1024)))
     }
 
     fn branch(children: Vec<Child>) -> Child {
-        Child::Mem(Arc::new(Node::Branch(Branch {
-            keys: vec![b"m".to_vec()],
-            children,
-        })))
+        let items = [
+            Item::Branch {
+                key: &[],
+                child: children[0].clone(),
+            },
+            Item::Branch {
+                key: b"m",
+                child: children[1].clone(),
+            },
+        ];
+        Child::Mem(Arc::new(Node::build(false, &items, 1024)))
     }
 
     #[test]
@@ -355,6 +365,17 @@ mod tests {
         let r = walk(&branch(vec![leaf(&[b"a"]), leaf(&[])]));
         assert!(
             r.problems.iter().any(|p| p.contains("empty non-root node")),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn a_key_outside_its_separators_is_a_problem() {
+        let r = walk(&branch(vec![leaf(&[b"a"]), leaf(&[b"b"])]));
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.contains("outside its separators")),
             "{r}"
         );
     }

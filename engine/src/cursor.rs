@@ -1,20 +1,19 @@
-//! Ordered iteration: [`Range`] (a double-ended iterator) and [`Cursor`]
-//! (explicit first / last / seek / next / prev).
+//! Ordered iteration: [`Range`] (a double-ended iterator of borrowed
+//! entries), [`Keys`] (keys only) and [`Cursor`] (explicit first / last /
+//! seek / next / prev).
 
 use std::ops::Bound;
 
-use crate::btree::cursor::{Seek, TreeCursor};
-use crate::page::node::Child;
+use crate::btree::cursor::{Root, Seek, TreeCursor};
+use crate::entry::{Entry, KeyRef};
 use crate::pager::Pager;
 use crate::Result;
 
-/// A key-value pair as returned by iteration.
-pub type Entry = (Vec<u8>, Vec<u8>);
-
 /// Entries of a bucket within key bounds, in key order. Iterate backwards
-/// with `.rev()` or `next_back`. Items are `Result`s because reading a page
-/// can fail (an I/O error or detected corruption); after an error the
-/// iterator ends.
+/// with `.rev()` or `next_back`. Each item is an [`Entry`] borrowed from
+/// the page it lies in (no copy, no allocation per entry); items are
+/// `Result`s because reading a page can fail (an I/O error or detected
+/// corruption); after an error the iterator ends.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -27,21 +26,23 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 /// })
 /// .unwrap();
 /// let tx = db.begin_read().unwrap();
-/// let keys: Vec<Vec<u8>> = tx.range(&b"b"[..]..=&b"c"[..]).map(|e| e.unwrap().0).collect();
+/// let keys: Vec<Vec<u8>> = tx
+///     .range(&b"b"[..]..=&b"c"[..])
+///     .map(|e| e.unwrap().key().to_vec())
+///     .collect();
 /// assert_eq!(keys, vec![b"b".to_vec(), b"c".to_vec()]);
 /// let last = tx.iter().next_back().unwrap().unwrap();
-/// assert_eq!(last.0, b"d");
+/// assert_eq!(last.key(), b"d");
 /// ```
 pub struct Range<'tx> {
     pager: &'tx Pager,
-    front: TreeCursor,
-    back: TreeCursor,
+    front: TreeCursor<'tx>,
+    back: TreeCursor<'tx>,
     start: Bound<Vec<u8>>,
     end: Bound<Vec<u8>>,
     front_started: bool,
     back_started: bool,
-    last_front: Option<Vec<u8>>,
-    last_back: Option<Vec<u8>>,
+    with_values: bool,
     done: bool,
 }
 
@@ -56,7 +57,7 @@ fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
 impl<'tx> Range<'tx> {
     pub(crate) fn new(
         pager: &'tx Pager,
-        root: Option<Child>,
+        root: Root<'tx>,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
     ) -> Range<'tx> {
@@ -68,10 +69,40 @@ impl<'tx> Range<'tx> {
             end: owned(end),
             front_started: false,
             back_started: false,
-            last_front: None,
-            last_back: None,
+            with_values: true,
             done: false,
         }
+    }
+
+    /// The same walk yielding keys only: a large value's overflow run is
+    /// never read.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// db.update(|tx| tx.put(b"big", vec![7u8; 100_000])).unwrap();
+    /// let tx = db.begin_read().unwrap();
+    /// let keys: Vec<Vec<u8>> = tx.iter().keys().map(|k| k.unwrap().to_vec()).collect();
+    /// assert_eq!(keys, vec![b"big".to_vec()]);
+    /// ```
+    pub fn keys(mut self) -> Keys<'tx> {
+        self.with_values = false;
+        Keys(self)
+    }
+
+    /// The same walk yielding owned `(key, value)` pairs: the convenience
+    /// for collecting into owned containers (each entry is copied).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    /// let tx = db.begin_read().unwrap();
+    /// let all: Vec<(Vec<u8>, Vec<u8>)> = tx.iter().owned().collect::<Result<_, _>>().unwrap();
+    /// assert_eq!(all, vec![(b"k".to_vec(), b"v".to_vec())]);
+    /// ```
+    pub fn owned(self) -> Owned<'tx> {
+        Owned(self)
     }
 
     fn below_end(&self, key: &[u8]) -> bool {
@@ -90,7 +121,12 @@ impl<'tx> Range<'tx> {
         }
     }
 
-    fn step_front(&mut self) -> Result<Option<Entry>> {
+    fn entry(&self, c: &TreeCursor<'tx>) -> Result<Entry<'tx>> {
+        let (held, i) = c.current_held().expect("positioned");
+        Entry::at(self.pager, held, i, self.with_values)
+    }
+
+    fn step_front(&mut self) -> Result<Option<Entry<'tx>>> {
         let found = if self.front_started {
             self.front.next(self.pager)?
         } else {
@@ -101,21 +137,18 @@ impl<'tx> Range<'tx> {
                 Bound::Unbounded => self.front.first(self.pager)?,
             }
         };
-        if !found {
-            return Ok(None);
-        }
-        let Some((k, v)) = self.front.current() else {
+        let Some(k) = self.front.key().filter(|_| found) else {
             return Ok(None);
         };
-        if !self.below_end(k) || self.last_back.as_deref().is_some_and(|b| k >= b) {
+        // The back end stands on the last entry it yielded: stop before it.
+        let met_back = self.back_started && self.back.key().is_none_or(|b| k >= b);
+        if !self.below_end(k) || met_back {
             return Ok(None);
         }
-        let entry = (k.to_vec(), self.pager.value(v)?);
-        self.last_front = Some(entry.0.clone());
-        Ok(Some(entry))
+        self.entry(&self.front).map(Some)
     }
 
-    fn step_back(&mut self) -> Result<Option<Entry>> {
+    fn step_back(&mut self) -> Result<Option<Entry<'tx>>> {
         let found = if self.back_started {
             self.back.prev(self.pager)?
         } else {
@@ -126,21 +159,17 @@ impl<'tx> Range<'tx> {
                 Bound::Unbounded => self.back.last(self.pager)?,
             }
         };
-        if !found {
-            return Ok(None);
-        }
-        let Some((k, v)) = self.back.current() else {
+        let Some(k) = self.back.key().filter(|_| found) else {
             return Ok(None);
         };
-        if !self.above_start(k) || self.last_front.as_deref().is_some_and(|f| k <= f) {
+        let met_front = self.front_started && self.front.key().is_none_or(|f| k <= f);
+        if !self.above_start(k) || met_front {
             return Ok(None);
         }
-        let entry = (k.to_vec(), self.pager.value(v)?);
-        self.last_back = Some(entry.0.clone());
-        Ok(Some(entry))
+        self.entry(&self.back).map(Some)
     }
 
-    fn finish(&mut self, r: Result<Option<Entry>>) -> Option<Result<Entry>> {
+    fn finish(&mut self, r: Result<Option<Entry<'tx>>>) -> Option<Result<Entry<'tx>>> {
         match r {
             Ok(Some(e)) => Some(Ok(e)),
             Ok(None) => {
@@ -155,8 +184,8 @@ impl<'tx> Range<'tx> {
     }
 }
 
-impl Iterator for Range<'_> {
-    type Item = Result<Entry>;
+impl<'tx> Iterator for Range<'tx> {
+    type Item = Result<Entry<'tx>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -179,8 +208,47 @@ impl DoubleEndedIterator for Range<'_> {
 
 impl std::iter::FusedIterator for Range<'_> {}
 
-/// A movable position in a bucket. Each move returns the entry it lands on,
-/// or `None` past either end.
+/// The keys of a [`Range`] ([`Range::keys`]): no value is read, so a walk
+/// over keys never touches an overflow run.
+pub struct Keys<'tx>(Range<'tx>);
+
+impl<'tx> Iterator for Keys<'tx> {
+    type Item = Result<KeyRef<'tx>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|r| r.map(Entry::into_key))
+    }
+}
+
+impl DoubleEndedIterator for Keys<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|r| r.map(Entry::into_key))
+    }
+}
+
+impl std::iter::FusedIterator for Keys<'_> {}
+
+/// The entries of a [`Range`] as owned pairs ([`Range::owned`]).
+pub struct Owned<'tx>(Range<'tx>);
+
+impl Iterator for Owned<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|r| r.map(Entry::into_pair))
+    }
+}
+
+impl DoubleEndedIterator for Owned<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|r| r.map(Entry::into_pair))
+    }
+}
+
+impl std::iter::FusedIterator for Owned<'_> {}
+
+/// A movable position in a bucket. Each move returns the entry it lands on
+/// (borrowed, like [`Range`]'s), or `None` past either end.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -188,68 +256,73 @@ impl std::iter::FusedIterator for Range<'_> {}
 /// db.update(|tx| { tx.put(b"a", b"1")?; tx.put(b"c", b"3") }).unwrap();
 /// let tx = db.begin_read().unwrap();
 /// let mut c = tx.cursor();
-/// assert_eq!(c.seek(b"b").unwrap().unwrap().0, b"c");
-/// assert_eq!(c.prev().unwrap().unwrap().0, b"a");
+/// assert_eq!(c.seek(b"b").unwrap().unwrap().key(), b"c");
+/// assert_eq!(c.prev().unwrap().unwrap().key(), b"a");
 /// assert!(c.prev().unwrap().is_none());
-/// assert_eq!(c.last().unwrap().unwrap().1, b"3");
+/// assert_eq!(c.last().unwrap().unwrap().value(), b"3");
 /// ```
 pub struct Cursor<'tx> {
     pager: &'tx Pager,
-    inner: TreeCursor,
+    inner: TreeCursor<'tx>,
 }
 
 impl<'tx> Cursor<'tx> {
-    pub(crate) fn new(pager: &'tx Pager, root: Option<Child>) -> Cursor<'tx> {
+    pub(crate) fn new(pager: &'tx Pager, root: Root<'tx>) -> Cursor<'tx> {
         Cursor {
             pager,
             inner: TreeCursor::new(root),
         }
     }
 
-    fn here(&self, found: bool) -> Result<Option<Entry>> {
+    fn here(&self, found: bool) -> Result<Option<Entry<'tx>>> {
         if !found {
             return Ok(None);
         }
-        match self.inner.current() {
-            Some((k, v)) => Ok(Some((k.to_vec(), self.pager.value(v)?))),
+        match self.inner.current_held() {
+            Some((held, i)) => Entry::at(self.pager, held, i, true).map(Some),
             None => Ok(None),
         }
     }
 
     /// Moves to the first entry.
-    pub fn first(&mut self) -> Result<Option<Entry>> {
+    pub fn first(&mut self) -> Result<Option<Entry<'tx>>> {
         let f = self.inner.first(self.pager)?;
         self.here(f)
     }
 
     /// Moves to the last entry.
-    pub fn last(&mut self) -> Result<Option<Entry>> {
+    pub fn last(&mut self) -> Result<Option<Entry<'tx>>> {
         let f = self.inner.last(self.pager)?;
         self.here(f)
     }
 
     /// Moves to the first entry whose key is `>= key`.
-    pub fn seek(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Entry>> {
+    pub fn seek(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Entry<'tx>>> {
         let f = self.inner.seek(self.pager, key.as_ref(), Seek::Ge)?;
         self.here(f)
     }
 
     /// Moves to the next entry (from an unpositioned cursor: nothing).
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<Entry>> {
+    pub fn next(&mut self) -> Result<Option<Entry<'tx>>> {
         let f = self.inner.next(self.pager)?;
         self.here(f)
     }
 
     /// Moves to the previous entry.
-    pub fn prev(&mut self) -> Result<Option<Entry>> {
+    pub fn prev(&mut self) -> Result<Option<Entry<'tx>>> {
         let f = self.inner.prev(self.pager)?;
         self.here(f)
     }
 
     /// The entry under the cursor, if positioned.
-    pub fn current(&self) -> Result<Option<Entry>> {
+    pub fn current(&self) -> Result<Option<Entry<'tx>>> {
         self.here(self.inner.current().is_some())
+    }
+
+    /// The key under the cursor, if positioned (never reads a value).
+    pub fn key(&self) -> Option<&[u8]> {
+        self.inner.key()
     }
 }
 

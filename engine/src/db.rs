@@ -29,8 +29,9 @@ use crate::{Durability, Error, Limits, Result};
 /// let dir = tempfile::tempdir().unwrap();
 /// let db = Db::open(dir.path().join("example.vellum")).unwrap();
 /// db.update(|tx| tx.put(b"hello", b"world")).unwrap();
-/// let v = db.view(|tx| tx.get(b"hello")).unwrap();
-/// assert_eq!(v.as_deref(), Some(&b"world"[..]));
+/// // A value borrows from its transaction: copy it out to keep it.
+/// let v = db.view(|tx| Ok::<_, vellum::Error>(tx.get(b"hello")?.map(|v| v.to_vec())));
+/// assert_eq!(v.unwrap().as_deref(), Some(&b"world"[..]));
 /// ```
 #[derive(Clone)]
 pub struct Db {

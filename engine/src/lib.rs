@@ -18,7 +18,7 @@
 //! .unwrap();
 //! let tx = db.begin_read().unwrap();
 //! assert_eq!(tx.get(b"apple").unwrap().as_deref(), Some(&b"1"[..]));
-//! let keys: Vec<_> = tx.iter().map(|e| e.unwrap().0).collect();
+//! let keys: Vec<_> = tx.iter().map(|e| e.unwrap().key().to_vec()).collect();
 //! assert_eq!(keys, vec![b"apple".to_vec(), b"banana".to_vec()]);
 //! ```
 #![warn(missing_docs)]
@@ -32,6 +32,7 @@ pub mod checksum;
 pub mod create;
 pub mod cursor;
 mod db;
+pub mod entry;
 pub mod error;
 pub mod failpoint;
 pub mod freelist;
@@ -49,8 +50,9 @@ pub mod vfs;
 
 pub use bucket::{Bucket, BucketMut};
 pub use check::CheckReport;
-pub use cursor::{Cursor, Entry, Range};
+pub use cursor::{Cursor, Keys, Owned, Range};
 pub use db::Db;
+pub use entry::{Entry, KeyRef, ValueRef};
 pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options};
 pub use stats::Stats;

@@ -364,11 +364,13 @@ fn range_query(
     }
 }
 
-fn collect(
-    it: impl Iterator<Item = vellum::Result<vellum::Entry>>,
+fn collect<'a>(
+    it: impl Iterator<Item = vellum::Result<vellum::Entry<'a>>>,
     limit: Option<usize>,
 ) -> Result<model::KeyValues, Error> {
-    it.take(limit.unwrap_or(usize::MAX)).collect()
+    it.take(limit.unwrap_or(usize::MAX))
+        .map(|e| e.map(vellum::Entry::into_pair))
+        .collect()
 }
 
 /// Where a read runs.
@@ -438,7 +440,7 @@ fn engine_read(src: Src<'_>, q: &Read) -> (Vec<(Query, Answer)>, Option<Error>) 
     let mut err = None;
     match q {
         Read::Get { k, .. } => match bucket.get(k.as_slice()) {
-            Ok(v) => obs.push((first_query, Answer::Value(v))),
+            Ok(v) => obs.push((first_query, Answer::Value(v.map(|v| v.to_vec())))),
             Err(e) => err = Some(e),
         },
         Read::Contains { k, .. } => match bucket.contains(k.as_slice()) {
@@ -546,8 +548,11 @@ fn engine_read(src: Src<'_>, q: &Read) -> (Vec<(Query, Answer)>, Option<Error>) 
                 };
                 match got {
                     Ok(e) => {
-                        pos = e.as_ref().map(|(k, _)| k.clone());
-                        obs.push((query, Answer::Entries(e.into_iter().collect())));
+                        pos = e.as_ref().map(|e| e.key().to_vec());
+                        obs.push((
+                            query,
+                            Answer::Entries(e.into_iter().map(vellum::Entry::into_pair).collect()),
+                        ));
                     }
                     Err(e) => {
                         err = Some(e);
@@ -578,8 +583,8 @@ fn read_all(db: &Db) -> Result<(State, Vec<String>), Error> {
         };
         let mut n = 0u64;
         for e in b.iter() {
-            let (k, v) = e?;
-            s.put(&name, &k, &v).expect("bucket exists");
+            let e = e?;
+            s.put(&name, e.key(), e.value()).expect("bucket exists");
             n += 1;
         }
         if n != b.len() {
@@ -1709,7 +1714,8 @@ impl<'c> Runner<'c> {
             }
             let keys: Vec<Vec<u8>> = tx
                 .iter()?
-                .map(|e| e.map(|(k, _)| k))
+                .keys()
+                .map(|k| k.map(|k| k.to_vec()))
                 .collect::<vellum::Result<_>>()?;
             for k in keys {
                 tx.delete(&k)?;

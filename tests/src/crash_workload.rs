@@ -26,7 +26,7 @@ pub fn opts(durability: Durability) -> Options {
 
 /// The last commit number in the database (`None` if none yet).
 pub fn last_commit(db: &Db) -> Option<u64> {
-    db.view(|tx| tx.get(b"last"))
+    db.view(|tx| Ok::<_, vellum::Error>(tx.get(b"last")?.map(|v| v.to_vec())))
         .unwrap()
         .map(|v| u64::from_le_bytes(v.try_into().unwrap()))
 }

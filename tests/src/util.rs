@@ -60,18 +60,37 @@ pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 /// Every bucket's content; the default bucket has the empty name.
 pub type Buckets = BTreeMap<Vec<u8>, Map>;
 
-/// Collects an iterator of entries, stopping at the first error.
-pub fn collect(iter: impl Iterator<Item = vellum::Result<Entry>>) -> vellum::Result<Vec<Entry>> {
-    iter.collect()
+/// An owned key-value pair.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// Collects an iterator of entries as owned pairs, stopping at the first
+/// error.
+pub fn collect<'a>(
+    iter: impl Iterator<Item = vellum::Result<Entry<'a>>>,
+) -> vellum::Result<Vec<Pair>> {
+    iter.map(|e| e.map(Entry::into_pair)).collect()
+}
+
+/// An entry yielded by a cursor move, as an owned pair.
+pub fn own(e: Option<Entry<'_>>) -> Option<Pair> {
+    e.map(Entry::into_pair)
+}
+
+/// A looked-up value, copied out.
+pub fn owned_value(v: Option<vellum::ValueRef<'_>>) -> Option<Vec<u8>> {
+    v.map(|v| v.to_vec())
 }
 
 /// The default bucket and every named bucket of a snapshot.
 pub fn dump_txn(tx: &ReadTxn) -> vellum::Result<Buckets> {
     let mut out = Buckets::new();
-    out.insert(Vec::new(), tx.iter().collect::<vellum::Result<Map>>()?);
+    out.insert(
+        Vec::new(),
+        tx.iter().owned().collect::<vellum::Result<Map>>()?,
+    );
     for name in tx.bucket_names() {
         let b = tx.bucket(&name)?;
-        out.insert(name, b.iter().collect::<vellum::Result<Map>>()?);
+        out.insert(name, b.iter().owned().collect::<vellum::Result<Map>>()?);
     }
     Ok(out)
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use vellum::{Db, Durability, Entry, Error, Options};
-use vellum_tests::util::{assert_check_ok, collect, num_key, Map, Rng};
+use vellum::{Db, Durability, Error, Options};
+use vellum_tests::util::{assert_check_ok, collect, num_key, own, owned_value, Map, Pair, Rng};
 
 fn tmp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,11 +24,11 @@ fn small(path: &Path) -> Db {
         .unwrap()
 }
 
-fn entries(m: &Map) -> Vec<Entry> {
+fn entries(m: &Map) -> Vec<Pair> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn keys_of(v: &[Entry]) -> Vec<Vec<u8>> {
+fn keys_of(v: &[Pair]) -> Vec<Vec<u8>> {
     v.iter().map(|e| e.0.clone()).collect()
 }
 
@@ -65,7 +65,7 @@ fn open_creates_file_and_reopen_keeps_data() {
         assert!(tx.is_empty());
         assert_eq!(tx.len(), 0);
         assert!(tx.bucket_names().is_empty());
-        assert_eq!(tx.get(b"missing").unwrap(), None);
+        assert_eq!(tx.get(b"missing").unwrap().map(|v| v.to_vec()), None);
         drop(tx);
         db.update(|tx| {
             tx.put(b"alpha", b"1")?;
@@ -108,7 +108,10 @@ fn explicit_close_reports_ok_and_data_survives() {
     // Closing one of two clones does not close the database.
     db.close().unwrap();
     assert_eq!(
-        clone.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        clone
+            .view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
     clone.close().unwrap();
@@ -119,7 +122,9 @@ fn explicit_close_reports_ok_and_data_survives() {
         "a clean close leaves nothing to replay"
     );
     assert_eq!(
-        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
 }
@@ -181,14 +186,29 @@ fn byte_keys_sort_lexicographically_including_empty_and_0xff() {
         rev.reverse();
         assert_eq!(rev, entries(&model));
         for (k, v) in &model {
-            assert_eq!(tx.get(k).unwrap().as_ref(), Some(v), "key {k:?}");
+            assert_eq!(
+                tx.get(k).unwrap().map(|v| v.to_vec()).as_ref(),
+                Some(v),
+                "key {k:?}"
+            );
             assert!(tx.contains(k).unwrap());
         }
         // The empty key is the smallest, [0xff; max] the largest.
-        assert_eq!(tx.iter().next().unwrap().unwrap().0, Vec::<u8>::new());
-        assert_eq!(tx.iter().next_back().unwrap().unwrap().0, vec![0xff; max]);
-        assert_eq!(tx.get([0xff, 0xff, 0xff, 0xff]).unwrap(), None);
-        assert_eq!(tx.get([0u8; 3]).unwrap(), None);
+        assert_eq!(
+            tx.iter().next().unwrap().unwrap().key().to_vec(),
+            Vec::<u8>::new()
+        );
+        assert_eq!(
+            tx.iter().next_back().unwrap().unwrap().key().to_vec(),
+            vec![0xff; max]
+        );
+        assert_eq!(
+            tx.get([0xff, 0xff, 0xff, 0xff])
+                .unwrap()
+                .map(|v| v.to_vec()),
+            None
+        );
+        assert_eq!(tx.get([0u8; 3]).unwrap().map(|v| v.to_vec()), None);
     };
     verify(&db);
     drop(db);
@@ -228,7 +248,7 @@ fn as_ref_bounds(b: &Bounds) -> (Bound<&[u8]>, Bound<&[u8]>) {
 
 /// What a range should yield; `BTreeMap::range` panics on inverted bounds,
 /// a database returns nothing.
-fn model_range(m: &Map, b: &Bounds) -> Vec<Entry> {
+fn model_range(m: &Map, b: &Bounds) -> Vec<Pair> {
     let empty = match (&b.0, &b.1) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
         (Bound::Included(s), Bound::Excluded(e))
@@ -340,13 +360,12 @@ fn range_syntax_forms_match_btreemap() {
 fn every_bound_combination_forward_and_reverse() {
     let (_d, path) = tmp();
     let (db, model) = populated(&path, 2000);
-    let check =
-        |label: &str, got_fwd: Vec<Entry>, got_rev: Vec<Entry>, want: &[Entry], r: &Bounds| {
-            assert_eq!(got_fwd, want, "{label} forward {r:?}");
-            let mut rev = got_rev;
-            rev.reverse();
-            assert_eq!(rev, want, "{label} reverse {r:?}");
-        };
+    let check = |label: &str, got_fwd: Vec<Pair>, got_rev: Vec<Pair>, want: &[Pair], r: &Bounds| {
+        assert_eq!(got_fwd, want, "{label} forward {r:?}");
+        let mut rev = got_rev;
+        rev.reverse();
+        assert_eq!(rev, want, "{label} reverse {r:?}");
+    };
     let tx = db.begin_read().unwrap();
     for r in interesting_bounds(&model) {
         let want = model_range(&model, &r);
@@ -394,7 +413,7 @@ fn mixed_next_and_next_back_meet_in_the_middle() {
             };
             match e {
                 Some(e) => {
-                    let e = e.unwrap();
+                    let e = e.unwrap().into_pair();
                     if from_front {
                         front.push(e)
                     } else {
@@ -416,13 +435,13 @@ fn mixed_next_and_next_back_meet_in_the_middle() {
     let a = num_key("k", 10);
     let b = num_key("k", 12);
     let mut it = tx.range(a.clone()..=b.clone());
-    assert_eq!(it.next().unwrap().unwrap().0, a);
-    assert_eq!(it.next_back().unwrap().unwrap().0, b);
+    assert_eq!(it.next().unwrap().unwrap().key().to_vec(), a);
+    assert_eq!(it.next_back().unwrap().unwrap().key().to_vec(), b);
     assert!(it.next_back().is_none());
     assert!(it.next().is_none());
     // A one-element range from the back, then the front sees nothing.
     let mut it = tx.range(a.clone()..=a.clone());
-    assert_eq!(it.next_back().unwrap().unwrap().0, a);
+    assert_eq!(it.next_back().unwrap().unwrap().key().to_vec(), a);
     assert!(it.next().is_none());
 }
 
@@ -486,7 +505,7 @@ fn prefix_scans_including_0xff_prefixes() {
     ];
     let tx = db.begin_read().unwrap();
     for p in &prefixes {
-        let want: Vec<Entry> = model
+        let want: Vec<Pair> = model
             .iter()
             .filter(|(k, _)| k.starts_with(p))
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -509,13 +528,13 @@ fn cursors_on_empty_buckets_return_nothing() {
     let tx = db.begin_read().unwrap();
     for b in [tx.default_bucket(), tx.bucket(b"empty").unwrap()] {
         let mut c = b.cursor();
-        assert_eq!(c.current().unwrap(), None);
-        assert_eq!(c.first().unwrap(), None);
-        assert_eq!(c.last().unwrap(), None);
-        assert_eq!(c.seek(b"").unwrap(), None);
-        assert_eq!(c.seek(b"x").unwrap(), None);
-        assert_eq!(c.next().unwrap(), None);
-        assert_eq!(c.prev().unwrap(), None);
+        assert_eq!(own(c.current().unwrap()), None);
+        assert_eq!(own(c.first().unwrap()), None);
+        assert_eq!(own(c.last().unwrap()), None);
+        assert_eq!(own(c.seek(b"").unwrap()), None);
+        assert_eq!(own(c.seek(b"x").unwrap()), None);
+        assert_eq!(own(c.next().unwrap()), None);
+        assert_eq!(own(c.prev().unwrap()), None);
         assert!(b.iter().next().is_none());
         assert!(b.iter().next_back().is_none());
         assert!(b.prefix(b"").next().is_none());
@@ -540,9 +559,9 @@ fn cursors_on_empty_buckets_return_nothing() {
     .unwrap();
     let tx = db.begin_read().unwrap();
     let mut c = tx.cursor();
-    assert_eq!(c.first().unwrap(), None);
-    assert_eq!(c.last().unwrap(), None);
-    assert_eq!(c.seek(b"k").unwrap(), None);
+    assert_eq!(own(c.first().unwrap()), None);
+    assert_eq!(own(c.last().unwrap()), None);
+    assert_eq!(own(c.seek(b"k").unwrap()), None);
     assert!(tx.iter().next().is_none());
     assert!(tx.iter().next_back().is_none());
     assert_eq!(tx.len(), 0);
@@ -555,51 +574,51 @@ fn cursor_moves_at_edges_and_across_leaves() {
     let want = entries(&model);
     let check = |c: &mut vellum::Cursor<'_>| {
         // first / prev at the start.
-        assert_eq!(c.first().unwrap().as_ref(), Some(&want[0]));
-        assert_eq!(c.current().unwrap().as_ref(), Some(&want[0]));
-        assert_eq!(c.prev().unwrap(), None);
+        assert_eq!(own(c.first().unwrap()).as_ref(), Some(&want[0]));
+        assert_eq!(own(c.current().unwrap()).as_ref(), Some(&want[0]));
+        assert_eq!(own(c.prev().unwrap()), None);
         // last / next at the end.
-        assert_eq!(c.last().unwrap().as_ref(), want.last());
-        assert_eq!(c.next().unwrap(), None);
+        assert_eq!(own(c.last().unwrap()).as_ref(), want.last());
+        assert_eq!(own(c.next().unwrap()), None);
         // Full walks in both directions.
-        let mut fwd = vec![c.first().unwrap().unwrap()];
-        while let Some(e) = c.next().unwrap() {
+        let mut fwd = vec![own(c.first().unwrap()).unwrap()];
+        while let Some(e) = own(c.next().unwrap()) {
             fwd.push(e);
         }
         assert_eq!(fwd, want);
-        let mut back = vec![c.last().unwrap().unwrap()];
-        while let Some(e) = c.prev().unwrap() {
+        let mut back = vec![own(c.last().unwrap()).unwrap()];
+        while let Some(e) = own(c.prev().unwrap()) {
             back.push(e);
         }
         back.reverse();
         assert_eq!(back, want);
         // Seeks: exact, between keys, before the first, after the last.
         assert_eq!(
-            c.seek(num_key("k", 500)).unwrap().unwrap().0,
+            own(c.seek(num_key("k", 500)).unwrap()).unwrap().0,
             num_key("k", 500)
         );
         assert_eq!(
-            c.seek(num_key("k", 501)).unwrap().unwrap().0,
+            own(c.seek(num_key("k", 501)).unwrap()).unwrap().0,
             num_key("k", 502)
         );
-        assert_eq!(c.next().unwrap().unwrap().0, num_key("k", 504));
-        assert_eq!(c.prev().unwrap().unwrap().0, num_key("k", 502));
-        assert_eq!(c.prev().unwrap().unwrap().0, num_key("k", 500));
-        assert_eq!(c.seek(b"").unwrap().as_ref(), Some(&want[0]));
-        assert_eq!(c.seek(b"a").unwrap().as_ref(), Some(&want[0]));
-        assert_eq!(c.seek(b"k99999999").unwrap(), None);
-        assert_eq!(c.seek([0xff]).unwrap(), None);
+        assert_eq!(own(c.next().unwrap()).unwrap().0, num_key("k", 504));
+        assert_eq!(own(c.prev().unwrap()).unwrap().0, num_key("k", 502));
+        assert_eq!(own(c.prev().unwrap()).unwrap().0, num_key("k", 500));
+        assert_eq!(own(c.seek(b"").unwrap()).as_ref(), Some(&want[0]));
+        assert_eq!(own(c.seek(b"a").unwrap()).as_ref(), Some(&want[0]));
+        assert_eq!(own(c.seek(b"k99999999").unwrap()), None);
+        assert_eq!(own(c.seek([0xff]).unwrap()), None);
         let last_key = &want.last().unwrap().0;
-        assert_eq!(c.seek(last_key).unwrap().as_ref(), want.last());
+        assert_eq!(own(c.seek(last_key).unwrap()).as_ref(), want.last());
         // Seek to every 7th key and step both ways (crosses leaf edges).
         for i in (0..want.len()).step_by(7) {
-            assert_eq!(c.seek(&want[i].0).unwrap().as_ref(), Some(&want[i]));
+            assert_eq!(own(c.seek(&want[i].0).unwrap()).as_ref(), Some(&want[i]));
             if i + 1 < want.len() {
-                assert_eq!(c.next().unwrap().as_ref(), Some(&want[i + 1]));
-                assert_eq!(c.prev().unwrap().as_ref(), Some(&want[i]));
+                assert_eq!(own(c.next().unwrap()).as_ref(), Some(&want[i + 1]));
+                assert_eq!(own(c.prev().unwrap()).as_ref(), Some(&want[i]));
             }
             if i > 0 {
-                assert_eq!(c.prev().unwrap().as_ref(), Some(&want[i - 1]));
+                assert_eq!(own(c.prev().unwrap()).as_ref(), Some(&want[i - 1]));
             }
         }
     };
@@ -670,7 +689,10 @@ fn empty_value_is_distinct_from_absent() {
     db.update(|tx| tx.put(b"empty", b"")).unwrap();
     for _ in 0..2 {
         let tx = db.begin_read().unwrap();
-        assert_eq!(tx.get(b"empty").unwrap(), Some(Vec::new()));
+        assert_eq!(
+            tx.get(b"empty").unwrap().map(|v| v.to_vec()),
+            Some(Vec::new())
+        );
         assert!(tx.contains(b"empty").unwrap());
         assert_eq!(
             collect(tx.iter()).unwrap(),
@@ -679,7 +701,10 @@ fn empty_value_is_distinct_from_absent() {
     }
     drop(db);
     let db = small(&path);
-    assert_eq!(db.view(|tx| tx.get(b"empty")).unwrap(), Some(Vec::new()));
+    assert_eq!(
+        db.view(|tx| tx.get(b"empty").map(owned_value)).unwrap(),
+        Some(Vec::new())
+    );
 }
 
 #[test]
@@ -772,7 +797,7 @@ fn put_many_and_delete_many() {
     let tx = db.begin_read().unwrap();
     let b = tx.bucket(b"batch").unwrap();
     let got = collect(b.iter()).unwrap();
-    let want: Vec<Entry> = (0..100u64)
+    let want: Vec<Pair> = (0..100u64)
         .filter(|i| i % 2 == 1)
         .map(|i| (num_key("k", i), i.to_be_bytes().to_vec()))
         .collect();
@@ -952,7 +977,10 @@ fn many_buckets_with_long_names_survive_reopen() {
     assert_eq!(tx.bucket_names(), want);
     for i in (0..200).filter(|i| i % 3 != 0) {
         let b = tx.bucket(name(i)).unwrap();
-        assert_eq!(b.get(b"i").unwrap(), Some(i.to_le_bytes().to_vec()));
+        assert_eq!(
+            b.get(b"i").unwrap().map(|v| v.to_vec()),
+            Some(i.to_le_bytes().to_vec())
+        );
     }
     drop(tx);
     assert_check_ok(&db);
@@ -1014,7 +1042,7 @@ fn key_and_value_limits_are_exact_at_every_page_size() {
         assert_eq!(tx.len(), 1);
         let b = tx.bucket(b"b").unwrap();
         assert_eq!(
-            b.get(&max_key).unwrap(),
+            b.get(&max_key).unwrap().map(|v| v.to_vec()),
             Some(vec![7u8; l.max_inline_value_len])
         );
         assert_eq!(b.len(), 1);
@@ -1129,7 +1157,11 @@ fn values_at_inline_and_overflow_boundaries_round_trip() {
         let verify = |db: &Db, salt: u8| {
             let tx = db.begin_read().unwrap();
             for (i, &len) in lens.iter().enumerate() {
-                let got = tx.get(num_key("v", i as u64)).unwrap().unwrap();
+                let got = tx
+                    .get(num_key("v", i as u64))
+                    .unwrap()
+                    .map(|v| v.to_vec())
+                    .unwrap();
                 assert_eq!(got.len(), len, "ps {ps} len {len}");
                 assert!(
                     got == value(len, salt),
@@ -1180,8 +1212,8 @@ fn large_values_round_trip_and_survive_reopen() {
         .unwrap();
         db.update(|tx| tx.put(b"10mb", &ten_mb)).unwrap();
         let tx = db.begin_read().unwrap();
-        assert!(tx.get(b"1mb").unwrap().unwrap() == one_mb);
-        assert!(tx.get(b"10mb").unwrap().unwrap() == ten_mb);
+        assert!(tx.get(b"1mb").unwrap().map(|v| v.to_vec()).unwrap() == one_mb);
+        assert!(tx.get(b"10mb").unwrap().map(|v| v.to_vec()).unwrap() == ten_mb);
         assert!(tx.contains(b"10mb").unwrap());
         let all = collect(tx.iter()).unwrap();
         assert_eq!(
@@ -1200,8 +1232,8 @@ fn large_values_round_trip_and_survive_reopen() {
     {
         let db = Db::open(&path).unwrap();
         let tx = db.begin_read().unwrap();
-        assert!(tx.get(b"1mb").unwrap().unwrap() == one_mb);
-        assert!(tx.get(b"10mb").unwrap().unwrap() == ten_mb);
+        assert!(tx.get(b"1mb").unwrap().map(|v| v.to_vec()).unwrap() == one_mb);
+        assert!(tx.get(b"10mb").unwrap().map(|v| v.to_vec()).unwrap() == ten_mb);
         drop(tx);
         // Overwrite one with a small value, delete the other: pages are freed.
         db.update(|tx| {
@@ -1215,7 +1247,7 @@ fn large_values_round_trip_and_survive_reopen() {
     let db = Db::open(&path).unwrap();
     let tx = db.begin_read().unwrap();
     assert_eq!(tx.get(b"10mb").unwrap().as_deref(), Some(&b"now small"[..]));
-    assert_eq!(tx.get(b"1mb").unwrap(), None);
+    assert_eq!(tx.get(b"1mb").unwrap().map(|v| v.to_vec()), None);
     drop(tx);
     assert_check_ok(&db);
     // The freed pages are reused: writing 10 MB again barely grows the file.
@@ -1271,7 +1303,7 @@ fn update_commits_on_ok_and_aborts_on_err() {
     let check = |db: &Db| {
         let tx = db.begin_read().unwrap();
         assert_eq!(tx.get(b"base").unwrap().as_deref(), Some(&b"1"[..]));
-        assert_eq!(tx.get(b"new").unwrap(), None);
+        assert_eq!(tx.get(b"new").unwrap().map(|v| v.to_vec()), None);
         assert!(tx.bucket_names().is_empty());
         assert_eq!(tx.len(), 1);
     };
@@ -1302,12 +1334,14 @@ fn panic_inside_update_aborts_and_releases_the_writer() {
     let tx = db
         .try_begin_write()
         .expect("the writer slot is free after a panic");
-    assert_eq!(tx.get(b"k").unwrap(), None);
+    assert_eq!(tx.get(b"k").unwrap().map(|v| v.to_vec()), None);
     tx.put(b"k2", b"v2").unwrap();
     tx.commit().unwrap();
-    assert_eq!(db.view(|tx| tx.get(b"k")).unwrap(), None);
+    assert_eq!(db.view(|tx| tx.get(b"k").map(owned_value)).unwrap(), None);
     assert_eq!(
-        db.view(|tx| tx.get(b"k2")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"k2").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v2"[..])
     );
 }
@@ -1318,7 +1352,7 @@ fn view_runs_in_a_snapshot_and_returns_its_value() {
     let db = small(&path);
     db.update(|tx| tx.put(b"a", b"1")).unwrap();
     let (v, n) = db
-        .view(|tx| Ok::<_, Error>((tx.get(b"a")?, tx.len())))
+        .view(|tx| Ok::<_, Error>((tx.get(b"a")?.map(|v| v.to_vec()), tx.len())))
         .unwrap();
     assert_eq!(v.as_deref(), Some(&b"1"[..]));
     assert_eq!(n, 1);
@@ -1345,7 +1379,7 @@ fn dropping_or_aborting_a_write_txn_discards_everything() {
         // ... a concurrent reader does not.
         let r = db.begin_read().unwrap();
         assert_eq!(r.get(b"keep").unwrap().as_deref(), Some(&b"1"[..]));
-        assert_eq!(r.get(b"gone").unwrap(), None);
+        assert_eq!(r.get(b"gone").unwrap().map(|v| v.to_vec()), None);
         assert!(r.bucket_names().is_empty());
     } // dropped
     let tx = db.begin_write().unwrap();
@@ -1408,7 +1442,7 @@ fn iterators_inside_a_write_txn_see_the_state_when_created() {
     let mut it = tx.iter().unwrap();
     let mut cursor = tx.cursor().unwrap();
     let first = it.next().unwrap().unwrap();
-    assert_eq!(first.0, num_key("k", 0));
+    assert_eq!(first.key(), num_key("k", 0));
     // Change everything under the iterator.
     for i in 0..500 {
         if i % 2 == 0 {
@@ -1425,8 +1459,8 @@ fn iterators_inside_a_write_txn_see_the_state_when_created() {
     assert!(rest.iter().all(|(_, v)| v == b"old"));
     let mut n = 0;
     let mut e = cursor.first().unwrap();
-    while let Some((_, v)) = e {
-        assert_eq!(v, b"old");
+    while let Some(entry) = e {
+        assert_eq!(entry.value(), b"old");
         n += 1;
         e = cursor.next().unwrap();
     }
@@ -1498,7 +1532,7 @@ fn try_begin_write_reports_writer_busy_and_begin_write_waits() {
         started_tx.send(()).unwrap();
         let tx = db2.begin_write().unwrap();
         // It runs after the first writer committed.
-        let seen = tx.get(b"first").unwrap();
+        let seen = tx.get(b"first").unwrap().map(|v| v.to_vec());
         tx.put(b"second", b"2").unwrap();
         tx.commit().unwrap();
         done_tx.send(seen).unwrap();
@@ -1539,7 +1573,9 @@ fn second_writable_open_is_locked_until_every_handle_is_gone() {
     drop(reader);
     let db = Db::open(&path).unwrap();
     assert_eq!(
-        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
 }
@@ -1564,7 +1600,9 @@ fn read_only_opens_share_and_exclude_writers() {
     let ro2 = Options::new().read_only(true).open(&path).unwrap();
     for ro in [&ro1, &ro2] {
         assert_eq!(
-            ro.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+            ro.view(|tx| tx.get(b"k").map(owned_value))
+                .unwrap()
+                .as_deref(),
             Some(&b"v"[..])
         );
         assert!(matches!(ro.begin_write(), Err(Error::ReadOnly)));
@@ -1620,7 +1658,10 @@ fn page_sizes_and_invalid_options() {
         assert_eq!(db.limits(), vellum::Limits::for_page_size(ps));
         let tx = db.begin_read().unwrap();
         assert_eq!(tx.len(), 200);
-        assert_eq!(tx.get(num_key("k", 199)).unwrap(), Some(vec![199u8; 100]));
+        assert_eq!(
+            tx.get(num_key("k", 199)).unwrap().map(|v| v.to_vec()),
+            Some(vec![199u8; 100])
+        );
         drop(tx);
         assert_check_ok(&db);
     }
@@ -1741,7 +1782,8 @@ fn stats_report_counts_readers_and_pinned_pages() {
     // Reads count in the cache statistics.
     let before = db.stats();
     for _ in 0..3 {
-        db.view(|tx| tx.get(num_key("k", 5))).unwrap();
+        db.view(|tx| tx.get(num_key("k", 5)).map(owned_value))
+            .unwrap();
     }
     let after = db.stats();
     assert!(after.cache_hits + after.cache_misses > before.cache_hits + before.cache_misses);
@@ -1763,10 +1805,10 @@ fn batch_forms_on_the_default_bucket() {
     let tx = db.begin_read().unwrap();
     assert_eq!(tx.len(), 49);
     assert_eq!(
-        tx.get(num_key("k", 49)).unwrap(),
+        tx.get(num_key("k", 49)).unwrap().map(|v| v.to_vec()),
         Some(49u64.to_le_bytes().to_vec())
     );
-    assert_eq!(tx.get(num_key("k", 1)).unwrap(), None);
+    assert_eq!(tx.get(num_key("k", 1)).unwrap().map(|v| v.to_vec()), None);
 }
 
 #[test]
@@ -1897,7 +1939,9 @@ fn opening_a_cleanly_closed_database_does_not_write_to_it() {
         "opening a clean file wrote to it"
     );
     assert_eq!(
-        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
 }
@@ -2000,7 +2044,9 @@ fn mem_vfs_databases_are_locked_like_files() {
     let ro2 = open(true).unwrap();
     assert!(matches!(open(false), Err(Error::Locked)));
     assert_eq!(
-        ro2.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        ro2.view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
     drop(ro1);

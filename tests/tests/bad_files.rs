@@ -7,7 +7,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use vellum::{Db, Durability, Error, Options};
-use vellum_tests::util::{assert_check_ok, dump, is_damage_error, num_key, Buckets, Map, Rng};
+use vellum_tests::util::{
+    assert_check_ok, dump, is_damage_error, num_key, owned_value, Buckets, Map, Rng,
+};
 
 fn tmp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -53,7 +55,7 @@ fn format_header_and_slots_match_the_documented_layout() {
     assert_eq!(&f[0..8], b"VELLUMDB");
     assert_eq!(
         u32::from_le_bytes(f[8..12].try_into().unwrap()),
-        1,
+        2,
         "format version"
     );
     assert_eq!(u32::from_le_bytes(f[12..16].try_into().unwrap()), ps as u32);
@@ -94,6 +96,52 @@ fn format_header_and_slots_match_the_documented_layout() {
     let newest = valid.iter().max().unwrap();
     assert_eq!(newest.1, *seqs.last().unwrap());
     assert!(newest.0 >= 2, "the session wrote checkpoints of its own");
+
+    // Tree pages (FORMAT.md §1.3, §1.4): the catalog is one leaf holding the
+    // default bucket's entry (key 0x00, 24 bytes), whose root is one leaf
+    // holding k -> v.
+    let slot = (1..=3)
+        .map(|p| &f[p * ps..(p + 1) * ps])
+        .filter(|s| &s[0..8] == b"VELLSLOT" && u64_at(s, 584) == h(&s[0..584]))
+        .max_by_key(|s| (u64_at(s, 8), u64_at(s, 592)))
+        .unwrap();
+    let leaf = |page: u64, checksum: u64| -> &[u8] {
+        let p = &f[page as usize * ps..(page as usize + 1) * ps];
+        assert_eq!(h(p), checksum, "the parent holds the page's checksum");
+        assert_eq!(p[0], 2, "a leaf");
+        assert_eq!(p[1], 0);
+        assert_eq!(u64_at(p, 8), page, "the page names itself");
+        p
+    };
+    let u16_at = |s: &[u8], at: usize| u16::from_le_bytes([s[at], s[at + 1]]) as usize;
+    let u32_at =
+        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap()) as usize;
+    // One entry: count 1, data start = its offset, the gap zero, and the
+    // entry (key length, value kind, value length, key, value) ends the page.
+    let one_entry = |p: &[u8], key: &[u8], value_len: usize| -> usize {
+        assert_eq!(u16_at(p, 2), 1, "one entry");
+        let entry = 7 + key.len() + value_len;
+        let d = u32_at(p, 4);
+        assert_eq!(d, ps - entry, "data start");
+        assert_eq!(u16_at(p, 24), d, "slot 0 points at entry 0");
+        assert!(p[26..d].iter().all(|&b| b == 0), "the gap is zero");
+        assert_eq!(u16_at(p, d), key.len());
+        assert_eq!(p[d + 2], 0, "inline value");
+        assert_eq!(u32_at(p, d + 3), value_len);
+        assert_eq!(&p[d + 7..d + 7 + key.len()], key);
+        d + 7 + key.len()
+    };
+    let catalog = leaf(u64_at(slot, 48), u64_at(slot, 56));
+    let meta = one_entry(catalog, &[0], 24);
+    let (root, root_checksum, len) = (
+        u64_at(catalog, meta),
+        u64_at(catalog, meta + 8),
+        u64_at(catalog, meta + 16),
+    );
+    assert_eq!(len, 1, "the default bucket holds one key");
+    let bucket = leaf(root, root_checksum);
+    let v = one_entry(bucket, b"k", 1);
+    assert_eq!(&bucket[v..], b"v");
 }
 
 #[test]
@@ -162,7 +210,7 @@ fn a_damaged_header_is_corruption_of_page_zero_as_documented() {
     let mut bad_checksum = orig.clone();
     bad_checksum[20] ^= 0x40;
     let mut bad_page_size = orig.clone();
-    write_header(&mut bad_page_size, 1, 3000);
+    write_header(&mut bad_page_size, 2, 3000);
     for (what, f) in [
         ("checksum mismatch", bad_checksum),
         ("invalid page size", bad_page_size),
@@ -199,13 +247,14 @@ fn newer_format_version_is_unsupported_and_left_untouched() {
     let (_d, path) = tmp();
     populate(&path, 4096);
     let orig = std::fs::read(&path).unwrap();
-    for version in [2u32, 7, u32::MAX, 0] {
+    // 1: the format before tree pages had a slot directory.
+    for version in [1u32, 3, 7, u32::MAX, 0] {
         let mut f = orig.clone();
         write_header(&mut f, version, 4096);
         std::fs::write(&path, &f).unwrap();
         assert_rejected_untouched(
             &path,
-            |e| matches!(e, Error::UnsupportedVersion { found, supported: 1 } if *found == version),
+            |e| matches!(e, Error::UnsupportedVersion { found, supported: 2 } if *found == version),
         );
     }
 }
@@ -217,7 +266,7 @@ fn invalid_page_size_in_header_is_rejected_and_left_untouched() {
     let orig = std::fs::read(&path).unwrap();
     for ps in [0u32, 1, 512, 4095, 131072, 8192, 1024] {
         let mut f = orig.clone();
-        write_header(&mut f, 1, ps);
+        write_header(&mut f, 2, ps);
         std::fs::write(&path, &f).unwrap();
         assert_rejected_untouched(&path, is_damage_error);
     }
@@ -233,7 +282,9 @@ fn zero_length_file_is_initialised_as_a_new_database() {
     drop(db);
     let db = Db::open(&path).unwrap();
     assert_eq!(
-        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
     assert_check_ok(&db);
@@ -274,7 +325,9 @@ fn leftover_staging_file_does_not_block_creation() {
     drop(db);
     let db = Db::open(&path).unwrap();
     assert_eq!(
-        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
     assert!(!staging.exists(), "the side file was renamed into place");
@@ -449,7 +502,9 @@ fn trailing_garbage_after_the_last_page_is_harmless() {
     drop(db);
     let db = Db::open(&path).unwrap();
     assert_eq!(
-        db.view(|tx| tx.get(b"more")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"more").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"data"[..])
     );
 }
@@ -496,7 +551,7 @@ fn read_everything(db: &Db, versions: &[Buckets], label: &str) -> Outcome {
             out.saw_corruption = true;
         };
         // Full forward scan.
-        match b.iter().collect::<vellum::Result<Map>>() {
+        match b.iter().owned().collect::<vellum::Result<Map>>() {
             Ok(m) => {
                 candidates.retain(|v| v[name] == m);
                 assert!(
@@ -509,7 +564,8 @@ fn read_everything(db: &Db, versions: &[Buckets], label: &str) -> Outcome {
         // Reverse scan: every entry seen must be right.
         for e in b.iter().rev() {
             match e {
-                Ok((k, v)) => {
+                Ok(e) => {
+                    let (k, v) = e.into_pair();
                     candidates.retain(|c| c[name].get(&k) == Some(&v));
                     assert!(
                         !candidates.is_empty(),
@@ -532,7 +588,7 @@ fn read_everything(db: &Db, versions: &[Buckets], label: &str) -> Outcome {
         for k in keys {
             match b.get(k) {
                 Ok(v) => {
-                    candidates.retain(|c| c[name].get(k) == v.as_ref());
+                    candidates.retain(|c| c[name].get(k).map(|x| &x[..]) == v.as_deref());
                     assert!(
                         !candidates.is_empty(),
                         "{label}: get({k:?}) in {name:?} returned wrong data"

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use vellum::{Db, Durability, Error, Options, ReadTxn};
 use vellum_tests::fail_vfs::{FailVfs, FileOp};
-use vellum_tests::util::{assert_check_ok, num_key};
+use vellum_tests::util::{assert_check_ok, num_key, owned_value};
 
 fn tmp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -41,7 +41,7 @@ fn a_snapshot_moves_to_another_thread() {
     let handles: Vec<_> = (0..3)
         .map(|_| {
             let snap = snap.clone();
-            thread::spawn(move || snap.get(b"k").unwrap())
+            thread::spawn(move || snap.get(b"k").unwrap().map(|v| v.to_vec()))
         })
         .collect();
     for h in handles {
@@ -151,7 +151,7 @@ fn write_generation(db: &Db, g: u64) {
 /// Checks that everything a snapshot shows belongs to one generation;
 /// returns it.
 fn verify_snapshot(tx: &ReadTxn) -> u64 {
-    let g = match tx.get(b"gen").unwrap() {
+    let g = match tx.get(b"gen").unwrap().map(|v| v.to_vec()) {
         None => {
             assert_eq!(tx.len(), 0, "no generation yet, but keys exist");
             return 0;
@@ -163,7 +163,7 @@ fn verify_snapshot(tx: &ReadTxn) -> u64 {
     // Point reads.
     for i in [0, 1, KEYS / 2, 97, KEYS - 1] {
         assert_eq!(
-            tx.get(num_key("k", i)).unwrap(),
+            tx.get(num_key("k", i)).unwrap().map(|v| v.to_vec()),
             Some(gen_value(g, i)),
             "gen {g} key {i}"
         );
@@ -171,7 +171,7 @@ fn verify_snapshot(tx: &ReadTxn) -> u64 {
     // Full scan: keys and values of generation g only.
     let mut n = 0;
     for e in tx.iter() {
-        let (k, v) = e.unwrap();
+        let (k, v) = e.unwrap().into_pair();
         n += 1;
         if k == b"gen" {
             continue;
@@ -196,7 +196,7 @@ fn verify_snapshot(tx: &ReadTxn) -> u64 {
     assert_eq!(b.len(), BUCKET_KEYS);
     let mut i = BUCKET_KEYS;
     for e in b.iter().rev() {
-        let (k, v) = e.unwrap();
+        let (k, v) = e.unwrap().into_pair();
         i -= 1;
         assert_eq!(k, num_key("b", i));
         assert_eq!(v, gen_value(g, i + 1000), "gen {g}: bucket key {i}");
@@ -338,7 +338,7 @@ fn concurrent_updates_all_land_and_share_syncs() {
     for t in 0..THREADS {
         for i in 0..EACH {
             assert_eq!(
-                tx.get(format!("t{t}-{i:04}")).unwrap(),
+                tx.get(format!("t{t}-{i:04}")).unwrap().map(|v| v.to_vec()),
                 Some(i.to_le_bytes().to_vec())
             );
         }
@@ -369,7 +369,7 @@ fn concurrent_updates_with_checkpoints_in_the_commit_path() {
                     let k = format!("t{t}-{i:04}");
                     let v = vec![(t * 40 + i) as u8; ((t * 97 + i * 31) % 1500) as usize];
                     db.update(|tx| tx.put(&k, &v)).unwrap();
-                    assert_eq!(db.view(|tx| tx.get(&k)).unwrap(), Some(v));
+                    assert_eq!(db.view(|tx| tx.get(&k).map(owned_value)).unwrap(), Some(v));
                     if i % 13 == 0 {
                         db.checkpoint().unwrap();
                     }
@@ -388,7 +388,11 @@ fn concurrent_updates_with_checkpoints_in_the_commit_path() {
     assert_eq!(tx.len(), 240);
     for t in 0..6u64 {
         for i in 0..40u64 {
-            let v = tx.get(format!("t{t}-{i:04}")).unwrap().unwrap();
+            let v = tx
+                .get(format!("t{t}-{i:04}"))
+                .unwrap()
+                .map(|v| v.to_vec())
+                .unwrap();
             assert_eq!(
                 v,
                 vec![(t * 40 + i) as u8; ((t * 97 + i * 31) % 1500) as usize]
@@ -416,7 +420,7 @@ fn read_modify_write_updates_are_serialised() {
                     db.update(|tx| {
                         let n = tx
                             .get(b"counter")?
-                            .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()));
+                            .map_or(0, |v| u64::from_le_bytes(v[..].try_into().unwrap()));
                         tx.put(b"counter", (n + 1).to_le_bytes())
                     })
                     .unwrap();
@@ -427,7 +431,10 @@ fn read_modify_write_updates_are_serialised() {
     for h in handles {
         h.join().unwrap();
     }
-    let v = db.view(|tx| tx.get(b"counter")).unwrap().unwrap();
+    let v = db
+        .view(|tx| tx.get(b"counter").map(owned_value))
+        .unwrap()
+        .unwrap();
     assert_eq!(u64::from_le_bytes(v.try_into().unwrap()), THREADS * EACH);
 }
 
@@ -471,7 +478,7 @@ fn readers_are_not_blocked_by_an_open_writer_and_vice_versa() {
     let db2 = db.clone();
     thread::spawn(move || {
         let tx = db2.begin_read().unwrap();
-        let v = tx.get(b"k").unwrap();
+        let v = tx.get(b"k").unwrap().map(|v| v.to_vec());
         let n = tx.iter().count();
         send.send((v, n)).unwrap();
     });
@@ -552,7 +559,7 @@ fn long_lived_snapshot_survives_bucket_drop_and_page_reuse() {
         assert_eq!(b.len(), 800);
         let mut n = 0;
         for e in b.iter() {
-            let (k, v) = e.unwrap();
+            let (k, v) = e.unwrap().into_pair();
             assert_eq!(k, num_key("d", n));
             assert!(
                 v == value(n),

@@ -33,18 +33,21 @@ fn verify_state(db: &Db, mixed: bool) -> Option<u64> {
     let tx = db.begin_read().unwrap();
     for j in 0..GEN_KEYS {
         assert_eq!(
-            tx.get(num_key("g", j)).unwrap(),
+            tx.get(num_key("g", j)).unwrap().map(|v| v.to_vec()),
             Some([last.to_le_bytes(), j.to_le_bytes()].concat()),
             "gen key {j} is not from commit {last}"
         );
     }
-    let commits = tx.prefix(b"c").map(|e| e.unwrap().0).collect::<Vec<_>>();
+    let commits = tx
+        .prefix(b"c")
+        .map(|e| e.unwrap().key().to_vec())
+        .collect::<Vec<_>>();
     let want: Vec<Vec<u8>> = (0..=last).map(|i| num_key("c", i)).collect();
     assert!(commits == want, "commit keys are not exactly 0..={last}");
     let m = tx.bucket(b"mirror").unwrap();
     for i in 0..=last {
         let deleted = mixed && i + 10 <= last && (i + 10) % 10 == 5;
-        let got = m.get(num_key("c", i)).unwrap();
+        let got = m.get(num_key("c", i)).unwrap().map(|v| v.to_vec());
         if deleted {
             assert_eq!(got, None, "mirror {i} should be deleted at {last}");
         } else {
@@ -58,7 +61,7 @@ fn verify_state(db: &Db, mixed: bool) -> Option<u64> {
     if mixed {
         let want = big_value(last - last % 10);
         assert!(
-            tx.get(b"big").unwrap().unwrap() == want,
+            tx.get(b"big").unwrap().map(|v| v.to_vec()).unwrap() == want,
             "big value at {last}"
         );
     }

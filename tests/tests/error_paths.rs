@@ -10,7 +10,7 @@ use std::sync::Arc;
 use vellum::{Db, Durability, Error, Options};
 use vellum_sim::{FaultConfig, InjectedError, OpKind, SimVfs};
 use vellum_tests::fail_vfs::{Arm, FailVfs, Fault, Faults, FileOp, EIO, ENOSPC};
-use vellum_tests::util::{assert_check_ok, dump, num_key, Buckets, Map};
+use vellum_tests::util::{assert_check_ok, dump, num_key, owned_value, Buckets, Map};
 
 fn tmp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -47,7 +47,10 @@ fn assert_poisoned(db: &Db) {
         db.update(|tx| tx.put(b"x", b"y")),
         Err(Error::Poisoned)
     ));
-    assert!(matches!(db.view(|tx| tx.get(b"x")), Err(Error::Poisoned)));
+    assert!(matches!(
+        db.view(|tx| tx.get(b"x").map(owned_value)),
+        Err(Error::Poisoned)
+    ));
     assert!(matches!(db.sync(), Err(Error::Poisoned)));
     assert!(matches!(db.checkpoint(), Err(Error::Poisoned)));
     assert!(matches!(db.check(), Err(Error::Poisoned)));
@@ -68,7 +71,7 @@ fn assert_reopened(path: &Path, acked: &[u64], maybe: Option<u64>) {
     let tx = db.begin_read().unwrap();
     for &i in acked {
         assert_eq!(
-            tx.get(num_key("c", i)).unwrap(),
+            tx.get(num_key("c", i)).unwrap().map(|v| v.to_vec()),
             Some(i.to_le_bytes().to_vec()),
             "acknowledged commit {i} lost"
         );
@@ -248,9 +251,12 @@ fn failed_log_write_fails_only_that_commit() {
         assert!(!db.is_poisoned(), "a failed write does not poison");
         // The failed commit is invisible, the handle keeps working.
         let tx = db.begin_read().unwrap();
-        assert_eq!(tx.get(num_key("c", 5)).unwrap(), None);
-        assert_eq!(tx.get(b"payload").unwrap(), None);
-        assert_eq!(tx.get(b"last").unwrap(), Some(4u64.to_le_bytes().to_vec()));
+        assert_eq!(tx.get(num_key("c", 5)).unwrap().map(|v| v.to_vec()), None);
+        assert_eq!(tx.get(b"payload").unwrap().map(|v| v.to_vec()), None);
+        assert_eq!(
+            tx.get(b"last").unwrap().map(|v| v.to_vec()),
+            Some(4u64.to_le_bytes().to_vec())
+        );
         drop(tx);
         for i in 6..15 {
             commit_numbered(&db, i).unwrap();
@@ -271,7 +277,7 @@ fn failed_log_write_fails_only_that_commit() {
             assert_reopened(p, &acked, None);
             let db = Db::open(p).unwrap();
             assert_eq!(
-                db.view(|tx| tx.get(b"payload")).unwrap(),
+                db.view(|tx| tx.get(b"payload").map(owned_value)).unwrap(),
                 None,
                 "a failed commit came back"
             );
@@ -296,7 +302,7 @@ fn disk_full_during_a_large_commit_is_survived() {
     let r = db.update(|tx| tx.put(b"big", &big));
     assert!(matches!(&r, Err(e) if is_io(e, ENOSPC)), "{r:?}");
     assert!(!db.is_poisoned(), "a full disk must not poison the handle");
-    assert_eq!(db.view(|tx| tx.get(b"big")).unwrap(), None);
+    assert_eq!(db.view(|tx| tx.get(b"big").map(owned_value)).unwrap(), None);
     // Small commits that fit in the log still work.
     for i in 5..8 {
         match commit_numbered(&db, i) {
@@ -326,7 +332,12 @@ fn disk_full_during_a_large_commit_is_survived() {
     drop(db);
     assert_reopened(&path, &acked, None);
     let db = Db::open(&path).unwrap();
-    assert!(db.view(|tx| tx.get(b"big")).unwrap().unwrap() == big);
+    assert!(
+        db.view(|tx| tx.get(b"big").map(owned_value))
+            .unwrap()
+            .unwrap()
+            == big
+    );
 }
 
 #[test]
@@ -471,11 +482,14 @@ fn read_errors_surface_as_io_errors_and_do_not_poison() {
     faults.clear();
     // Everything reads fine once the disk recovers.
     assert_eq!(
-        tx.get(num_key("k", 1500)).unwrap(),
+        tx.get(num_key("k", 1500)).unwrap().map(|v| v.to_vec()),
         Some(vec![(1500u64 % 256) as u8; 40])
     );
     assert_eq!(tx.iter().count(), 2001);
-    assert_eq!(tx.get(b"zbig").unwrap(), Some(vec![7u8; 10_000]));
+    assert_eq!(
+        tx.get(b"zbig").unwrap().map(|v| v.to_vec()),
+        Some(vec![7u8; 10_000])
+    );
     drop(tx);
     db.update(|tx| tx.put(num_key("k", 1999), b"new")).unwrap();
     assert_check_ok(&db);
@@ -912,7 +926,9 @@ fn failures_while_creating_a_database_leave_a_usable_file() {
         drop(db);
         let db = Db::open(&path).unwrap();
         assert_eq!(
-            db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+            db.view(|tx| tx.get(b"k").map(owned_value))
+                .unwrap()
+                .as_deref(),
             Some(&b"v"[..]),
             "{label}"
         );
@@ -942,7 +958,9 @@ fn a_session_after_a_failed_directory_sync_makes_the_file_name_durable() {
         .open(path)
         .expect("the acknowledged commit's file survives the power loss");
     assert_eq!(
-        db.view(|tx| tx.get(b"k")).unwrap().as_deref(),
+        db.view(|tx| tx.get(b"k").map(owned_value))
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
     assert_check_ok(&db);

@@ -60,7 +60,7 @@ fn put(db: &Db, key: &[u8], value: &[u8]) -> vellum::Result<()> {
 }
 
 fn get(db: &Db, key: &[u8]) -> Option<Vec<u8>> {
-    db.view(|tx| tx.bucket(BUCKET)?.get(key))
+    db.view(|tx| Ok::<_, vellum::Error>(tx.bucket(BUCKET)?.get(key)?.map(|v| v.to_vec())))
         .expect("a read on a disk without faults")
 }
 

@@ -422,11 +422,11 @@ fn observe(tx: &ReadTxn, rot: usize) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     let mut obs = Vec::new();
     for i in 0..SI_KEYS.len() {
         let k = SI_KEYS[(i + rot) % SI_KEYS.len()];
-        obs.push((k.to_vec(), tx.get(k).unwrap()));
+        obs.push((k.to_vec(), tx.get(k).unwrap().map(|v| v.to_vec())));
         std::thread::yield_now();
     }
     for e in tx.prefix(b"si/") {
-        let (k, v) = e.unwrap();
+        let (k, v) = e.unwrap().into_pair();
         obs.push((k, Some(v)));
     }
     obs
@@ -643,8 +643,14 @@ fn snapshot_check_rejects_a_mix_of_two_generations() {
     assert_eq!(one_generation(&observe(&after, 0)), Ok(2));
     // Wrong: observations taken from two transactions.
     let mixed = vec![
-        (SI_KEYS[0].to_vec(), before.get(SI_KEYS[0]).unwrap()),
-        (SI_KEYS[1].to_vec(), after.get(SI_KEYS[1]).unwrap()),
+        (
+            SI_KEYS[0].to_vec(),
+            before.get(SI_KEYS[0]).unwrap().map(|v| v.to_vec()),
+        ),
+        (
+            SI_KEYS[1].to_vec(),
+            after.get(SI_KEYS[1]).unwrap().map(|v| v.to_vec()),
+        ),
     ];
     let err = one_generation(&mixed).unwrap_err();
     assert!(err.contains("several generations"), "{err}");

@@ -90,10 +90,11 @@ fn check_equal(db: &Db, model: &Model) {
             tx.bucket(name).unwrap()
         };
         assert_eq!(b.len(), m.len() as u64);
-        let got: Vec<(Vec<u8>, Vec<u8>)> = b.iter().map(|e| e.unwrap()).collect();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = b.iter().map(|e| e.unwrap().into_pair()).collect();
         let want: Vec<(Vec<u8>, Vec<u8>)> = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         assert_eq!(got, want);
-        let mut rev: Vec<(Vec<u8>, Vec<u8>)> = b.iter().rev().map(|e| e.unwrap()).collect();
+        let mut rev: Vec<(Vec<u8>, Vec<u8>)> =
+            b.iter().rev().map(|e| e.unwrap().into_pair()).collect();
         rev.reverse();
         assert_eq!(rev, want);
     }
@@ -190,12 +191,12 @@ fn run(ops: Vec<Op>) {
                     let got: Vec<Vec<u8>> = bk
                         .range(lo.as_slice()..hi.as_slice())
                         .unwrap()
-                        .map(|e| e.unwrap().0)
+                        .map(|e| e.unwrap().key().to_vec())
                         .collect();
                     let want: Vec<Vec<u8>> = m.range(lo..hi).map(|(k, _)| k.clone()).collect();
                     assert_eq!(got, want);
                     for (k, v) in m.iter().take(3) {
-                        assert_eq!(bk.get(k).unwrap().as_ref(), Some(v));
+                        assert_eq!(bk.get(k).unwrap().map(|v| v.to_vec()).as_ref(), Some(v));
                     }
                 }
             }

@@ -2,159 +2,124 @@
 
 use std::sync::Arc;
 
-use crate::page::node::{leaf_entry_size, Branch, Child, Leaf, Node, Value, BRANCH_ENTRY_OVERHEAD};
+use crate::page::node::edit::separator;
+use crate::page::node::{Child, Item, Node, ValueSrc};
 use crate::page::HEADER_LEN;
+
+/// A node of the level being built, with the separator in front of it.
+struct Built {
+    sep: Vec<u8>,
+    node: Node,
+}
 
 /// Builds an in-memory tree from entries in strictly increasing key order,
 /// filling each page to about `fill` (0.5..=1.0) of its size.
-pub fn build_sorted(
-    entries: impl IntoIterator<Item = (Vec<u8>, Value)>,
+pub fn build_sorted<'a>(
+    entries: impl IntoIterator<Item = (&'a [u8], ValueSrc<'a>)>,
     page_size: usize,
     fill: f64,
 ) -> Option<Child> {
     let target = ((page_size as f64) * fill.clamp(0.5, 1.0)) as usize;
-    let mut level: Vec<(Vec<u8>, Child)> = Vec::new();
-    let mut leaf = Leaf::default();
+    let mut level: Vec<Built> = Vec::new();
+    let mut leaf: Vec<Item<'a>> = Vec::new();
     let mut size = HEADER_LEN;
-    let finish = |leaf: &mut Leaf, level: &mut Vec<(Vec<u8>, Child)>| {
-        let l = std::mem::take(leaf);
-        let first = l.keys[0].clone();
-        level.push((first, Child::Mem(Arc::new(Node::Leaf(l)))));
+    let mut prev_last: Option<&'a [u8]> = None;
+    let mut finish = |leaf: &mut Vec<Item<'a>>, prev_last: &mut Option<&'a [u8]>| {
+        let first = leaf[0].key();
+        let sep = prev_last.map_or_else(Vec::new, |p| separator(p, first).to_vec());
+        *prev_last = Some(leaf.last().expect("non-empty").key());
+        level.push(Built {
+            sep,
+            node: Node::build(true, leaf, page_size),
+        });
+        leaf.clear();
     };
-    for (k, v) in entries {
-        let s = leaf_entry_size(&k, &v);
-        if !leaf.keys.is_empty() && size + s > target {
-            finish(&mut leaf, &mut level);
+    for (key, value) in entries {
+        let it = Item::Leaf { key, value };
+        if !leaf.is_empty() && size + it.size() > target {
+            finish(&mut leaf, &mut prev_last);
             size = HEADER_LEN;
         }
-        debug_assert!(leaf.keys.last().is_none_or(|last| *last < k));
-        size += s;
-        leaf.keys.push(k);
-        leaf.values.push(v);
+        debug_assert!(leaf.last().is_none_or(|l| l.key() < key));
+        size += it.size();
+        leaf.push(it);
     }
-    if !leaf.keys.is_empty() {
-        finish(&mut leaf, &mut level);
+    if !leaf.is_empty() {
+        finish(&mut leaf, &mut prev_last);
     }
     while level.len() > 1 {
-        let mut next = Vec::new();
-        let mut iter = level.into_iter().peekable();
-        while let Some((first, c)) = iter.next() {
-            let mut b = Branch {
-                keys: Vec::new(),
-                children: vec![c],
-            };
-            let mut size = HEADER_LEN + 16;
-            while let Some((k, _)) = iter.peek() {
-                let s = BRANCH_ENTRY_OVERHEAD + k.len();
-                // Keep at least two children per branch.
-                if b.children.len() >= 2 && size + s > target {
-                    break;
-                }
-                let (k, c) = iter.next().expect("peeked");
-                size += s;
-                b.keys.push(k);
-                b.children.push(c);
-            }
-            next.push((first, b));
-        }
-        // A trailing branch with a single child borrows from its neighbour.
-        if next.len() > 1 && next.last().is_some_and(|(_, b)| b.children.len() == 1) {
-            let (lk, lone) = next.pop().expect("len > 1");
-            let prev = &mut next.last_mut().expect("len > 1").1;
-            prev.keys.push(lk);
-            prev.children.extend(lone.children);
-            if Node::Branch(prev.clone()).encoded_size() > page_size {
-                let moved_child = prev.children.pop().expect("children");
-                let moved_key = prev.keys.pop().expect("keys");
-                let c2 = prev.children.pop().expect("at least three children");
-                let k2 = prev.keys.pop().expect("keys");
-                next.push((
-                    k2,
-                    Branch {
-                        keys: vec![moved_key],
-                        children: vec![c2, moved_child],
-                    },
-                ));
-            }
-        }
-        level = next
-            .into_iter()
-            .map(|(k, b)| (k, Child::Mem(Arc::new(Node::Branch(b)))))
-            .collect();
+        level = branch_level(level, page_size, target);
     }
-    level.pop().map(|(_, c)| c)
+    level.pop().map(|b| Child::Mem(Arc::new(b.node)))
+}
+
+/// Groups the nodes of one level under branches (at least two children
+/// each).
+fn branch_level(level: Vec<Built>, page_size: usize, target: usize) -> Vec<Built> {
+    // Children of each branch, as (separator, child).
+    let mut groups: Vec<Vec<(Vec<u8>, Child)>> = Vec::new();
+    let mut size = HEADER_LEN;
+    for b in level {
+        let child = Child::Mem(Arc::new(b.node));
+        let item_size = Item::Branch {
+            key: &b.sep,
+            child: child.clone(),
+        }
+        .size();
+        let start_new = match groups.last() {
+            None => true,
+            Some(g) => g.len() >= 2 && size + item_size > target,
+        };
+        if start_new {
+            groups.push(Vec::new());
+            size = HEADER_LEN;
+        }
+        size += item_size;
+        groups.last_mut().expect("pushed").push((b.sep, child));
+    }
+    // A trailing branch with a single child takes one from its neighbour.
+    if groups.len() > 1 && groups.last().is_some_and(|g| g.len() == 1) {
+        let lone = groups.pop().expect("len > 1");
+        let prev = groups.last_mut().expect("len > 1");
+        prev.extend(lone);
+        if !fits_branch(prev, page_size) {
+            let moved = prev.split_off(prev.len() - 2);
+            groups.push(moved);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| {
+            let items: Vec<Item<'_>> = g
+                .iter()
+                .enumerate()
+                .map(|(i, (sep, c))| Item::Branch {
+                    key: if i == 0 { &[] } else { sep },
+                    child: c.clone(),
+                })
+                .collect();
+            let node = Node::build(false, &items, page_size);
+            drop(items);
+            let sep = g.into_iter().next().expect("a branch has children").0;
+            Built { sep, node }
+        })
+        .collect()
+}
+
+fn fits_branch(g: &[(Vec<u8>, Child)], page_size: usize) -> bool {
+    let total: usize = g
+        .iter()
+        .enumerate()
+        .map(|(i, (sep, c))| {
+            Item::Branch {
+                key: if i == 0 { &[] } else { sep },
+                child: c.clone(),
+            }
+            .size()
+        })
+        .sum();
+    crate::page::node::fits(total, page_size)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::page::node::Value;
-
-    /// Walks a built tree; `sizes` gets `(depth, encoded size)` of every
-    /// node, left to right within each depth.
-    fn walk(
-        c: &Child,
-        depth: usize,
-        leaf_depths: &mut Vec<usize>,
-        keys: &mut Vec<Vec<u8>>,
-        sizes: &mut Vec<(usize, usize)>,
-        ps: usize,
-    ) {
-        let Child::Mem(n) = c else {
-            panic!("built trees are in memory")
-        };
-        n.check_invariants(ps, 0).unwrap();
-        sizes.push((depth, n.encoded_size()));
-        match &**n {
-            Node::Leaf(l) => {
-                assert!(!l.keys.is_empty());
-                leaf_depths.push(depth);
-                keys.extend(l.keys.iter().cloned());
-            }
-            Node::Branch(b) => {
-                for ch in &b.children {
-                    walk(ch, depth + 1, leaf_depths, keys, sizes, ps);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn builds_balanced_trees_of_any_size() {
-        for ps in [1024, 4096] {
-            for n in [0usize, 1, 2, 3, 17, 100, 1000, 5000] {
-                for fill in [0.5, 0.9, 1.0] {
-                    let entries: Vec<(Vec<u8>, Value)> = (0..n)
-                        .map(|i| {
-                            (
-                                format!("key{i:08}").into_bytes(),
-                                Value::Inline(vec![i as u8; i % 90]),
-                            )
-                        })
-                        .collect();
-                    let want: Vec<Vec<u8>> = entries.iter().map(|e| e.0.clone()).collect();
-                    let root = build_sorted(entries, ps, fill);
-                    let (mut depths, mut keys, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
-                    if let Some(r) = &root {
-                        walk(r, 1, &mut depths, &mut keys, &mut sizes, ps);
-                    }
-                    assert_eq!(keys, want, "n={n} ps={ps} fill={fill}");
-                    depths.dedup();
-                    assert!(depths.len() <= 1, "leaves at different depths");
-                    // Pages are filled: at every depth, each node but the
-                    // last two holds more than half the fill target.
-                    let target = (ps as f64 * fill) as usize;
-                    for d in 1..=depths.first().copied().unwrap_or(0) {
-                        let level: Vec<usize> =
-                            sizes.iter().filter(|s| s.0 == d).map(|s| s.1).collect();
-                        let full = level.len().saturating_sub(2);
-                        assert!(
-                            level[..full].iter().all(|&s| s > target / 2),
-                            "n={n} ps={ps} fill={fill}: underfull nodes at depth {d}: {level:?}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

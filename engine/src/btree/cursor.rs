@@ -1,19 +1,102 @@
 //! A position in a tree: the path from the root to one leaf entry.
 //!
-//! The path holds `Arc`s of the nodes, so a cursor keeps reading the version
-//! of the tree it was created on, whatever is committed meanwhile.
+//! The cursor reads one version of the tree whatever is committed
+//! meanwhile: in-memory nodes are immutable once shared (a writer copies
+//! before it changes one), and pages are kept from reuse by the snapshot
+//! the cursor reads (FORMAT.md §5). How it holds the nodes of its path:
+//!
+//! - in-memory nodes of a tree it borrows (a read transaction's snapshot)
+//!   by reference, and those of a tree it owns (a write transaction's view)
+//!   by `Arc`;
+//! - the leaf it stands on, when it is a page, by `Arc` (one reference
+//!   count increment per leaf visited, so the entries it yields can share
+//!   the page);
+//! - the pages above the leaf by reference only (page number and
+//!   checksum), looked up in the cache again when the cursor moves to
+//!   another leaf: moving never writes the shared reference counts of the
+//!   upper pages every reader passes.
 
 use std::sync::Arc;
 
-use crate::page::node::{Child, Node, Value};
-use crate::pager::Pager;
+use crate::page::node::{Child, ChildAt, Node};
+use crate::page::PageRef;
+use crate::pager::{PageGuard, Pager};
 use crate::Result;
 
-/// A path from the root to a leaf entry; empty when unpositioned.
-#[derive(Clone, Default)]
-pub struct TreeCursor {
-    root: Option<Child>,
-    stack: Vec<(Arc<Node>, usize)>,
+/// The tree a cursor walks.
+#[derive(Clone, Debug)]
+pub enum Root<'t> {
+    /// Borrowed for the cursor's whole life (a snapshot's tree).
+    Borrowed(&'t Option<Child>),
+    /// Owned by the cursor (a copy of a write transaction's root).
+    Owned(Option<Child>),
+}
+
+/// How the cursor holds a node of its path.
+#[derive(Clone, Debug)]
+pub enum Held<'t> {
+    /// An in-memory node of a borrowed tree.
+    Ref(&'t Node),
+    /// A node held by `Arc` (a leaf page, or a node of an owned tree).
+    Arc(Arc<Node>),
+    /// A page above the leaf, looked up again when needed.
+    Disk(PageRef),
+}
+
+/// A node being looked at during a move.
+enum View<'t> {
+    Ref(&'t Node),
+    Arc(Arc<Node>),
+    Page(PageRef, PageGuard),
+}
+
+impl<'t> View<'t> {
+    fn node(&self) -> &Node {
+        match self {
+            View::Ref(n) => n,
+            View::Arc(n) => n,
+            View::Page(_, g) => g,
+        }
+    }
+
+    /// How to keep this node in the path.
+    fn hold(self, leaf: bool) -> Held<'t> {
+        match self {
+            View::Ref(n) => Held::Ref(n),
+            View::Arc(n) => Held::Arc(n),
+            View::Page(_, g) if leaf => Held::Arc(g.into_arc()),
+            View::Page(r, _) => Held::Disk(r),
+        }
+    }
+
+    fn child(&self, pager: &Pager, i: usize) -> Result<View<'t>> {
+        let at = match self {
+            View::Ref(n) => {
+                let n: &'t Node = n;
+                n.child(i)
+            }
+            View::Arc(n) => match n.child(i) {
+                ChildAt::Mem(c) => return Ok(View::Arc(c.clone())),
+                ChildAt::Disk(r) => ChildAt::Disk(r),
+            },
+            View::Page(_, g) => match g.child(i) {
+                ChildAt::Disk(r) => ChildAt::Disk(r),
+                ChildAt::Mem(_) => unreachable!("a verified page has no in-memory child"),
+            },
+        };
+        Ok(match at {
+            ChildAt::Mem(c) => View::Ref(c),
+            ChildAt::Disk(r) => View::Page(r, pager.load(r)?),
+        })
+    }
+}
+
+fn view<'t>(pager: &Pager, held: &Held<'t>) -> Result<View<'t>> {
+    Ok(match held {
+        Held::Ref(n) => View::Ref(n),
+        Held::Arc(n) => View::Arc(n.clone()),
+        Held::Disk(r) => View::Page(*r, pager.load(*r)?),
+    })
 }
 
 /// Where a seek lands relative to the key.
@@ -29,82 +112,122 @@ pub enum Seek {
     Lt,
 }
 
-impl TreeCursor {
+/// A path from the root to a leaf entry; empty when unpositioned.
+#[derive(Clone, Debug)]
+pub struct TreeCursor<'t> {
+    root: Root<'t>,
+    /// Branches from the root down, then the leaf, each with the index of
+    /// the child (or entry) the path goes through.
+    path: Vec<(Held<'t>, usize)>,
+}
+
+impl<'t> TreeCursor<'t> {
     /// A cursor over the tree `root`.
-    pub fn new(root: Option<Child>) -> TreeCursor {
+    pub fn new(root: Root<'t>) -> TreeCursor<'t> {
         TreeCursor {
             root,
-            stack: Vec::new(),
+            path: Vec::new(),
         }
     }
 
-    /// The entry under the cursor.
-    pub fn current(&self) -> Option<(&[u8], &Value)> {
-        let (node, i) = self.stack.last()?;
-        match &**node {
-            Node::Leaf(l) => Some((&l.keys[*i], &l.values[*i])),
-            Node::Branch(_) => None,
-        }
+    fn root_view(&self, pager: &Pager) -> Result<Option<View<'t>>> {
+        Ok(match &self.root {
+            Root::Borrowed(r) => {
+                let r: &'t Option<Child> = r;
+                match r {
+                    None => None,
+                    Some(Child::Mem(n)) => Some(View::Ref(n)),
+                    Some(Child::Disk(p)) => Some(View::Page(*p, pager.load(*p)?)),
+                }
+            }
+            Root::Owned(None) => None,
+            Root::Owned(Some(Child::Mem(n))) => Some(View::Arc(n.clone())),
+            Root::Owned(Some(Child::Disk(p))) => Some(View::Page(*p, pager.load(*p)?)),
+        })
+    }
+
+    /// The leaf under the cursor and the entry's index in it.
+    pub fn current(&self) -> Option<(&Node, usize)> {
+        let (held, i) = self.path.last()?;
+        let node: &Node = match held {
+            Held::Ref(n) => n,
+            Held::Arc(n) => n,
+            Held::Disk(_) => return None,
+        };
+        (node.is_leaf() && *i < node.len()).then_some((node, *i))
+    }
+
+    /// The leaf under the cursor as it is held, and the entry's index.
+    pub fn current_held(&self) -> Option<(&Held<'t>, usize)> {
+        self.current()?;
+        self.path.last().map(|(h, i)| (h, *i))
+    }
+
+    /// The key under the cursor.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.current().map(|(n, i)| n.key(i))
     }
 
     /// Leaves the cursor unpositioned unless `r` found an entry, so that a
     /// failed or empty descent never leaves a branch on top of the path.
     fn settle(&mut self, r: Result<bool>) -> Result<bool> {
         if !matches!(r, Ok(true)) || self.current().is_none() {
-            self.stack.clear();
+            self.path.clear();
         }
-        r.map(|found| found && !self.stack.is_empty())
+        r.map(|found| found && !self.path.is_empty())
     }
 
-    fn check_depth(&self, pager: &Pager, child: &Child) -> Result<()> {
-        if self.stack.len() >= pager.max_depth() {
-            return Err(pager.too_deep(match child {
-                Child::Disk(r) => r.page,
-                Child::Mem(_) => 0,
-            }));
-        }
-        Ok(())
-    }
-
-    /// Descends from `child` always taking the first (or last) entry.
-    fn descend_edge(&mut self, pager: &Pager, mut child: Child, last: bool) -> Result<bool> {
+    /// Descends from `v` to a leaf, choosing at each branch the child
+    /// `pick(node)` and in the leaf the entry `pick(leaf)`.
+    fn descend(
+        &mut self,
+        pager: &Pager,
+        mut v: View<'t>,
+        pick: &mut dyn FnMut(&Node) -> usize,
+    ) -> Result<()> {
         loop {
-            self.check_depth(pager, &child)?;
-            let node = pager.node(&child)?;
-            match &*node {
-                Node::Leaf(l) => {
-                    if l.keys.is_empty() {
-                        return Ok(false);
-                    }
-                    let i = if last { l.keys.len() - 1 } else { 0 };
-                    self.stack.push((node.clone(), i));
-                    return Ok(true);
-                }
-                Node::Branch(b) => {
-                    let i = if last { b.children.len() - 1 } else { 0 };
-                    child = b.children[i].clone();
-                    self.stack.push((node.clone(), i));
-                }
+            if self.path.len() >= pager.max_depth() {
+                let page = match &v {
+                    View::Page(r, _) => r.page,
+                    _ => 0,
+                };
+                return Err(pager.too_deep(page));
             }
+            let i = pick(v.node());
+            if v.node().is_leaf() {
+                self.path.push((v.hold(true), i));
+                return Ok(());
+            }
+            let next = v.child(pager, i)?;
+            self.path.push((v.hold(false), i));
+            v = next;
         }
+    }
+
+    /// Descends from `v` to its first (or last) entry.
+    fn descend_edge(&mut self, pager: &Pager, v: View<'t>, last: bool) -> Result<bool> {
+        self.descend(pager, v, &mut |n| if last { n.len() - 1 } else { 0 })?;
+        Ok(self.current().is_some())
     }
 
     /// Moves to the first entry.
     pub fn first(&mut self, pager: &Pager) -> Result<bool> {
-        self.stack.clear();
-        let r = match self.root.clone() {
-            Some(r) => self.descend_edge(pager, r, false),
-            None => Ok(false),
+        self.path.clear();
+        let r = match self.root_view(pager) {
+            Ok(Some(v)) => self.descend_edge(pager, v, false),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
         };
         self.settle(r)
     }
 
     /// Moves to the last entry.
     pub fn last(&mut self, pager: &Pager) -> Result<bool> {
-        self.stack.clear();
-        let r = match self.root.clone() {
-            Some(r) => self.descend_edge(pager, r, true),
-            None => Ok(false),
+        self.path.clear();
+        let r = match self.root_view(pager) {
+            Ok(Some(v)) => self.descend_edge(pager, v, true),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
         };
         self.settle(r)
     }
@@ -116,54 +239,44 @@ impl TreeCursor {
     }
 
     fn seek_inner(&mut self, pager: &Pager, key: &[u8], how: Seek) -> Result<bool> {
-        self.stack.clear();
-        let Some(mut child) = self.root.clone() else {
+        self.path.clear();
+        let Some(root) = self.root_view(pager)? else {
             return Ok(false);
         };
-        loop {
-            self.check_depth(pager, &child)?;
-            let node = pager.node(&child)?;
-            match &*node {
-                Node::Branch(b) => {
-                    let i = super::child_index(b, key);
-                    child = b.children[i].clone();
-                    self.stack.push((node.clone(), i));
+        self.descend(pager, root, &mut |n| {
+            if !n.is_leaf() {
+                return n.child_index(key);
+            }
+            match how {
+                Seek::Ge | Seek::Lt => n.lower_bound(key, false),
+                Seek::Gt | Seek::Le => n.lower_bound(key, true),
+            }
+        })?;
+        let (leaf_len, i) = match self.path.last() {
+            Some((Held::Ref(n), i)) => (n.len(), *i),
+            Some((Held::Arc(n), i)) => (n.len(), *i),
+            _ => return Ok(false),
+        };
+        if leaf_len == 0 {
+            return Ok(false);
+        }
+        let at = &mut self.path.last_mut().expect("descended to a leaf").1;
+        match how {
+            Seek::Ge | Seek::Gt => {
+                if i < leaf_len {
+                    return Ok(true);
                 }
-                Node::Leaf(l) => {
-                    let i = match how {
-                        Seek::Ge | Seek::Lt => l.keys.partition_point(|k| k.as_slice() < key),
-                        Seek::Gt | Seek::Le => l.keys.partition_point(|k| k.as_slice() <= key),
-                    };
-                    let len = l.keys.len();
-                    self.stack.push((node.clone(), i));
-                    return match how {
-                        Seek::Ge | Seek::Gt => {
-                            if i < len {
-                                Ok(true)
-                            } else {
-                                self.stack.last_mut().expect("pushed").1 = len.saturating_sub(1);
-                                if len == 0 {
-                                    self.stack.clear();
-                                    return Ok(false);
-                                }
-                                self.next_inner(pager)
-                            }
-                        }
-                        Seek::Le | Seek::Lt => {
-                            if i > 0 {
-                                self.stack.last_mut().expect("pushed").1 = i - 1;
-                                Ok(true)
-                            } else {
-                                self.stack.last_mut().expect("pushed").1 = 0;
-                                if len == 0 {
-                                    self.stack.clear();
-                                    return Ok(false);
-                                }
-                                self.prev_inner(pager)
-                            }
-                        }
-                    };
+                // Past the end of this leaf: the next entry is in the next one.
+                *at = leaf_len - 1;
+                self.next_inner(pager)
+            }
+            Seek::Le | Seek::Lt => {
+                if i > 0 {
+                    *at = i - 1;
+                    return Ok(true);
                 }
+                *at = 0;
+                self.prev_inner(pager)
             }
         }
     }
@@ -182,57 +295,45 @@ impl TreeCursor {
     }
 
     fn next_inner(&mut self, pager: &Pager) -> Result<bool> {
-        if self.current().is_none() {
-            self.stack.clear();
-            return Ok(false);
-        }
-        if let Some((node, i)) = self.stack.last_mut() {
-            if *i + 1 < node.len() {
-                *i += 1;
-                return Ok(true);
-            }
-        } else {
-            return Ok(false);
-        }
-        self.stack.pop();
-        while let Some((node, i)) = self.stack.last_mut() {
-            if *i + 1 < node.len() {
-                *i += 1;
-                let Node::Branch(b) = &**node else {
-                    unreachable!("inner path nodes are branches")
-                };
-                let child = b.children[*i].clone();
-                return self.descend_edge(pager, child, false);
-            }
-            self.stack.pop();
-        }
-        Ok(false)
+        self.step(pager, true)
     }
 
     fn prev_inner(&mut self, pager: &Pager) -> Result<bool> {
-        if self.current().is_none() {
-            self.stack.clear();
+        self.step(pager, false)
+    }
+
+    /// One entry forward or back: within the leaf, or up to the nearest
+    /// branch with a child further on that side and down its edge.
+    fn step(&mut self, pager: &Pager, forward: bool) -> Result<bool> {
+        let Some((leaf, i)) = self.current() else {
+            self.path.clear();
             return Ok(false);
+        };
+        let len = leaf.len();
+        let at = &mut self.path.last_mut().expect("positioned").1;
+        if forward && i + 1 < len {
+            *at = i + 1;
+            return Ok(true);
         }
-        if let Some((_, i)) = self.stack.last_mut() {
-            if *i > 0 {
-                *i -= 1;
-                return Ok(true);
-            }
-        } else {
-            return Ok(false);
+        if !forward && i > 0 {
+            *at = i - 1;
+            return Ok(true);
         }
-        self.stack.pop();
-        while let Some((node, i)) = self.stack.last_mut() {
-            if *i > 0 {
-                *i -= 1;
-                let Node::Branch(b) = &**node else {
-                    unreachable!("inner path nodes are branches")
-                };
-                let child = b.children[*i].clone();
-                return self.descend_edge(pager, child, true);
-            }
-            self.stack.pop();
+        self.path.pop();
+        while let Some((held, i)) = self.path.pop() {
+            let v = view(pager, &held)?;
+            let n = v.node().len();
+            let next = if forward {
+                (i + 1 < n).then_some(i + 1)
+            } else {
+                i.checked_sub(1)
+            };
+            let Some(j) = next else {
+                continue;
+            };
+            let child = v.child(pager, j)?;
+            self.path.push((held, j));
+            return self.descend_edge(pager, child, !forward);
         }
         Ok(false)
     }

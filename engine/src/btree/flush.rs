@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::page::node::{leaf_entry_size, Branch, Child, Leaf, Node, Value};
-use crate::page::HEADER_LEN;
-use crate::page::{overflow, PageRef};
+use crate::page::node::edit::{encode_page, separator};
+use crate::page::node::{fits, Child, ChildAt, Item, Node, ValueSrc};
+use crate::page::{overflow, PageRef, HEADER_LEN};
 use crate::pager::Pager;
 use crate::Result;
 
@@ -22,53 +22,67 @@ pub fn flush(
     checkpoint: u64,
     child: &Child,
 ) -> Result<PageRef> {
-    let node = match child {
-        Child::Disk(r) => return Ok(*r),
-        Child::Mem(n) => n,
+    match child {
+        Child::Disk(r) => Ok(*r),
+        Child::Mem(n) => flush_node(pager, src, checkpoint, n),
+    }
+}
+
+/// Writes a pending large value to a new overflow run.
+fn write_overflow(
+    pager: &Pager,
+    src: &mut dyn PageSource,
+    checkpoint: u64,
+    bytes: &[u8],
+) -> Result<ValueSrc<'static>> {
+    crate::failpoint::hit("overflow::write")?;
+    let pages = overflow::run_pages(bytes.len(), pager.page_size());
+    let first = src.alloc_pages(pages)?;
+    let run = overflow::encode(bytes, first, checkpoint, pager.page_size());
+    let c = crate::checksum::checksum(&run);
+    pager.write_pages(first, &run)?;
+    let len = u32::try_from(bytes.len()).expect("values are at most 1 GiB");
+    Ok(ValueSrc::Overflow(
+        PageRef {
+            page: first,
+            checksum: c,
+        },
+        len,
+    ))
+}
+
+fn flush_node(
+    pager: &Pager,
+    src: &mut dyn PageSource,
+    checkpoint: u64,
+    node: &Node,
+) -> Result<PageRef> {
+    let ps = pager.page_size();
+    let repacked = if node.is_leaf() {
+        None
+    } else {
+        repack_leaves(node, ps)
     };
-    let disk = match &**node {
-        Node::Leaf(l) => {
-            let mut values = Vec::with_capacity(l.values.len());
-            for v in &l.values {
-                values.push(match v {
-                    Value::Big(bytes) => {
-                        crate::failpoint::hit("overflow::write")?;
-                        let pages = overflow::run_pages(bytes.len(), pager.page_size());
-                        let first = src.alloc_pages(pages)?;
-                        let run = overflow::encode(bytes, first, checkpoint, pager.page_size());
-                        let c = crate::checksum::checksum(&run);
-                        pager.write_pages(first, &run)?;
-                        Value::Overflow {
-                            at: PageRef {
-                                page: first,
-                                checksum: c,
-                            },
-                            len: bytes.len() as u32,
-                        }
-                    }
-                    other => other.clone(),
-                });
+    let node = repacked.as_ref().unwrap_or(node);
+    let mut items = node.items();
+    for it in &mut items {
+        match it {
+            Item::Leaf { value, .. } => {
+                if let ValueSrc::Pending(v) = value {
+                    let v = v.clone();
+                    *value = write_overflow(pager, src, checkpoint, &v)?;
+                }
             }
-            Node::Leaf(Leaf {
-                keys: l.keys.clone(),
-                values,
-            })
-        }
-        Node::Branch(b) => {
-            let repacked = repack_leaves(b, pager.page_size());
-            let b = repacked.as_ref().unwrap_or(b);
-            let mut children = Vec::with_capacity(b.children.len());
-            for c in &b.children {
-                children.push(Child::Disk(flush(pager, src, checkpoint, c)?));
+            Item::Branch { child, .. } => {
+                if let Child::Mem(_) = child {
+                    *child = Child::Disk(flush(pager, src, checkpoint, child)?);
+                }
             }
-            Node::Branch(Branch {
-                keys: b.keys.clone(),
-                children,
-            })
         }
-    };
+    }
     let page = src.alloc_pages(1)?;
-    pager.write_node(disk, page, checkpoint)
+    let bytes = encode_page(node.is_leaf(), &items, ps, page, checkpoint);
+    pager.write_node(bytes, page)
 }
 
 /// Whether a tree has any in-memory node.
@@ -84,124 +98,140 @@ pub fn disk_root(r: PageRef) -> Option<Child> {
 /// Fill target for leaves repacked at a checkpoint (a fraction of the page).
 const REPACK_FILL: f64 = 0.9;
 
-fn mem_leaf(c: &Child) -> Option<&Leaf> {
+fn mem_leaf(c: ChildAt<'_>) -> Option<&Arc<Node>> {
     match c {
-        Child::Mem(n) => match &**n {
-            Node::Leaf(l) => Some(l),
-            Node::Branch(_) => None,
-        },
-        Child::Disk(_) => None,
+        ChildAt::Mem(n) if n.is_leaf() => Some(n),
+        _ => None,
     }
 }
 
-/// Packs every run of two or more adjacent in-memory leaves under `b` into
-/// as few leaves as fit at `REPACK_FILL`. These leaves are about to be
-/// written anyway, so denser leaves cost no extra I/O and keep the file
-/// small (random inserts otherwise leave leaves about two-thirds full).
-/// Returns `None` when nothing would change.
-pub fn repack_leaves(b: &Branch, page_size: usize) -> Option<Branch> {
+/// Packs every run of two or more adjacent in-memory leaves under the
+/// branch `b` into as few leaves as fit at `REPACK_FILL`. These leaves are
+/// about to be written anyway, so denser leaves cost no extra I/O and keep
+/// the file small (random inserts otherwise leave leaves about two-thirds
+/// full). Returns `None` when nothing would change.
+pub fn repack_leaves(b: &Node, page_size: usize) -> Option<Node> {
     let target = (page_size as f64 * REPACK_FILL) as usize;
-    let mut keys: Vec<Vec<u8>> = Vec::with_capacity(b.keys.len());
-    let mut children: Vec<Child> = Vec::with_capacity(b.children.len());
+    let n = b.len();
+    // The new branch: each child with the separator in front of it.
+    let mut plan: Vec<(Vec<u8>, Child)> = Vec::with_capacity(n);
     let mut changed = false;
     let mut i = 0;
-    while i < b.children.len() {
+    while i < n {
         let mut j = i;
-        while j < b.children.len() && mem_leaf(&b.children[j]).is_some() {
+        while j < n && mem_leaf(b.child(j)).is_some() {
             j += 1;
         }
         if j - i < 2 {
-            if i > 0 {
-                keys.push(b.keys[i - 1].clone());
-            }
-            children.push(b.children[i].clone());
+            plan.push((b.key(i).to_vec(), b.child(i).to_child()));
             i += 1;
             continue;
         }
         // Children i..j are in-memory leaves: repack them.
-        let mut pieces: Vec<Leaf> = vec![Leaf::default()];
+        let mut pieces: Vec<Vec<Item<'_>>> = vec![Vec::new()];
         let mut size = HEADER_LEN;
-        for c in &b.children[i..j] {
-            let l = mem_leaf(c).expect("checked above");
-            for (k, v) in l.keys.iter().zip(&l.values) {
-                let e = leaf_entry_size(k, v);
+        for c in i..j {
+            let leaf = mem_leaf(b.child(c)).expect("checked above");
+            for it in leaf.items() {
                 let cur = pieces.last_mut().expect("non-empty");
-                if !cur.keys.is_empty() && size + e > target {
-                    pieces.push(Leaf::default());
+                if !cur.is_empty() && size + it.size() > target {
+                    pieces.push(Vec::new());
                     size = HEADER_LEN;
                 }
-                let cur = pieces.last_mut().expect("non-empty");
-                cur.keys.push(k.clone());
-                cur.values.push(v.clone());
-                size += e;
+                size += it.size();
+                pieces.last_mut().expect("non-empty").push(it);
             }
         }
-        pieces.retain(|p| !p.keys.is_empty());
-        if pieces.len() < j - i && !pieces.is_empty() {
+        pieces.retain(|p| !p.is_empty());
+        if !pieces.is_empty() && pieces.len() < j - i {
             changed = true;
-            for (n, p) in pieces.into_iter().enumerate() {
-                if n == 0 {
-                    if i > 0 {
-                        keys.push(b.keys[i - 1].clone());
-                    }
+            for (p, piece) in pieces.iter().enumerate() {
+                let sep = if p == 0 {
+                    b.key(i).to_vec()
                 } else {
-                    keys.push(p.keys[0].clone());
-                }
-                children.push(Child::Mem(Arc::new(Node::Leaf(p))));
+                    let prev = pieces[p - 1].last().expect("non-empty").key();
+                    separator(prev, piece[0].key()).to_vec()
+                };
+                plan.push((
+                    sep,
+                    Child::Mem(Arc::new(Node::build(true, piece, page_size))),
+                ));
             }
         } else {
-            for (n, c) in b.children[i..j].iter().enumerate() {
-                if i + n > 0 {
-                    keys.push(b.keys[i + n - 1].clone());
-                }
-                children.push(c.clone());
+            for c in i..j {
+                plan.push((b.key(c).to_vec(), b.child(c).to_child()));
             }
         }
         i = j;
     }
-    // A branch needs two children, and its new separators (first keys of
-    // the packed leaves) may be longer than the old ones: keep the original
-    // unless the result is a valid branch that fits its page.
-    let b = Branch { keys, children };
-    (changed && b.children.len() >= 2 && Node::Branch(b.clone()).encoded_size() <= page_size)
-        .then_some(b)
+    if !changed || plan.len() < 2 {
+        return None;
+    }
+    // The new separators may be longer than the old ones: keep the
+    // original unless the result fits its page.
+    let items: Vec<Item<'_>> = plan
+        .iter()
+        .enumerate()
+        .map(|(k, (sep, c))| Item::Branch {
+            key: if k == 0 { &[] } else { sep },
+            child: c.clone(),
+        })
+        .collect();
+    let total: usize = items.iter().map(Item::size).sum();
+    fits(total, page_size).then(|| Node::build(false, &items, page_size))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::page::node::ValueAt;
 
     fn leaf(range: std::ops::Range<u32>) -> Child {
-        Child::Mem(Arc::new(Node::Leaf(Leaf {
-            keys: range.clone().map(|i| i.to_be_bytes().to_vec()).collect(),
-            values: range.map(|_| Value::Inline(vec![7; 100])).collect(),
-        })))
+        let keys: Vec<[u8; 4]> = range.map(|i| i.to_be_bytes()).collect();
+        let items: Vec<Item<'_>> = keys
+            .iter()
+            .map(|k| Item::Leaf {
+                key: k,
+                value: ValueSrc::Inline(&[7; 100]),
+            })
+            .collect();
+        Child::Mem(Arc::new(Node::build(true, &items, 1024)))
     }
 
     #[test]
     fn repack_merges_sparse_mem_leaves_and_keeps_separators_valid() {
-        let b = Branch {
-            keys: vec![
-                10u32.to_be_bytes().to_vec(),
-                20u32.to_be_bytes().to_vec(),
-                30u32.to_be_bytes().to_vec(),
-            ],
-            children: vec![leaf(0..5), leaf(10..15), leaf(20..25), leaf(30..35)],
-        };
+        let seps = [
+            10u32.to_be_bytes(),
+            20u32.to_be_bytes(),
+            30u32.to_be_bytes(),
+        ];
+        let children = [leaf(0..5), leaf(10..15), leaf(20..25), leaf(30..35)];
+        let items: Vec<Item<'_>> = children
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Item::Branch {
+                key: if i == 0 { &[] } else { &seps[i - 1] },
+                child: c.clone(),
+            })
+            .collect();
+        let b = Node::build(false, &items, 1024);
         let r = repack_leaves(&b, 1024).expect("four sparse leaves pack into fewer");
-        assert!(r.children.len() >= 2 && r.children.len() < 4);
-        Node::Branch(r.clone()).check_invariants(1024, 0).unwrap();
+        assert!(r.len() >= 2 && r.len() < 4);
         let mut all = Vec::new();
-        for (i, c) in r.children.iter().enumerate() {
-            let l = mem_leaf(c).unwrap();
-            Node::Leaf(l.clone()).check_invariants(1024, 0).unwrap();
-            if i > 0 {
-                assert!(l.keys[0] >= r.keys[i - 1]);
+        for i in 0..r.len() {
+            let ChildAt::Mem(l) = r.child(i) else {
+                panic!("repacked leaves are in memory")
+            };
+            for k in 0..l.len() {
+                if i > 0 {
+                    assert!(l.key(k) >= r.key(i), "key below its separator");
+                }
+                if i + 1 < r.len() {
+                    assert!(l.key(k) < r.key(i + 1), "key above the next separator");
+                }
+                assert!(matches!(l.value(k), ValueAt::Inline(v) if v == [7; 100]));
+                all.push(l.key(k).to_vec());
             }
-            if i < r.keys.len() {
-                assert!(*l.keys.last().unwrap() < r.keys[i]);
-            }
-            all.extend(l.keys.iter().cloned());
         }
         assert_eq!(all.len(), 20);
         assert!(all.windows(2).all(|w| w[0] < w[1]));

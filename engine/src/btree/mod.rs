@@ -1,25 +1,33 @@
 //! The copy-on-write B+ tree.
 //!
-//! A tree is an `Option<Child>` root. Modifying operations copy every node on
-//! the path they change (nodes already private to the current transaction
-//! are changed in place via `Arc::make_mut`), and report the pages they stop
-//! using so the checkpoint can free them. Nothing here writes to disk except
-//! [`flush`].
+//! A tree is an `Option<Child>` root. Reads search the nodes where they lie
+//! (pages in the cache, in-memory nodes through `Arc`s). Modifying
+//! operations make every node on the path they change private to the
+//! current transaction (a page is copied once; a node already private is
+//! changed in place; one shared with a snapshot is copied by
+//! `Arc::make_mut`), and report the pages they stop using so the
+//! checkpoint can free them. Nothing here writes to disk except [`flush`].
 
 pub mod build;
 pub mod cursor;
 pub mod flush;
-pub mod split;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::page::node::{Branch, Child, Leaf, Node, Value};
+use crate::page::node::edit::{separator, split_point};
+use crate::page::node::{fits, Child, ChildAt, Item, Node, OldValue, ValueSrc};
 use crate::page::PageRef;
-use crate::pager::Pager;
+use crate::pager::{NodeRef, Pager};
+
 use crate::Result;
 
 /// Pages that a modification stopped referencing: `(first page, pages)`.
 pub type Freed = Vec<(u64, u64)>;
+
+/// A node that split: the separator in front of its new right sibling, and
+/// that sibling.
+type Split = Option<(Vec<u8>, Node)>;
 
 /// Context of a tree modification.
 ///
@@ -33,7 +41,7 @@ pub struct TreeMut<'a> {
     /// Pages dropped from the tree by copy-on-write.
     pub freed: &'a mut Freed,
     /// Nodes read before the operation started changing anything.
-    pub prefetched: std::collections::HashMap<PageRef, Arc<Node>>,
+    prefetched: HashMap<PageRef, Arc<Node>>,
 }
 
 impl<'a> TreeMut<'a> {
@@ -42,264 +50,325 @@ impl<'a> TreeMut<'a> {
         TreeMut {
             pager,
             freed,
-            prefetched: Default::default(),
+            prefetched: HashMap::new(),
         }
     }
 
-    /// Makes `child` a private in-memory node and returns it for mutation.
-    fn make_mut<'c>(&mut self, child: &'c mut Child) -> Result<&'c mut Node> {
-        if let Child::Disk(r) = child {
-            let n = match self.prefetched.get(r) {
-                Some(n) => n.clone(),
-                None => self.pager.read_node(*r)?,
-            };
-            self.freed.push((r.page, 1));
-            *child = Child::Mem(n);
+    fn page_size(&self) -> usize {
+        self.pager.page_size()
+    }
+
+    /// A private copy of the page `r` (read before, or now).
+    fn private_copy(&mut self, r: PageRef) -> Result<Arc<Node>> {
+        let copy = match self.prefetched.get(&r) {
+            Some(n) => Node::clone(n),
+            None => Node::clone(&*self.pager.load(r)?),
+        };
+        self.freed.push((r.page, 1));
+        Ok(Arc::new(copy))
+    }
+
+    /// The root, made private to this transaction.
+    fn root_mut<'r>(&mut self, root: &'r mut Child) -> Result<&'r mut Node> {
+        if let Child::Disk(r) = *root {
+            *root = Child::Mem(self.private_copy(r)?);
         }
-        match child {
-            Child::Mem(arc) => Ok(Arc::make_mut(arc)),
-            Child::Disk(_) => unreachable!("converted above"),
+        match root {
+            Child::Mem(n) => Ok(Arc::make_mut(n)),
+            Child::Disk(_) => unreachable!("made private above"),
+        }
+    }
+
+    /// Child `i` of `parent`, made private to this transaction.
+    fn child_mut<'n>(&mut self, parent: &'n mut Node, i: usize) -> Result<&'n mut Node> {
+        if let ChildAt::Disk(r) = parent.child(i) {
+            let copy = self.private_copy(r)?;
+            parent.set_child(i, Child::Mem(copy));
+        }
+        Ok(Arc::make_mut(
+            parent.child_mut(i).expect("the child is in memory"),
+        ))
+    }
+
+    /// Child `i` of `parent` as it is (no copy); a page is recorded as no
+    /// longer used, since the caller is about to replace it.
+    fn take_child_content(&mut self, parent: &Node, i: usize) -> Result<Arc<Node>> {
+        match parent.child(i) {
+            ChildAt::Mem(n) => Ok(n.clone()),
+            ChildAt::Disk(r) => {
+                let n = match self.prefetched.get(&r) {
+                    Some(n) => n.clone(),
+                    None => self.pager.load(r)?.into_arc(),
+                };
+                self.freed.push((r.page, 1));
+                Ok(n)
+            }
         }
     }
 }
 
-/// Index of the child of `b` that may contain `key`.
-pub fn child_index(b: &Branch, key: &[u8]) -> usize {
-    b.keys.partition_point(|s| s.as_slice() <= key)
-}
-
-/// Looks up `key`.
-pub fn get(pager: &Pager, root: &Option<Child>, key: &[u8]) -> Result<Option<Value>> {
-    let Some(mut child) = root.clone() else {
+/// Looks up `key`: the leaf that holds it and its index there.
+pub fn get<'a>(
+    pager: &Pager,
+    root: &'a Option<Child>,
+    key: &[u8],
+) -> Result<Option<(NodeRef<'a>, usize)>> {
+    let Some(root) = root else {
         return Ok(None);
     };
+    let mut node = pager.root(root)?;
     for _ in 0..pager.max_depth() {
-        let node = pager.node(&child)?;
-        match &*node {
-            Node::Leaf(l) => {
-                return Ok(l
-                    .keys
-                    .binary_search_by(|k| k.as_slice().cmp(key))
-                    .ok()
-                    .map(|i| l.values[i].clone()))
-            }
-            Node::Branch(b) => child = b.children[child_index(b, key)].clone(),
+        if node.is_leaf() {
+            return Ok(node.search(key).ok().map(|i| (node, i)));
         }
+        let next = node.child(node.child_index(key));
+        node = pager.node(next)?;
     }
-    Err(pager.too_deep(match child {
-        Child::Disk(r) => r.page,
-        Child::Mem(_) => 0,
-    }))
+    Err(pager.too_deep(root.disk_page().unwrap_or(0)))
 }
 
-/// Inserts or replaces `key`; returns the previous value.
+/// Splits entries that do not fit one page into two nodes; returns the
+/// left one, the separator and the right one.
+fn split_items(mut items: Vec<Item<'_>>, leaf: bool, page_size: usize) -> (Node, Vec<u8>, Node) {
+    let k = split_point(&items, page_size, leaf);
+    let sep = if leaf {
+        separator(items[k - 1].key(), items[k].key()).to_vec()
+    } else {
+        items[k].key().to_vec()
+    };
+    let mut right = items.split_off(k);
+    if !leaf {
+        right[0].set_key(&[]);
+    }
+    (
+        Node::build(leaf, &items, page_size),
+        sep,
+        Node::build(leaf, &right, page_size),
+    )
+}
+
+/// A new root above `left` and its split-off sibling.
+fn grow_root(root: &mut Option<Child>, sep: &[u8], right: Node, page_size: usize) {
+    let left = root.take().expect("a tree that split has a root");
+    let items = [
+        Item::Branch {
+            key: &[],
+            child: left,
+        },
+        Item::Branch {
+            key: sep,
+            child: Child::Mem(Arc::new(right)),
+        },
+    ];
+    *root = Some(Child::Mem(Arc::new(Node::build(false, &items, page_size))));
+}
+
+/// Inserts the child that split off child `i` of `node` right after it;
+/// splits `node` if it does not fit.
+fn adopt(node: &mut Node, i: usize, sep: Vec<u8>, right: Node, page_size: usize) -> Split {
+    let child = match node.branch_insert(i + 1, &sep, Child::Mem(Arc::new(right))) {
+        Ok(()) => return None,
+        Err(child) => child,
+    };
+    let mut items = node.items();
+    items.insert(i + 1, Item::Branch { key: &sep, child });
+    let (left, up, right) = split_items(items, false, page_size);
+    *node = left;
+    Some((up, right))
+}
+
+/// Inserts or replaces `key`; returns what the previous value was.
 pub fn insert(
     t: &mut TreeMut<'_>,
     root: &mut Option<Child>,
     key: &[u8],
-    value: Value,
-) -> Result<Option<Value>> {
-    let page_size = t.pager.page_size();
+    value: ValueSrc<'_>,
+) -> Result<Option<OldValue>> {
+    let ps = t.page_size();
     let Some(r) = root else {
-        *root = Some(Child::Mem(Arc::new(Node::Leaf(Leaf {
-            keys: vec![key.to_vec()],
-            values: vec![value],
-        }))));
+        let leaf = Node::build(true, &[Item::Leaf { key, value }], ps);
+        *root = Some(Child::Mem(Arc::new(leaf)));
         return Ok(None);
     };
-    let (old, splits) = insert_rec(t, r, key, value)?;
-    grow_root(root, splits, page_size);
+    let node = t.root_mut(r)?;
+    let (old, split) = insert_rec(t, node, key, value)?;
+    if let Some((sep, right)) = split {
+        grow_root(root, &sep, right, ps);
+    }
     Ok(old)
 }
 
-/// Puts new levels above `root` while the pieces split off it do not fit in
-/// one branch.
-fn grow_root(root: &mut Option<Child>, mut splits: Splits, page_size: usize) {
-    while !splits.is_empty() {
-        let left = root.take().expect("root present");
-        let mut keys = Vec::with_capacity(splits.len());
-        let mut children = vec![left];
-        for (k, n) in splits {
-            keys.push(k);
-            children.push(Child::Mem(Arc::new(n)));
-        }
-        let mut b = Branch { keys, children };
-        splits = if Node::Branch(b.clone()).encoded_size() > page_size {
-            split::split_branch(&mut b, page_size)
-        } else {
-            Vec::new()
-        };
-        *root = Some(Child::Mem(Arc::new(Node::Branch(b))));
-    }
-}
-
-type Splits = Vec<(Vec<u8>, Node)>;
-
 fn insert_rec(
     t: &mut TreeMut<'_>,
-    child: &mut Child,
+    node: &mut Node,
     key: &[u8],
-    value: Value,
-) -> Result<(Option<Value>, Splits)> {
-    let page_size = t.pager.page_size();
-    let node = t.make_mut(child)?;
-    let old = match node {
-        Node::Leaf(l) => match l.keys.binary_search_by(|k| k.as_slice().cmp(key)) {
-            Ok(i) => Some(std::mem::replace(&mut l.values[i], value)),
-            Err(i) => {
-                l.keys.insert(i, key.to_vec());
-                l.values.insert(i, value);
-                None
+    value: ValueSrc<'_>,
+) -> Result<(Option<OldValue>, Split)> {
+    let ps = t.page_size();
+    if node.is_leaf() {
+        let (old, items) = match node.search(key) {
+            Ok(i) => {
+                if let Some(old) = node.leaf_replace(i, key, &value) {
+                    return Ok((Some(old), None));
+                }
+                let old = node.old_value(i);
+                let mut items = node.items();
+                items[i] = Item::Leaf { key, value };
+                (Some(old), items)
             }
-        },
-        Node::Branch(b) => {
-            let i = child_index(b, key);
-            let (old, splits) = insert_rec(t, &mut b.children[i], key, value)?;
-            adopt_splits(b, i, splits);
-            old
-        }
+            Err(i) => {
+                if node.leaf_insert(i, key, &value) {
+                    return Ok((None, None));
+                }
+                let mut items = node.items();
+                items.insert(i, Item::Leaf { key, value });
+                (None, items)
+            }
+        };
+        let (left, sep, right) = split_items(items, true, ps);
+        *node = left;
+        return Ok((old, Some((sep, right))));
+    }
+    let i = node.child_index(key);
+    let child = t.child_mut(node, i)?;
+    let (old, split) = insert_rec(t, child, key, value)?;
+    let split = match split {
+        Some((sep, right)) => adopt(node, i, sep, right, ps),
+        None => None,
     };
-    Ok((old, split_if_oversized(node, page_size)))
+    Ok((old, split))
 }
 
-/// Splits `node` into pieces that fit a page if it has outgrown one; the
-/// node keeps the first piece.
-fn split_if_oversized(node: &mut Node, page_size: usize) -> Splits {
-    if node.encoded_size() <= page_size {
-        return Vec::new();
-    }
-    match node {
-        Node::Leaf(l) => split::split_leaf(l, page_size),
-        Node::Branch(b) => split::split_branch(b, page_size),
-    }
-}
-
-/// Inserts the pieces child `i` of `b` split into, right after it.
-fn adopt_splits(b: &mut Branch, i: usize, splits: Splits) {
-    for (j, (k, n)) in splits.into_iter().enumerate() {
-        b.keys.insert(i + j, k);
-        b.children.insert(i + j + 1, Child::Mem(Arc::new(n)));
-    }
-}
-
-/// Removes `key`; returns its value if it was present. An absent key leaves
-/// the tree (and its pages) untouched.
-pub fn delete(t: &mut TreeMut<'_>, root: &mut Option<Child>, key: &[u8]) -> Result<Option<Value>> {
+/// Removes `key`; returns what its value was if it was present. An absent
+/// key leaves the tree (and its pages) untouched.
+pub fn delete(
+    t: &mut TreeMut<'_>,
+    root: &mut Option<Child>,
+    key: &[u8],
+) -> Result<Option<OldValue>> {
     if !prefetch_for_delete(t, root, key)? {
         return Ok(None);
     }
-    let page_size = t.pager.page_size();
+    let ps = t.page_size();
     let r = root.as_mut().expect("key found, so the tree has a root");
-    let (old, splits) = delete_rec(t, r, key)?;
+    let node = t.root_mut(r)?;
+    let (old, split) = delete_rec(t, node, key)?;
     // Redistribution may lengthen separators and split the root.
-    grow_root(root, splits, page_size);
+    if let Some((sep, right)) = split {
+        grow_root(root, &sep, right, ps);
+    }
     // Shrink the root: an empty leaf disappears, a branch with one child is
-    // replaced by that child.
-    loop {
-        let node = t.pager.node(root.as_ref().expect("root present"))?;
-        match &*node {
-            Node::Leaf(l) if l.keys.is_empty() => {
-                *root = None;
-                break;
-            }
-            Node::Branch(b) if b.children.len() == 1 => {
-                let only = b.children[0].clone();
-                *root = Some(only);
-            }
-            _ => break,
+    // replaced by that child (both are in memory: made private above, or
+    // the result of a merge).
+    while let Some(Child::Mem(n)) = root {
+        if n.is_leaf() && n.is_empty() {
+            *root = None;
+        } else if !n.is_leaf() && n.len() == 1 {
+            *root = Some(n.child(0).to_child());
+        } else {
+            break;
         }
     }
     Ok(Some(old))
 }
 
-/// Removes `key` below `child`; returns the value and, like insertion, the
-/// pieces `child` had to split into (redistributing two siblings can put a
-/// longer separator into a branch that was nearly full).
 /// Reads every node a delete of `key` may touch (the path and, at each
 /// level, the neighbours a rebalance may merge with) before anything
 /// changes, so that a failed read leaves the tree untouched. Returns whether
 /// the key is present.
 fn prefetch_for_delete(t: &mut TreeMut<'_>, root: &Option<Child>, key: &[u8]) -> Result<bool> {
-    let Some(mut child) = root.clone() else {
+    let Some(root) = root else {
         return Ok(false);
     };
+    let mut node = prefetch(t, root.as_at())?;
     for _ in 0..t.pager.max_depth() {
-        let node = t.pager.node(&child)?;
-        if let Child::Disk(r) = &child {
-            t.prefetched.insert(*r, node.clone());
+        if node.is_leaf() {
+            return Ok(node.search(key).is_ok());
         }
-        match &*node {
-            Node::Leaf(l) => return Ok(l.keys.binary_search_by(|k| k.as_slice().cmp(key)).is_ok()),
-            Node::Branch(b) => {
-                let i = child_index(b, key);
-                for j in [i.checked_sub(1), Some(i + 1)].into_iter().flatten() {
-                    if let Some(Child::Disk(r)) = b.children.get(j) {
-                        let n = t.pager.read_node(*r)?;
-                        t.prefetched.insert(*r, n);
-                    }
-                }
-                child = b.children[i].clone();
+        let i = node.child_index(key);
+        for j in [i.checked_sub(1), Some(i + 1)].into_iter().flatten() {
+            if j < node.len() {
+                prefetch(t, node.child(j))?;
             }
         }
+        node = prefetch(t, node.child(i))?;
     }
-    Err(t.pager.too_deep(0))
+    Err(t.pager.too_deep(root.disk_page().unwrap_or(0)))
 }
 
-fn delete_rec(t: &mut TreeMut<'_>, child: &mut Child, key: &[u8]) -> Result<(Value, Splits)> {
-    let page_size = t.pager.page_size();
-    let node = t.make_mut(child)?;
-    let old = match node {
-        Node::Leaf(l) => {
-            let i = l
-                .keys
-                .binary_search_by(|k| k.as_slice().cmp(key))
-                .expect("delete_rec is called only for present keys");
-            l.keys.remove(i);
-            l.values.remove(i)
+/// Reads `child` (keeping a page in `t.prefetched`).
+fn prefetch(t: &mut TreeMut<'_>, child: ChildAt<'_>) -> Result<Arc<Node>> {
+    Ok(match child {
+        ChildAt::Mem(n) => n.clone(),
+        ChildAt::Disk(r) => {
+            let n = t.pager.load(r)?.into_arc();
+            t.prefetched.insert(r, n.clone());
+            n
         }
-        Node::Branch(b) => {
-            let i = child_index(b, key);
-            let (old, splits) = delete_rec(t, &mut b.children[i], key)?;
-            adopt_splits(b, i, splits);
-            let size = t.pager.node(&b.children[i])?.encoded_size();
-            if size < page_size / 4 && b.children.len() > 1 {
-                rebalance(t, b, i)?;
-            }
-            old
-        }
+    })
+}
+
+fn delete_rec(t: &mut TreeMut<'_>, node: &mut Node, key: &[u8]) -> Result<(OldValue, Split)> {
+    let ps = t.page_size();
+    if node.is_leaf() {
+        let i = node
+            .search(key)
+            .expect("delete_rec is called only for present keys");
+        return Ok((node.leaf_remove(i), None));
+    }
+    let i = node.child_index(key);
+    let child = t.child_mut(node, i)?;
+    let (old, split) = delete_rec(t, child, key)?;
+    let underfull = child.used_bytes() < ps / 4;
+    let split = match split {
+        Some((sep, right)) => adopt(node, i, sep, right, ps),
+        None if underfull && node.len() > 1 => rebalance(t, node, i)?,
+        None => None,
     };
-    Ok((old, split_if_oversized(node, page_size)))
+    Ok((old, split))
 }
 
-/// Merges the underfull child `i` of `b` with a sibling, or redistributes
-/// their entries when the two do not fit in one page.
-fn rebalance(t: &mut TreeMut<'_>, b: &mut Branch, i: usize) -> Result<()> {
-    let page_size = t.pager.page_size();
-    let left = if i + 1 < b.children.len() { i } else { i - 1 };
-    // Every read happens before the first structural change, so a failed
-    // read leaves the tree as it was (only copied, never cut).
-    t.make_mut(&mut b.children[left])?;
-    t.make_mut(&mut b.children[left + 1])?;
-    let mut right_child = b.children.remove(left + 1);
-    let sep = b.keys.remove(left);
-    let right = std::mem::replace(t.make_mut(&mut right_child)?, Node::Leaf(Leaf::default()));
-    let merged = t.make_mut(&mut b.children[left])?;
-    match (merged, right) {
-        (Node::Leaf(l), Node::Leaf(r)) => {
-            l.keys.extend(r.keys);
-            l.values.extend(r.values);
-        }
-        (Node::Branch(l), Node::Branch(r)) => {
-            l.keys.push(sep);
-            l.keys.extend(r.keys);
-            l.children.extend(r.children);
-        }
-        _ => unreachable!("siblings are at the same depth"),
+/// Merges the underfull child `i` of `node` with a sibling, or
+/// redistributes their entries when the two do not fit in one page.
+fn rebalance(t: &mut TreeMut<'_>, node: &mut Node, i: usize) -> Result<Split> {
+    let ps = t.page_size();
+    let left = if i + 1 < node.len() { i } else { i - 1 };
+    let l = t.take_child_content(node, left)?;
+    let r = t.take_child_content(node, left + 1)?;
+    let sep = node.key(left + 1).to_vec();
+    let leaf = l.is_leaf();
+    let mut items = l.items();
+    let first_right = items.len();
+    items.extend(r.items());
+    if !leaf {
+        items[first_right].set_key(&sep);
     }
-    let merged = t.make_mut(&mut b.children[left])?;
-    let pieces = split_if_oversized(merged, page_size);
-    adopt_splits(b, left, pieces);
-    Ok(())
+    let total: usize = items.iter().map(Item::size).sum();
+    if fits(total, ps) {
+        let merged = Node::build(leaf, &items, ps);
+        node.set_child(left, Child::Mem(Arc::new(merged)));
+        node.branch_remove(left + 1);
+        return Ok(None);
+    }
+    let (new_left, new_sep, new_right) = split_items(items, leaf, ps);
+    node.set_child(left, Child::Mem(Arc::new(new_left)));
+    node.set_child(left + 1, Child::Mem(Arc::new(new_right)));
+    if node.set_separator(left + 1, &new_sep) {
+        return Ok(None);
+    }
+    // The new separator is longer and the parent is full: split it.
+    let right_child = node.branch_remove(left + 1);
+    let mut items = node.items();
+    items.insert(
+        left + 1,
+        Item::Branch {
+            key: &new_sep,
+            child: right_child,
+        },
+    );
+    let (l2, up, r2) = split_items(items, false, ps);
+    *node = l2;
+    Ok(Some((up, r2)))
 }
 
 /// Calls `visit(first_page, pages)` for every on-disk page and overflow run
@@ -326,70 +395,24 @@ pub fn for_each_page(
             }
             visit(r.page, 1)?;
         }
-        let node = pager.node(&c)?;
-        match &*node {
-            Node::Leaf(l) => {
-                for v in &l.values {
-                    if let Value::Overflow { at, len } = v {
-                        visit(
-                            at.page,
-                            crate::page::overflow::run_pages(*len as usize, pager.page_size()),
-                        )?;
-                    }
+        let node = pager.node(c.as_at())?;
+        if node.is_leaf() {
+            for i in 0..node.len() {
+                if let crate::page::node::ValueAt::Overflow { at, len } = node.value(i) {
+                    visit(
+                        at.page,
+                        crate::page::overflow::run_pages(len as usize, pager.page_size()),
+                    )?;
                 }
             }
-            Node::Branch(b) => stack.extend(b.children.iter().map(|c| (c.clone(), depth + 1))),
+        } else {
+            for i in 0..node.len() {
+                stack.push((node.child(i).to_child(), depth + 1));
+            }
         }
     }
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The children of the root branch of `root`.
-    fn root_children(root: &Option<Child>) -> Vec<Arc<Node>> {
-        let Some(Child::Mem(n)) = root else {
-            panic!("an in-memory root")
-        };
-        let Node::Branch(b) = &**n else {
-            panic!("a branch root")
-        };
-        b.children
-            .iter()
-            .map(|c| match c {
-                Child::Mem(n) => n.clone(),
-                Child::Disk(_) => panic!("in-memory children"),
-            })
-            .collect()
-    }
-
-    /// A delete that leaves its leaf more than a quarter full copies only
-    /// the path to its key: no sibling is merged or redistributed (each
-    /// copied sibling would be one more page written at the checkpoint).
-    #[test]
-    fn a_delete_leaving_its_leaf_full_enough_touches_only_its_path() {
-        let ps = 1024;
-        let pager = Pager::in_memory(ps);
-        let entries = (0..300u32).map(|i| (i.to_be_bytes().to_vec(), Value::Inline(vec![1; 20])));
-        let mut root = build::build_sorted(entries, ps, 1.0);
-        let before = root_children(&root);
-        assert!(before.len() > 2, "a two-level tree");
-        let mut freed = Freed::new();
-        let mut t = TreeMut::new(&pager, &mut freed);
-        let old = delete(&mut t, &mut root, &0u32.to_be_bytes()).unwrap();
-        assert!(matches!(old, Some(Value::Inline(_))));
-        let after = root_children(&root);
-        assert_eq!(after.len(), before.len(), "no merge");
-        assert!(
-            !Arc::ptr_eq(&after[0], &before[0]),
-            "the key's leaf is a copy"
-        );
-        for i in 1..before.len() {
-            assert!(Arc::ptr_eq(&after[i], &before[i]), "sibling {i} was copied");
-        }
-        assert_eq!(get(&pager, &root, &0u32.to_be_bytes()).unwrap(), None);
-        assert!(get(&pager, &root, &1u32.to_be_bytes()).unwrap().is_some());
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@ use crate::{Error, Result};
 /// Magic bytes at offset 0.
 pub const MAGIC: &[u8; 8] = b"VELLUMDB";
 /// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes of the header that carry data (the rest of page 0 is zero).
 pub const HEADER_BYTES: usize = 32;
 
@@ -77,14 +77,18 @@ mod tests {
         let mut foreign = b.clone();
         foreign[0] = b'X';
         assert!(matches!(decode(&foreign), Err(Error::NotADatabase)));
-        let mut newer = b.clone();
-        newer[8] = 2;
-        let c = checksum(&newer[0..24]);
-        newer[24..32].copy_from_slice(&c.to_le_bytes());
-        assert!(matches!(
-            decode(&newer),
-            Err(Error::UnsupportedVersion { found: 2, .. })
-        ));
+        // A file of the previous format (nodes without a slot directory)
+        // and one from a newer build are both refused by version.
+        for version in [1, FORMAT_VERSION + 1] {
+            let mut other = b.clone();
+            other[8..12].copy_from_slice(&version.to_le_bytes());
+            let c = checksum(&other[0..24]);
+            other[24..32].copy_from_slice(&c.to_le_bytes());
+            assert!(matches!(
+                decode(&other),
+                Err(Error::UnsupportedVersion { found, supported: FORMAT_VERSION }) if found == version
+            ));
+        }
         let mut flipped = b;
         flipped[13] ^= 1;
         assert!(decode(&flipped).unwrap_err().is_corruption());

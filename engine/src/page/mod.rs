@@ -141,10 +141,6 @@ impl<'a> Reader<'a> {
         Reader { bytes, pos, page }
     }
 
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-
     pub(crate) fn remaining(&self) -> usize {
         self.bytes.len().saturating_sub(self.pos)
     }

@@ -1,184 +1,375 @@
-//! A bounded cache of decoded pages, sharded to keep reader threads apart.
+//! The page cache: verified pages, shared by reader threads without locks.
 //!
-//! Entries are keyed by page number *and* checksum: a page that was freed and
-//! rewritten has a new checksum in its parent, so a stale entry can never be
-//! returned and no invalidation is needed. Eviction is CLOCK (second chance)
-//! per shard, bounded by an estimate of each entry's memory.
+//! - **What it holds.** Verified tree pages, as [`Node`]s (their raw
+//!   bytes), keyed by page number *and* checksum: a page that was freed and
+//!   rewritten has a new checksum in its parent, so a stale entry can never
+//!   be returned and nothing needs invalidating. A miss publishes a page
+//!   only after the pager verified it ([`Cache::get_or_load`]).
+//! - **An exact byte budget.** The table has a fixed number of frames,
+//!   `budget / frame cost` (a page, its node header and its table slot), so
+//!   the cache never holds more than its budget. Pages a guard still holds
+//!   after eviction are freed when the guard goes.
+//! - **Hits take no lock and write no shared cache line.** The table is
+//!   set-associative: a page can only be in one set of [`WAYS`] frames. A
+//!   hit reads the set's keys, loads the frame's `Arc` through an
+//!   [`ArcCell`] (which records the pointer in a slot of the reading
+//!   thread instead of bumping the `Arc`'s count) and checks that the node
+//!   is the page asked for, since a frame may change between the two
+//!   loads. Its CLOCK bit is written only if it was clear, so the pages
+//!   every reader passes (the roots) are never written by a hit. Counters
+//!   of hits and misses are striped per thread.
+//! - **Misses are single-flight.** Inserts and evictions take the lock of
+//!   the set's stripe; a thread that misses a page another thread is
+//!   already reading waits for that read instead of repeating it.
+//! - **Eviction** is CLOCK within the set: a frame whose bit is set gets a
+//!   second chance.
 
-use std::collections::{HashMap, VecDeque};
+use std::cell::Cell;
+use std::ops::Deref;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::page::node::Node;
+use crate::page::PageRef;
+use crate::sync::{
+    guard_into_inner, guard_of, ArcCell, ArcCellGuard, AtomicU64, AtomicUsize, Condvar, Mutex,
+};
+use crate::Result;
 
-const SHARDS: usize = 16;
+/// Frames per set.
+pub const WAYS: usize = 8;
+/// Locks for inserts and evictions (a set belongs to stripe `set % STRIPES`).
+const STRIPES: usize = 64;
+/// Hit/miss counter stripes (a thread uses stripe `thread number % COUNTERS`).
+const COUNTERS: usize = 16;
 
-struct Entry {
-    checksum: u64,
-    node: Arc<Node>,
-    cost: usize,
-    referenced: bool,
+/// A cached (or just loaded) page, held for as long as the guard lives.
+pub struct PageGuard(ArcCellGuard<Node>);
+
+impl Deref for PageGuard {
+    type Target = Node;
+    #[inline]
+    fn deref(&self) -> &Node {
+        self.0.as_deref().expect("a page guard holds a page")
+    }
+}
+
+impl std::fmt::Debug for PageGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageGuard")
+            .field("page", &self.page())
+            .finish()
+    }
+}
+
+impl PageGuard {
+    /// A guard for a node that is not in the cache.
+    pub fn owned(node: Arc<Node>) -> PageGuard {
+        PageGuard(guard_of(node))
+    }
+
+    /// The page as an owned `Arc` (one reference count increment).
+    pub fn into_arc(self) -> Arc<Node> {
+        guard_into_inner(self.0).expect("a page guard holds a page")
+    }
+}
+
+struct Set {
+    /// Page number of each frame (0: empty). A hint for finding a page;
+    /// the node in the frame says which page it really is.
+    keys: [AtomicU64; WAYS],
+    nodes: [ArcCell<Node>; WAYS],
+    /// CLOCK hand (changed under the stripe lock).
+    hand: AtomicUsize,
+}
+
+/// A read in progress, which other threads missing the same page wait for.
+#[derive(Default)]
+struct Flight {
+    /// `None` while reading; then the page, or `None` if the read failed.
+    done: Mutex<Option<Option<Arc<Node>>>>,
+    cv: Condvar,
+}
+
+impl Flight {
+    fn finish(&self, node: Option<Arc<Node>>) {
+        *self.done.lock() = Some(node);
+        self.cv.notify_all();
+    }
+
+    fn wait(&self) -> Option<Arc<Node>> {
+        let mut g = self.done.lock();
+        loop {
+            if let Some(r) = &*g {
+                return r.clone();
+            }
+            g = self.cv.wait(g);
+        }
+    }
+}
+
+/// Finishes a flight as failed if its reader unwinds, so waiters retry.
+struct FlightGuard<'a> {
+    cache: &'a Cache,
+    at: PageRef,
+    flight: Arc<Flight>,
+    finished: bool,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cache.end_flight(self.at);
+            self.flight.finish(None);
+        }
+    }
 }
 
 #[derive(Default)]
-struct Shard {
-    map: HashMap<u64, Entry>,
-    clock: VecDeque<u64>,
-    bytes: usize,
-    hits: u64,
-    misses: u64,
+struct Stripe {
+    flights: Vec<(PageRef, Arc<Flight>)>,
+}
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Counter {
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// The page cache.
 pub struct Cache {
-    shards: Vec<Mutex<Shard>>,
-    shard_budget: usize,
+    sets: Box<[Set]>,
+    ways: usize,
+    frame_bytes: usize,
+    occupied: AtomicUsize,
+    stripes: Box<[Mutex<Stripe>]>,
+    counters: Box<[Counter]>,
 }
 
-/// Estimated memory of a decoded node.
-pub fn node_cost(node: &Node) -> usize {
-    node.encoded_size() + 56 * node.len() + 96
+/// Bytes one cached page costs: the page, its node and `Arc` header, and
+/// its share of the table.
+pub fn frame_bytes(page_size: usize) -> usize {
+    page_size
+        + std::mem::size_of::<Node>()
+        + 2 * std::mem::size_of::<usize>()
+        + std::mem::size_of::<Set>().div_ceil(WAYS)
+}
+
+#[cfg(not(loom))]
+fn counter_stripe() -> usize {
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        if s.get() == usize::MAX {
+            s.set(NEXT.fetch_add(1, Relaxed) % COUNTERS);
+        }
+        s.get()
+    })
+}
+
+#[cfg(loom)]
+fn counter_stripe() -> usize {
+    let _ = Cell::new(0);
+    0
+}
+
+/// Adds one to a counter that (almost always) only this thread writes: a
+/// load and a store, not a locked read-modify-write. A rare lost update
+/// between two threads sharing a stripe only makes a statistic low.
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Relaxed) + 1, Relaxed);
 }
 
 impl Cache {
-    /// A cache holding about `budget` bytes of decoded nodes.
-    pub fn new(budget: usize) -> Cache {
+    /// A cache of at most `budget` bytes of pages of `page_size` bytes.
+    pub fn new(budget: usize, page_size: usize) -> Cache {
+        let frames = budget / frame_bytes(page_size);
+        let ways = frames.min(WAYS);
+        let sets = frames.checked_div(ways).unwrap_or(0);
         Cache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            shard_budget: budget / SHARDS,
+            sets: (0..sets)
+                .map(|_| Set {
+                    keys: Default::default(),
+                    nodes: std::array::from_fn(|_| ArcCell::empty()),
+                    hand: AtomicUsize::new(0),
+                })
+                .collect(),
+            ways,
+            frame_bytes: frame_bytes(page_size),
+            occupied: AtomicUsize::new(0),
+            stripes: (0..STRIPES.min(sets.max(1)))
+                .map(|_| Mutex::new(Stripe::default()))
+                .collect(),
+            counters: (0..COUNTERS).map(|_| Counter::default()).collect(),
         }
     }
 
-    fn shard(&self, page: u64) -> &Mutex<Shard> {
-        let h = page.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60;
-        &self.shards[h as usize % SHARDS]
+    /// Frames in the table.
+    pub fn frames(&self) -> usize {
+        self.sets.len() * self.ways
     }
 
-    /// The cached node for `page` if its checksum is `checksum`.
-    pub fn get(&self, page: u64, checksum: u64) -> Option<Arc<Node>> {
-        // Counters live in the shard (under its lock) so that readers on
-        // different shards never write a shared cache line.
-        let mut guard = self.shard(page).lock();
-        let s = &mut *guard;
-        match s.map.get_mut(&page) {
-            Some(e) if e.checksum == checksum => {
-                if !e.referenced {
-                    e.referenced = true;
+    fn set_of(&self, page: u64) -> usize {
+        let h = page.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((h as u128 * self.sets.len() as u128) >> 64) as usize
+    }
+
+    fn stripe_of(&self, set: usize) -> &Mutex<Stripe> {
+        &self.stripes[set % self.stripes.len()]
+    }
+
+    /// The cached page `at`, if it is in the table.
+    #[inline]
+    fn probe(&self, at: PageRef) -> Option<PageGuard> {
+        if self.sets.is_empty() {
+            return None;
+        }
+        let set = &self.sets[self.set_of(at.page)];
+        for w in 0..self.ways {
+            if set.keys[w].load(Relaxed) == at.page {
+                let g = set.nodes[w].load();
+                return match g.as_deref() {
+                    Some(n) if n.is_page(at) => {
+                        if !n.referenced().load(Relaxed) {
+                            n.referenced().store(true, Relaxed);
+                        }
+                        Some(PageGuard(g))
+                    }
+                    _ => None,
+                };
+            }
+        }
+        None
+    }
+
+    /// The page `at` from the cache, or read by `load` (which must verify
+    /// it) and then cached. Concurrent misses of one page call `load` once.
+    pub fn get_or_load(
+        &self,
+        at: PageRef,
+        load: impl FnOnce() -> Result<Node>,
+    ) -> Result<PageGuard> {
+        let counter = &self.counters[counter_stripe()];
+        if let Some(g) = self.probe(at) {
+            bump(&counter.hits);
+            return Ok(g);
+        }
+        bump(&counter.misses);
+        if self.sets.is_empty() {
+            return Ok(PageGuard::owned(Arc::new(load()?)));
+        }
+        let set = self.set_of(at.page);
+        let (flight, lead) = {
+            let mut s = self.stripe_of(set).lock();
+            if let Some(g) = self.probe(at) {
+                return Ok(g);
+            }
+            match s.flights.iter().find(|(r, _)| *r == at) {
+                Some((_, f)) => (f.clone(), false),
+                None => {
+                    let f = Arc::new(Flight::default());
+                    s.flights.push((at, f.clone()));
+                    (f, true)
                 }
-                s.hits += 1;
-                Some(e.node.clone())
             }
-            _ => {
-                s.misses += 1;
-                None
+        };
+        if !lead {
+            return match flight.wait() {
+                Some(n) => Ok(PageGuard::owned(n)),
+                // The reader failed: read it ourselves (and report our own
+                // error, I/O or corruption).
+                None => Ok(PageGuard::owned(Arc::new(load()?))),
+            };
+        }
+        let mut guard = FlightGuard {
+            cache: self,
+            at,
+            flight,
+            finished: false,
+        };
+        let loaded = load().map(Arc::new);
+        {
+            let _s = self.stripe_of(set).lock();
+            if let Ok(n) = &loaded {
+                debug_assert!(n.is_page(at), "a loaded page is the page asked for");
+                self.insert_locked(set, n.clone());
             }
         }
+        self.end_flight(at);
+        guard.finished = true;
+        guard.flight.finish(loaded.as_ref().ok().cloned());
+        loaded.map(PageGuard::owned)
     }
 
-    /// Inserts (or replaces) the node for `page`, evicting as needed.
-    pub fn insert(&self, page: u64, checksum: u64, node: Arc<Node>) {
-        let cost = node_cost(&node);
-        if cost > self.shard_budget {
+    fn end_flight(&self, at: PageRef) {
+        let set = self.set_of(at.page);
+        self.stripe_of(set).lock().flights.retain(|(r, _)| *r != at);
+    }
+
+    /// Caches a page that was just written (it is its own verified image).
+    pub fn insert(&self, node: Arc<Node>) {
+        if self.sets.is_empty() {
             return;
         }
-        let mut guard = self.shard(page).lock();
-        let s = &mut *guard;
-        if let Some(old) = s.map.insert(
-            page,
-            Entry {
-                checksum,
-                node,
-                cost,
-                referenced: false,
-            },
-        ) {
-            s.bytes -= old.cost;
-        } else {
-            s.clock.push_back(page);
-        }
-        s.bytes += cost;
-        while s.bytes > self.shard_budget {
-            let Some(victim) = s.clock.pop_front() else {
-                break;
-            };
-            match s.map.get_mut(&victim) {
-                Some(e) if e.referenced => {
-                    e.referenced = false;
-                    s.clock.push_back(victim);
-                }
-                Some(_) => {
-                    let e = s.map.remove(&victim).expect("entry present");
-                    s.bytes -= e.cost;
-                }
-                None => {}
+        let set = self.set_of(node.page());
+        let _s = self.stripe_of(set).lock();
+        self.insert_locked(set, node);
+    }
+
+    /// Puts `node` into its set: over an older image of the same page, else
+    /// into an empty frame, else over the CLOCK victim.
+    fn insert_locked(&self, set: usize, node: Arc<Node>) {
+        let page = node.page();
+        debug_assert!(
+            page >= crate::page::slot::RESERVED_PAGES,
+            "only verified pages are cached"
+        );
+        let s = &self.sets[set];
+        for w in 0..self.ways {
+            if s.keys[w].load(Relaxed) == page {
+                s.nodes[w].store(Some(node));
+                return;
             }
         }
+        for w in 0..self.ways {
+            if s.keys[w].load(Relaxed) == 0 {
+                s.nodes[w].store(Some(node));
+                s.keys[w].store(page, Relaxed);
+                self.occupied.fetch_add(1, Relaxed);
+                return;
+            }
+        }
+        let mut hand = s.hand.load(Relaxed);
+        let victim = loop {
+            let w = hand % self.ways;
+            hand = hand.wrapping_add(1);
+            let g = s.nodes[w].load();
+            match g.as_deref() {
+                Some(n) if n.referenced().load(Relaxed) => n.referenced().store(false, Relaxed),
+                _ => break w,
+            }
+        };
+        s.hand.store(hand, Relaxed);
+        s.nodes[victim].store(Some(node));
+        s.keys[victim].store(page, Relaxed);
     }
 
     /// Cache hits and misses since creation.
     pub fn hits_and_misses(&self) -> (u64, u64) {
-        self.shards.iter().fold((0, 0), |(h, m), s| {
-            let s = s.lock();
-            (h + s.hits, m + s.misses)
+        self.counters.iter().fold((0, 0), |(h, m), c| {
+            (h + c.hits.load(Relaxed), m + c.misses.load(Relaxed))
         })
     }
 
-    /// Bytes currently held.
+    /// Bytes of the frames in use.
     pub fn bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().bytes).sum()
+        self.occupied.load(Relaxed) * self.frame_bytes
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::page::node::{Leaf, Value};
-
-    fn node(n: usize) -> Arc<Node> {
-        Arc::new(Node::Leaf(Leaf {
-            keys: (0..n).map(|i| vec![i as u8; 8]).collect(),
-            values: (0..n).map(|_| Value::Inline(vec![0; 32])).collect(),
-        }))
-    }
-
-    #[test]
-    fn checksum_mismatch_misses_and_budget_is_kept() {
-        let c = Cache::new(64 * 1024);
-        c.insert(7, 1, node(4));
-        assert!(c.get(7, 1).is_some());
-        assert!(c.get(7, 2).is_none());
-        for p in 0..10_000 {
-            c.insert(p, p, node(10));
-        }
-        assert!(c.bytes() <= 64 * 1024);
-    }
-
-    #[test]
-    fn a_rewritten_page_replaces_its_entry_and_its_cost() {
-        let c = Cache::new(1 << 20);
-        let cost = node_cost(&node(10));
-        for checksum in 0..100 {
-            c.insert(7, checksum, node(10));
-            assert_eq!(c.bytes(), cost, "one entry, counted once");
-        }
-        assert!(c.get(7, 99).is_some());
-        assert!(c.get(7, 98).is_none());
-    }
-
-    #[test]
-    fn node_cost_counts_every_decoded_entry() {
-        // Besides its encoded bytes, each decoded entry holds a key `Vec`
-        // and a `Value`: the cost must cover them, or a full cache would
-        // hold more memory than its budget.
-        let per_entry = std::mem::size_of::<Vec<u8>>() + std::mem::size_of::<Value>();
-        for n in [1, 10, 100, 250] {
-            let nd = node(n);
-            assert!(
-                node_cost(&nd) >= nd.encoded_size() + n * per_entry,
-                "{n} entries: cost {} undercounts",
-                node_cost(&nd)
-            );
-        }
-    }
-}
+mod tests;

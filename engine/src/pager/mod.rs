@@ -4,15 +4,63 @@
 pub mod cache;
 
 use std::io;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::checksum::checksum;
-use crate::page::node::{Child, Node, Value};
+use crate::page::node::{verify, Child, ChildAt, Node};
 use crate::page::{overflow, PageRef};
 use crate::vfs::VfsFile;
 use crate::{Error, Result};
 
-pub use cache::Cache;
+pub use cache::{Cache, PageGuard};
+
+/// A node being read: an in-memory node borrowed from its parent (or the
+/// tree's root), or a page held by a cache guard.
+pub enum NodeRef<'a> {
+    /// An in-memory node.
+    Mem(&'a Arc<Node>),
+    /// A verified page.
+    Page(PageGuard),
+}
+
+impl Deref for NodeRef<'_> {
+    type Target = Node;
+    #[inline]
+    fn deref(&self) -> &Node {
+        match self {
+            NodeRef::Mem(n) => n,
+            NodeRef::Page(g) => g,
+        }
+    }
+}
+
+impl<'a> NodeRef<'a> {
+    /// Child `i` of this branch. A page's children are pages (a verified
+    /// page holds no in-memory child), so the result borrows at most what
+    /// `self` borrows.
+    #[inline]
+    pub fn child(&self, i: usize) -> ChildAt<'a> {
+        match self {
+            NodeRef::Mem(n) => {
+                let n: &'a Arc<Node> = n;
+                n.child(i)
+            }
+            NodeRef::Page(g) => match g.child(i) {
+                ChildAt::Disk(r) => ChildAt::Disk(r),
+                ChildAt::Mem(_) => unreachable!("a verified page has no in-memory child"),
+            },
+        }
+    }
+
+    /// The node as an owned `Arc`.
+    pub fn into_arc(self) -> Arc<Node> {
+        match self {
+            NodeRef::Mem(n) => n.clone(),
+            NodeRef::Page(g) => g.into_arc(),
+        }
+    }
+}
 
 /// Page I/O for one open database file.
 pub struct Pager {
@@ -46,7 +94,7 @@ impl Pager {
         Pager {
             file,
             page_size,
-            cache: Cache::new(cache_bytes),
+            cache: Cache::new(cache_bytes, page_size),
             max_depth: std::sync::atomic::AtomicU32::new(64),
         }
     }
@@ -161,55 +209,56 @@ impl Pager {
         Ok(())
     }
 
-    /// The node referenced by `child`: in memory, cached, or read from disk
-    /// and verified against the parent's checksum.
-    pub fn node(&self, child: &Child) -> Result<Arc<Node>> {
+    /// The node `child` refers to: in memory, cached, or read from disk and
+    /// verified against the parent's checksum.
+    #[inline]
+    pub fn node<'a>(&self, child: ChildAt<'a>) -> Result<NodeRef<'a>> {
         match child {
-            Child::Mem(n) => Ok(n.clone()),
-            Child::Disk(r) => self.read_node(*r),
+            ChildAt::Mem(n) => Ok(NodeRef::Mem(n)),
+            ChildAt::Disk(r) => Ok(NodeRef::Page(self.load(r)?)),
         }
     }
 
-    /// Reads (or finds in the cache) a tree node, verifying its checksum,
-    /// its header and its invariants.
-    pub fn read_node(&self, at: PageRef) -> Result<Arc<Node>> {
-        if let Some(n) = self.cache.get(at.page, at.checksum) {
-            return Ok(n);
-        }
-        let buf = self.read_verified(at, 1)?;
-        let node = Arc::new(Node::decode(&buf, at.page)?);
-        self.cache.insert(at.page, at.checksum, node.clone());
-        Ok(node)
+    /// The root node of a tree.
+    pub fn root<'a>(&self, root: &'a Child) -> Result<NodeRef<'a>> {
+        self.node(root.as_at())
     }
 
-    /// Reads a node bypassing the cache (integrity checks).
+    /// The page `at` from the cache, or read, verified and cached.
+    #[inline]
+    pub fn load(&self, at: PageRef) -> Result<PageGuard> {
+        self.cache.get_or_load(at, || self.read_node_uncached(at))
+    }
+
+    /// Reads a node bypassing the cache: checksum against `at`, then the
+    /// page's own checks (FORMAT.md §1.4).
     pub fn read_node_uncached(&self, at: PageRef) -> Result<Node> {
         let buf = self.read_verified(at, 1)?;
-        Node::decode(&buf, at.page)
+        Node::from_verified_page(buf.into_boxed_slice(), at)
     }
 
-    /// Encodes `node` (all children on disk) into `page`, writes it and
-    /// returns its reference. The written node is cached.
-    pub fn write_node(&self, node: Node, page: u64, checkpoint: u64) -> Result<PageRef> {
-        node.check_invariants(self.page_size, page)
-            .expect("a node about to be written satisfies its invariants");
-        let bytes = node.encode(page, checkpoint, self.page_size);
-        let c = checksum(&bytes);
-        self.write_pages(page, &bytes)?;
-        self.cache.insert(page, c, Arc::new(node));
-        Ok(PageRef { page, checksum: c })
-    }
-
-    /// The bytes of a value, reading its overflow run if it has one.
-    pub fn value(&self, v: &Value) -> Result<Vec<u8>> {
-        match v {
-            Value::Inline(b) => Ok(b.clone()),
-            Value::Big(b) => Ok(b.to_vec()),
-            Value::Overflow { at, len } => {
-                let pages = overflow::run_pages(*len as usize, self.page_size);
-                let run = self.read_verified(*at, pages)?;
-                overflow::decode(&run, at.page, *len as usize)
-            }
+    /// Writes an encoded tree page to `page` and returns its reference. The
+    /// page is checked first (the pair of the check after reading) and
+    /// cached.
+    pub fn write_node(&self, bytes: Box<[u8]>, page: u64) -> Result<PageRef> {
+        if let Err(e) = verify::verify(&bytes, page) {
+            panic!("a tree page about to be written is invalid: {e}");
         }
+        let at = PageRef {
+            page,
+            checksum: checksum(&bytes),
+        };
+        self.write_pages(page, &bytes)?;
+        self.cache.insert(Arc::new(
+            Node::from_verified_page(bytes, at).expect("verified above"),
+        ));
+        Ok(at)
+    }
+
+    /// Reads the value of `len` bytes in the overflow run `at`.
+    pub fn read_overflow(&self, at: PageRef, len: u32) -> Result<Vec<u8>> {
+        let pages = overflow::run_pages(len as usize, self.page_size);
+        let run = self.read_verified(at, pages)?;
+        overflow::decode(&run, at.page, len as usize)
     }
 }

@@ -43,3 +43,46 @@ impl Condvar {
 }
 
 pub use loom::sync::atomic::{AtomicBool, AtomicU64};
+
+pub use loom::sync::atomic::AtomicUsize;
+
+/// The loom model of the lock-free `ArcCell` of normal builds: a loom
+/// mutex around the `Option<Arc>`, so loom explores every interleaving of
+/// the cache's loads and stores (arc-swap's own correctness is its
+/// crate's business).
+pub struct ArcCell<T>(loom::sync::Mutex<Option<std::sync::Arc<T>>>);
+
+/// What [`ArcCell::load`] returns.
+pub struct ArcCellGuard<T>(Option<std::sync::Arc<T>>);
+
+impl<T> std::ops::Deref for ArcCellGuard<T> {
+    type Target = Option<std::sync::Arc<T>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T> ArcCell<T> {
+    /// An empty cell.
+    pub fn empty() -> Self {
+        ArcCell(loom::sync::Mutex::new(None))
+    }
+    /// The current value.
+    pub fn load(&self) -> ArcCellGuard<T> {
+        ArcCellGuard(self.0.lock().expect("loom mutex poisoned").clone())
+    }
+    /// Replaces the value.
+    pub fn store(&self, v: Option<std::sync::Arc<T>>) {
+        *self.0.lock().expect("loom mutex poisoned") = v;
+    }
+}
+
+/// A guard holding `v`.
+pub fn guard_of<T>(v: std::sync::Arc<T>) -> ArcCellGuard<T> {
+    ArcCellGuard(Some(v))
+}
+
+/// The value a guard holds.
+pub fn guard_into_inner<T>(g: ArcCellGuard<T>) -> Option<std::sync::Arc<T>> {
+    g.0
+}

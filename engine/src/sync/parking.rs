@@ -42,3 +42,39 @@ impl Condvar {
 }
 
 pub use std::sync::atomic::{AtomicBool, AtomicU64};
+
+pub use std::sync::atomic::AtomicUsize;
+
+/// A cell holding an optional `Arc` that readers load without a lock and
+/// without touching the `Arc`'s shared reference count (`arc-swap`: a
+/// loaded guard records the pointer in a slot of the loading thread).
+pub struct ArcCell<T>(arc_swap::ArcSwapOption<T>);
+
+/// What [`ArcCell::load`] returns: dereferences to the `Option<Arc<T>>`.
+pub type ArcCellGuard<T> = arc_swap::Guard<Option<std::sync::Arc<T>>>;
+
+impl<T> ArcCell<T> {
+    /// An empty cell.
+    pub fn empty() -> Self {
+        ArcCell(arc_swap::ArcSwapOption::empty())
+    }
+    /// The current value.
+    #[inline]
+    pub fn load(&self) -> ArcCellGuard<T> {
+        self.0.load()
+    }
+    /// Replaces the value (the old one is dropped once no guard holds it).
+    pub fn store(&self, v: Option<std::sync::Arc<T>>) {
+        self.0.store(v);
+    }
+}
+
+/// A guard holding `v` (for values that never were in a cell).
+pub fn guard_of<T>(v: std::sync::Arc<T>) -> ArcCellGuard<T> {
+    arc_swap::Guard::from_inner(Some(v))
+}
+
+/// The value a guard holds, as an owned `Arc`.
+pub fn guard_into_inner<T>(g: ArcCellGuard<T>) -> Option<std::sync::Arc<T>> {
+    arc_swap::Guard::into_inner(g)
+}

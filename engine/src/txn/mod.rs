@@ -8,9 +8,11 @@ pub mod writer_slot;
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use crate::btree::cursor::Root;
 use crate::bucket::{Bucket, BucketMut};
 use crate::cursor::{Cursor, Range};
 use crate::db::Inner;
+use crate::entry::ValueRef;
 use crate::snapshot::Snapshot;
 use crate::{Error, Result};
 use state::TxState;
@@ -47,7 +49,7 @@ impl ReadTxn {
     /// The default bucket.
     pub fn default_bucket(&self) -> Bucket<'_> {
         let b = &self.snap.catalog.default;
-        Bucket::new(&self.inner.pager, b.root.clone(), b.len)
+        Bucket::new(&self.inner.pager, Root::Borrowed(&b.root), b.len)
     }
 
     /// The named bucket.
@@ -62,7 +64,11 @@ impl ReadTxn {
             .named
             .get(name)
             .ok_or_else(|| Error::BucketNotFound(name.to_vec()))?;
-        Ok(Bucket::new(&self.inner.pager, b.root.clone(), b.len))
+        Ok(Bucket::new(
+            &self.inner.pager,
+            Root::Borrowed(&b.root),
+            b.len,
+        ))
     }
 
     /// Names of all named buckets, in order.
@@ -70,8 +76,9 @@ impl ReadTxn {
         self.snap.catalog.named.keys().cloned().collect()
     }
 
-    /// Value of `key` in the default bucket.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+    /// Value of `key` in the default bucket, borrowed from the page it
+    /// lies in ([`ValueRef`] dereferences to `[u8]`).
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<ValueRef<'_>>> {
         self.default_bucket().get(key)
     }
 
@@ -215,8 +222,9 @@ impl WriteTxn {
         self.with_state(|s| Ok(s.catalog.named.keys().cloned().collect()))
     }
 
-    /// Value of `key` in the default bucket.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+    /// Value of `key` in the default bucket, borrowed from the page it
+    /// lies in ([`ValueRef`] dereferences to `[u8]`).
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<ValueRef<'_>>> {
         self.default_bucket().get(key)
     }
 

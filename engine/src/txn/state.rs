@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::btree::{self, Freed, TreeMut};
 use crate::catalog::{BucketRoot, Catalog};
 use crate::page::log_record::{encode_op, op, Op};
-use crate::page::node::Value;
+use crate::page::node::{OldValue, ValueSrc};
 use crate::page::overflow::run_pages;
 use crate::pager::Pager;
 use crate::{Error, Limits, Result};
@@ -95,8 +95,8 @@ impl TxState {
             .ok_or_else(|| Error::BucketNotFound(name.to_vec()))
     }
 
-    fn free_value(&mut self, v: &Value, page_size: usize) {
-        if let Value::Overflow { at, len } = v {
+    fn free_value(&mut self, v: &OldValue, page_size: usize) {
+        if let OldValue::Overflow(at, len) = v {
             self.freed
                 .push((at.page, run_pages(*len as usize, page_size)));
         }
@@ -107,9 +107,9 @@ impl TxState {
         self.check_key(key)?;
         self.check_value(value)?;
         let v = if value.len() > self.limits.max_inline_value_len {
-            Value::Big(Arc::from(value))
+            ValueSrc::Pending(Arc::from(value))
         } else {
-            Value::Inline(value.to_vec())
+            ValueSrc::Inline(value)
         };
         let mut freed = Vec::new();
         let b = self.bucket_mut(bucket)?;

@@ -378,7 +378,7 @@ fn walk(db: &Db) -> Vec<Vec<u8>> {
     if let Ok(report) = db.check() {
         let _ = report.to_string();
     }
-    let _ = db.view(|tx| tx.get(b"k"));
+    let _ = db.view(|tx| Ok::<_, vellum::Error>(tx.get(b"k")?.map(|v| v.to_vec())));
     default_keys
 }
 
@@ -404,12 +404,15 @@ fn walk_txn(rt: &ReadTxn) -> Vec<Vec<u8>> {
 }
 
 /// Collects up to [`STEPS`] entries; stops at the first error.
-fn drain<I: Iterator<Item = vellum::Result<vellum::Entry>>>(it: I, keys: &mut Vec<Vec<u8>>) {
+fn drain<'a, I: Iterator<Item = vellum::Result<vellum::Entry<'a>>>>(
+    it: I,
+    keys: &mut Vec<Vec<u8>>,
+) {
     for e in it.take(STEPS) {
         match e {
-            Ok((k, _)) => {
+            Ok(e) => {
                 if keys.len() < KEYS_KEPT {
-                    keys.push(k);
+                    keys.push(e.key().to_vec());
                 }
             }
             Err(_) => break,

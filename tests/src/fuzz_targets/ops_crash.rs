@@ -341,10 +341,11 @@ fn engine_answer(b: &Bucket<'_>, q: &Query) -> vellum::Result<Answer> {
                     k.clone(),
                 )]));
             }
-            Answer::Value(v)
+            Answer::Value(v.map(|v| v.to_vec()))
         }
         Query::Range(lo, hi, rev) => {
             let r = b.range::<[u8]>((as_ref(lo), as_ref(hi)));
+            let r = r.owned();
             let v: vellum::Result<Vec<Entry>> = if *rev {
                 r.rev().take(LIMIT).collect()
             } else {
@@ -352,22 +353,29 @@ fn engine_answer(b: &Bucket<'_>, q: &Query) -> vellum::Result<Answer> {
             };
             Answer::Entries(v?)
         }
-        Query::Prefix(p) => {
-            Answer::Entries(b.prefix(p).take(LIMIT).collect::<vellum::Result<_>>()?)
-        }
+        Query::Prefix(p) => Answer::Entries(
+            b.prefix(p)
+                .owned()
+                .take(LIMIT)
+                .collect::<vellum::Result<_>>()?,
+        ),
         Query::Cursor(start, moves) => {
             let mut c = b.cursor();
             let mut out = vec![match start {
                 0 => c.first()?,
                 255 => c.last()?,
                 k => c.seek(key(*k as u32))?,
-            }];
+            }
+            .map(vellum::Entry::into_pair)];
             for i in 0..8 {
-                out.push(if moves & (1 << i) != 0 {
-                    c.next()?
-                } else {
-                    c.prev()?
-                });
+                out.push(
+                    if moves & (1 << i) != 0 {
+                        c.next()?
+                    } else {
+                        c.prev()?
+                    }
+                    .map(vellum::Entry::into_pair),
+                );
             }
             Answer::Cursor(out)
         }
@@ -449,8 +457,8 @@ fn read_all(db: &Db) -> Result<State, String> {
         };
         let mut n = 0u64;
         for e in b.iter() {
-            let (k, v) = e.map_err(|e| e.to_string())?;
-            s.put(&name, &k, &v).expect("bucket exists");
+            let e = e.map_err(|e| e.to_string())?;
+            s.put(&name, e.key(), e.value()).expect("bucket exists");
             n += 1;
         }
         if n != b.len() {

@@ -12,8 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use vellum::page::alloc_pages;
-use vellum::page::node::{Child, Node, Value};
+use vellum::page::node::edit::encode_page;
+use vellum::page::node::{layout, Child, ChildAt, Item, Node, ValueAt, ValueSrc};
 use vellum::page::slot::Slot;
+use vellum::page::PageRef;
 use vellum::{Db, Options};
 use vellum_sim::{FaultConfig, SimVfs};
 
@@ -105,28 +107,25 @@ fn pages_of_kind(img: &Image, kind: u8) -> Vec<usize> {
 fn reachable(img: &Image) -> Vec<(usize, u8)> {
     fn walk(img: &Image, page: u64, catalog: bool, out: &mut Vec<(usize, u8)>) {
         let node = Node::decode(&self::page(img, page as usize), page).expect("seed page decodes");
-        match node {
-            Node::Branch(b) => {
-                out.push((page as usize, 1));
-                for c in &b.children {
-                    if let Child::Disk(r) = c {
-                        walk(img, r.page, catalog, out);
+        if node.is_leaf() {
+            out.push((page as usize, 2));
+            for i in 0..node.len() {
+                match node.value(i) {
+                    ValueAt::Overflow { at, .. } => out.push((at.page as usize, 3)),
+                    ValueAt::Inline(meta) if catalog && meta.len() == 24 => {
+                        let root = get_u64(meta, 0);
+                        if root != 0 {
+                            walk(img, root, false, out);
+                        }
                     }
+                    _ => {}
                 }
             }
-            Node::Leaf(l) => {
-                out.push((page as usize, 2));
-                for v in &l.values {
-                    match v {
-                        Value::Overflow { at, .. } => out.push((at.page as usize, 3)),
-                        Value::Inline(meta) if catalog && meta.len() == 24 => {
-                            let root = get_u64(meta, 0);
-                            if root != 0 {
-                                walk(img, root, false, out);
-                            }
-                        }
-                        _ => {}
-                    }
+        } else {
+            out.push((page as usize, 1));
+            for i in 0..node.len() {
+                if let ChildAt::Disk(r) = node.child(i) {
+                    walk(img, r.page, catalog, out);
                 }
             }
         }
@@ -245,7 +244,7 @@ fn open_bytes_seeds(out: &mut Vec<Seed>) {
     }
     // Foreign and future headers.
     let mut b = small.bytes[..3 * small.page_size].to_vec();
-    b[8] = 2;
+    b[8] = vellum::page::file_header::FORMAT_VERSION as u8 + 1;
     add("future-version-reseal", 1, &b);
     let mut b = small.bytes[..3 * small.page_size].to_vec();
     b[0] = b'X';
@@ -288,17 +287,12 @@ fn slot_pages() -> usize {
 fn overflow_entries(img: &Image) -> Vec<usize> {
     let mut out = Vec::new();
     for p in pages_of_kind(img, 2) {
-        let base = p * img.page_size;
-        let count = u16::from_le_bytes([img.bytes[base + 2], img.bytes[base + 3]]);
-        let mut pos = base + 24;
-        for _ in 0..count {
-            let klen = u16::from_le_bytes([img.bytes[pos], img.bytes[pos + 1]]) as usize;
-            let kind = img.bytes[pos + 2];
-            let vlen = u32::from_le_bytes(img.bytes[pos + 3..pos + 7].try_into().unwrap());
-            if kind == 1 {
-                out.push(pos + 3);
+        let pg = page(img, p);
+        for i in 0..layout::count(&pg) {
+            let o = layout::slot(&pg, i);
+            if layout::leaf_value_kind(&pg, o) == layout::VALUE_OVERFLOW {
+                out.push(p * img.page_size + o + 3);
             }
-            pos += 7 + klen + if kind == 1 { 16 } else { vlen as usize };
         }
     }
     out
@@ -325,24 +319,30 @@ fn crafted_seeds(out: &mut Vec<Seed>) {
     let levels = 40;
     for i in 0..=levels {
         let page = (first + i) as u64;
-        let mut pg = vec![0u8; ps];
-        pg[8..16].copy_from_slice(&page.to_le_bytes());
-        pg[16..24].copy_from_slice(&99u64.to_le_bytes());
-        if i < levels {
-            pg[0] = 1;
-            pg[2] = 1;
-            put_u64(&mut pg, 24, page + 1);
-            pg[40..42].copy_from_slice(&1u16.to_le_bytes());
-            pg[42] = b'm';
-            put_u64(&mut pg, 43, page + 1);
+        let next = Child::Disk(PageRef {
+            page: page + 1,
+            checksum: 0,
+        });
+        let pg = if i < levels {
+            let items = [
+                Item::Branch {
+                    key: b"",
+                    child: next.clone(),
+                },
+                Item::Branch {
+                    key: b"m",
+                    child: next,
+                },
+            ];
+            encode_page(false, &items, ps, page, 99)
         } else {
-            pg[0] = 2;
-            pg[2] = 1;
-            pg[24..26].copy_from_slice(&1u16.to_le_bytes());
-            pg[26] = 0;
-            pg[27..31].copy_from_slice(&24u32.to_le_bytes());
-            pg[31] = 0; // key [0]: the default bucket, empty
-        }
+            // The default bucket, empty.
+            let items = [Item::Leaf {
+                key: &[0],
+                value: ValueSrc::Inline(&[0; 24]),
+            }];
+            encode_page(true, &items, ps, page, 99)
+        };
         b.extend_from_slice(&pg);
     }
     let slot = newest_slot(&small) * ps;
@@ -365,9 +365,12 @@ fn crafted_seeds(out: &mut Vec<Seed>) {
     let deep = image(1024, 300, true);
     let mut b = deep.bytes.clone();
     for br in pages_of_kind(&deep, 1) {
-        let child = get_u64(&b, br * ps + 24) as usize;
+        let pg = page(&deep, br);
+        let child =
+            layout::read_ref(&pg, layout::branch_ref_at(&pg, layout::slot(&pg, 0))).page as usize;
         if child * ps < b.len() && b[child * ps] == 2 {
             b[child * ps + 2..child * ps + 4].fill(0);
+            b[child * ps + 4..child * ps + 8].copy_from_slice(&(ps as u32).to_le_bytes());
             b[child * ps + 24..(child + 1) * ps].fill(0);
         }
     }

@@ -1,0 +1,264 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+
+use super::cursor::{Root, Seek, TreeCursor};
+use super::flush::{flush, PageSource};
+use super::*;
+use crate::entry::value_in_snapshot;
+use crate::page::overflow::run_pages;
+
+/// Allocates pages from a counter (nothing is ever reused).
+struct Bump(u64);
+
+impl PageSource for Bump {
+    fn alloc_pages(&mut self, pages: u64) -> Result<u64> {
+        let p = self.0;
+        self.0 += pages;
+        Ok(p)
+    }
+}
+
+/// The pages (tree pages and overflow runs) reachable from `root`.
+fn reachable(pager: &Pager, root: &Option<Child>) -> BTreeSet<u64> {
+    let mut s = BTreeSet::new();
+    for_each_page(pager, root, &mut |p, n| {
+        for q in p..p + n {
+            assert!(s.insert(q), "page {q} reached twice");
+        }
+        Ok(())
+    })
+    .unwrap();
+    s
+}
+
+/// Every entry of the tree, walked with a cursor forwards.
+fn contents(pager: &Pager, root: &Option<Child>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut c = TreeCursor::new(Root::Borrowed(root));
+    let mut out = Vec::new();
+    let mut ok = c.first(pager).unwrap();
+    while ok {
+        let (leaf, i) = c.current().unwrap();
+        let v = match leaf.value(i) {
+            crate::page::node::ValueAt::Inline(v) | crate::page::node::ValueAt::Pending(v) => {
+                v.to_vec()
+            }
+            crate::page::node::ValueAt::Overflow { at, len } => {
+                pager.read_overflow(at, len).unwrap()
+            }
+        };
+        out.push((leaf.key(i).to_vec(), v));
+        ok = c.next(pager).unwrap();
+    }
+    out
+}
+
+fn keys_backwards(pager: &Pager, root: &Option<Child>) -> Vec<Vec<u8>> {
+    let mut c = TreeCursor::new(Root::Borrowed(root));
+    let mut out = Vec::new();
+    let mut ok = c.last(pager).unwrap();
+    while ok {
+        out.push(c.key().unwrap().to_vec());
+        ok = c.prev(pager).unwrap();
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u16, usize),
+    Delete(u16),
+    Flush,
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u16..600, prop_oneof![4 => 0usize..80, 1 => 300usize..3000]).prop_map(|(k, v)| Op::Put(k, v)),
+        4 => (0u16..600).prop_map(Op::Delete),
+        1 => Just(Op::Flush),
+    ]
+}
+
+fn key(k: u16) -> Vec<u8> {
+    // Keys of varied lengths sharing prefixes.
+    let mut v = format!("k{:03}", k % 200).into_bytes();
+    v.extend(std::iter::repeat_n(b'x', (k / 200) as usize * 7));
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random puts and deletes (small and large values), with flushes to
+    /// disk in between, against a `BTreeMap`: same contents forwards and
+    /// backwards, every key found, seeks land right, the tree keeps its
+    /// shape, and every page dropped by copy-on-write is reported freed
+    /// exactly once (reachable now + freed = reachable at the last flush).
+    #[test]
+    fn tree_operations_match_a_map(ops in proptest::collection::vec(op_strategy(), 1..400)) {
+        let ps = 1024;
+        let pager = Pager::in_memory(ps);
+        let limits = crate::Limits::for_page_size(ps);
+        let mut src = Bump(crate::page::slot::RESERVED_PAGES);
+        let mut root: Option<Child> = None;
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut at_flush: BTreeSet<u64> = BTreeSet::new();
+        let mut freed: BTreeSet<u64> = BTreeSet::new();
+        let free = |freed: &mut BTreeSet<u64>, p: u64, n: u64| {
+            for q in p..p + n {
+                assert!(freed.insert(q), "page {q} freed twice");
+            }
+        };
+        for op in ops {
+            match op {
+                Op::Put(k, vlen) => {
+                    let (k, v) = (key(k), vec![(k % 251) as u8; vlen]);
+                    let value = if vlen > limits.max_inline_value_len {
+                        ValueSrc::Pending(Arc::from(&v[..]))
+                    } else {
+                        ValueSrc::Inline(&v)
+                    };
+                    let mut f = Freed::new();
+                    let old = insert(&mut TreeMut::new(&pager, &mut f), &mut root, &k, value).unwrap();
+                    for (p, n) in f { free(&mut freed, p, n); }
+                    prop_assert_eq!(old.is_some(), model.contains_key(&k));
+                    if let Some(OldValue::Overflow(at, len)) = old {
+                        free(&mut freed, at.page, run_pages(len as usize, ps));
+                    }
+                    model.insert(k, v);
+                }
+                Op::Delete(k) => {
+                    let k = key(k);
+                    let mut f = Freed::new();
+                    let old = delete(&mut TreeMut::new(&pager, &mut f), &mut root, &k).unwrap();
+                    for (p, n) in f { free(&mut freed, p, n); }
+                    prop_assert_eq!(old.is_some(), model.remove(&k).is_some());
+                    if let Some(OldValue::Overflow(at, len)) = old {
+                        free(&mut freed, at.page, run_pages(len as usize, ps));
+                    }
+                }
+                Op::Flush => {
+                    if let Some(r) = &root {
+                        root = Some(Child::Disk(flush(&pager, &mut src, 1, r).unwrap()));
+                    }
+                    at_flush = reachable(&pager, &root);
+                    freed.clear();
+                }
+            }
+            let now = reachable(&pager, &root);
+            prop_assert!(now.is_disjoint(&freed), "a freed page is still reachable");
+            let mut union = now.clone();
+            union.extend(&freed);
+            prop_assert_eq!(&union, &at_flush, "pages lost or invented by copy-on-write");
+        }
+        let want: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
+        prop_assert_eq!(contents(&pager, &root), want);
+        let mut back: Vec<Vec<u8>> = model.keys().cloned().collect();
+        back.reverse();
+        prop_assert_eq!(keys_backwards(&pager, &root), back);
+        for (k, v) in &model {
+            let (leaf, i) = get(&pager, &root, k).unwrap().expect("present");
+            prop_assert_eq!(&*value_in_snapshot(&pager, leaf, i).unwrap(), v.as_slice());
+        }
+        // Seeks between keys land on the neighbours.
+        for probe in [b"k050".to_vec(), b"k1".to_vec(), b"k199xx".to_vec(), b"z".to_vec(), vec![]] {
+            let mut c = TreeCursor::new(Root::Borrowed(&root));
+            let ge = model.range(probe.clone()..).next().map(|e| e.0.clone());
+            let found = c.seek(&pager, &probe, Seek::Ge).unwrap();
+            prop_assert_eq!(found.then(|| c.key().unwrap().to_vec()), ge);
+            let lt = model.range(..probe.clone()).next_back().map(|e| e.0.clone());
+            let found = c.seek(&pager, &probe, Seek::Lt).unwrap();
+            prop_assert_eq!(found.then(|| c.key().unwrap().to_vec()), lt);
+        }
+        // Balanced, ordered, every node but the root at least non-empty.
+        if let Some(r) = &root {
+            let mut rep = crate::CheckReport::default();
+            let cat = crate::catalog::Catalog {
+                default: crate::catalog::BucketRoot { root: Some(r.clone()), len: model.len() as u64 },
+                named: Default::default(),
+            };
+            crate::check::check_trees(&pager, &cat, &mut rep).unwrap();
+            prop_assert!(rep.is_ok(), "{}", rep);
+        }
+    }
+}
+
+/// A delete that leaves its leaf more than a quarter full copies only the
+/// path to its key: no sibling is merged or redistributed (each copied
+/// sibling would be one more page written at the checkpoint).
+#[test]
+fn a_delete_leaving_its_leaf_full_enough_touches_only_its_path() {
+    let ps = 1024;
+    let pager = Pager::in_memory(ps);
+    let keys: Vec<[u8; 4]> = (0..300u32).map(|i| i.to_be_bytes()).collect();
+    let mut root = build::build_sorted(
+        keys.iter().map(|k| (&k[..], ValueSrc::Inline(&[1; 20]))),
+        ps,
+        1.0,
+    );
+    let Some(Child::Mem(r)) = &root else { panic!() };
+    let before: Vec<Arc<Node>> = (0..r.len())
+        .map(|i| match r.child(i) {
+            ChildAt::Mem(n) => n.clone(),
+            ChildAt::Disk(_) => panic!(),
+        })
+        .collect();
+    assert!(before.len() > 2, "a two-level tree");
+    let mut freed = Freed::new();
+    let old = delete(
+        &mut TreeMut::new(&pager, &mut freed),
+        &mut root,
+        &0u32.to_be_bytes(),
+    )
+    .unwrap();
+    assert_eq!(old, Some(OldValue::Inline));
+    let Some(Child::Mem(r)) = &root else { panic!() };
+    assert_eq!(r.len(), before.len(), "no merge");
+    for (i, b) in before.iter().enumerate() {
+        let ChildAt::Mem(n) = r.child(i) else {
+            panic!()
+        };
+        assert_eq!(Arc::ptr_eq(n, b), i != 0, "child {i}");
+    }
+    assert!(get(&pager, &root, &0u32.to_be_bytes()).unwrap().is_none());
+    assert!(get(&pager, &root, &1u32.to_be_bytes()).unwrap().is_some());
+}
+
+/// Changing a tree shared with a snapshot copies what it changes: the
+/// snapshot's nodes keep their content.
+#[test]
+fn a_shared_tree_is_copied_not_changed() {
+    let ps = 1024;
+    let pager = Pager::in_memory(ps);
+    let mut root = None;
+    for i in 0..500u32 {
+        let mut f = Freed::new();
+        insert(
+            &mut TreeMut::new(&pager, &mut f),
+            &mut root,
+            &i.to_be_bytes(),
+            ValueSrc::Inline(b"old"),
+        )
+        .unwrap();
+    }
+    let snapshot = root.clone();
+    let before = contents(&pager, &snapshot);
+    for i in (0..500u32).step_by(3) {
+        let mut f = Freed::new();
+        insert(
+            &mut TreeMut::new(&pager, &mut f),
+            &mut root,
+            &i.to_be_bytes(),
+            ValueSrc::Inline(b"new value"),
+        )
+        .unwrap();
+        delete(
+            &mut TreeMut::new(&pager, &mut f),
+            &mut root,
+            &(i + 1).to_be_bytes(),
+        )
+        .unwrap();
+    }
+    assert_eq!(contents(&pager, &snapshot), before);
+    assert_ne!(contents(&pager, &root), before);
+}

@@ -1,0 +1,155 @@
+use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Barrier};
+
+use super::*;
+use crate::page::node::edit::encode_page;
+use crate::page::node::{Item, ValueSrc};
+use crate::Error;
+
+const PS: usize = 1024;
+
+/// A verified page `page` whose parent holds `checksum`.
+fn node(page: u64, checksum: u64) -> Node {
+    let items = [Item::Leaf {
+        key: b"k",
+        value: ValueSrc::Inline(&page.to_le_bytes()),
+    }];
+    let bytes = encode_page(true, &items, PS, page, 1);
+    Node::from_verified_page(bytes, PageRef { page, checksum }).unwrap()
+}
+
+fn at(page: u64, checksum: u64) -> PageRef {
+    PageRef { page, checksum }
+}
+
+/// Loads through `c`, counting the calls of the loader.
+fn load(c: &Cache, r: PageRef, calls: &StdAtomicUsize) -> PageGuard {
+    c.get_or_load(r, || {
+        calls.fetch_add(1, SeqCst);
+        Ok(node(r.page, r.checksum))
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_hit_needs_the_same_page_and_checksum() {
+    let c = Cache::new(64 * frame_bytes(PS), PS);
+    let calls = StdAtomicUsize::new(0);
+    let g = load(&c, at(7, 1), &calls);
+    assert!(g.is_page(at(7, 1)));
+    load(&c, at(7, 1), &calls);
+    assert_eq!(calls.load(SeqCst), 1, "the second load hits");
+    let g = load(&c, at(7, 2), &calls);
+    assert_eq!(calls.load(SeqCst), 2, "another checksum is another page");
+    assert!(g.is_page(at(7, 2)));
+    assert_eq!(c.hits_and_misses(), (1, 2));
+    // The newer image replaced the older one in its frame.
+    assert_eq!(c.bytes(), frame_bytes(PS));
+    load(&c, at(7, 2), &calls);
+    assert_eq!(calls.load(SeqCst), 2);
+}
+
+#[test]
+fn the_cache_never_holds_more_than_its_budget() {
+    for budget in [
+        0,
+        frame_bytes(PS) - 1,
+        3 * frame_bytes(PS),
+        100_000,
+        1 << 20,
+    ] {
+        let c = Cache::new(budget, PS);
+        assert!(c.frames() * frame_bytes(PS) <= budget, "budget {budget}");
+        let calls = StdAtomicUsize::new(0);
+        for p in 4..2000 {
+            let g = load(&c, at(p, p), &calls);
+            assert!(g.is_page(at(p, p)));
+        }
+        assert!(c.bytes() <= budget, "budget {budget}: {} bytes", c.bytes());
+        assert_eq!(c.bytes(), c.frames() * frame_bytes(PS), "full");
+    }
+}
+
+#[test]
+fn clock_gives_a_used_page_a_second_chance() {
+    // One set of eight frames.
+    let c = Cache::new(8 * frame_bytes(PS), PS);
+    assert_eq!(c.frames(), 8);
+    let calls = StdAtomicUsize::new(0);
+    for p in 4..12 {
+        load(&c, at(p, 1), &calls);
+    }
+    for round in 0..4 {
+        load(&c, at(4, 1), &calls);
+        load(&c, at(100 + round, 1), &calls);
+    }
+    let before = calls.load(SeqCst);
+    load(&c, at(4, 1), &calls);
+    assert_eq!(
+        calls.load(SeqCst),
+        before,
+        "the page read every round stayed"
+    );
+}
+
+#[test]
+fn a_guard_keeps_its_page_after_eviction() {
+    let c = Cache::new(8 * frame_bytes(PS), PS);
+    let calls = StdAtomicUsize::new(0);
+    let g = load(&c, at(4, 1), &calls);
+    for p in 5..100 {
+        load(&c, at(p, 1), &calls);
+    }
+    assert!(g.is_page(at(4, 1)), "the evicted page is still readable");
+    assert_eq!(g.key(0), b"k");
+}
+
+#[test]
+fn concurrent_misses_of_one_page_read_it_once() {
+    let c = Arc::new(Cache::new(64 * frame_bytes(PS), PS));
+    let calls = Arc::new(StdAtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, calls, barrier) = (c.clone(), calls.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let g = c
+                    .get_or_load(at(9, 3), || {
+                        calls.fetch_add(1, SeqCst);
+                        // Slow enough that the others arrive while reading.
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        Ok(node(9, 3))
+                    })
+                    .unwrap();
+                assert!(g.is_page(at(9, 3)));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(calls.load(SeqCst), 1);
+}
+
+#[test]
+fn a_failed_read_is_not_cached_and_waiters_read_again() {
+    let c = Cache::new(64 * frame_bytes(PS), PS);
+    let r = c.get_or_load(at(5, 1), || Err(Error::corrupt(5, "checksum mismatch")));
+    assert!(r.unwrap_err().is_corruption());
+    let calls = StdAtomicUsize::new(0);
+    load(&c, at(5, 1), &calls);
+    assert_eq!(calls.load(SeqCst), 1, "the failure was not cached");
+}
+
+#[test]
+fn a_cache_without_frames_still_serves_pages() {
+    let c = Cache::new(0, PS);
+    let calls = StdAtomicUsize::new(0);
+    for _ in 0..3 {
+        assert!(load(&c, at(4, 1), &calls).is_page(at(4, 1)));
+    }
+    assert_eq!(calls.load(SeqCst), 3);
+    c.insert(Arc::new(node(4, 1)));
+    assert_eq!(c.bytes(), 0);
+}
