@@ -12,9 +12,10 @@
 //! The parent re-executes this binary once per engine with the hidden
 //! argument `--engine NAME`; the child runs the rows in order on a fresh
 //! database under `$VELLUM_BENCH_DIR` (default: the system temp dir) and
-//! prints one `result KEY VALUE` line per measurement on stdout. Before the
-//! single-put row it prints `sync fsync` and waits for a line on stdin while
-//! the parent measures the disk's fdatasync rate.
+//! prints one `result KEY VALUE` line per measurement on stdout. Right
+//! before the single-put row, and right after it, it prints `sync fsync` and
+//! waits for a line on stdin while the parent measures the disk's fdatasync
+//! rate.
 
 mod engine;
 #[cfg(feature = "fjall")]
@@ -305,10 +306,7 @@ fn child(args: &Args, info: &EngineInfo) {
         let new = keys(SINGLE_COMMITS, SEED_SINGLE);
         let vals: Vec<Value> = (0..SINGLE_COMMITS).map(|_| values.value()).collect();
         // Let the parent measure the disk's fdatasync rate right before.
-        println!("sync fsync");
-        std::io::stdout().flush().expect("stdout");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).expect("stdin");
+        wait_for_fsync_baseline();
         progress(name, "9. 1,000 durable single-put commits, 1 thread");
         let t = Instant::now();
         for (k, v) in new.iter().zip(&vals) {
@@ -319,6 +317,8 @@ fn child(args: &Args, info: &EngineInfo) {
             "single_per_s",
             SINGLE_COMMITS as f64 / t.elapsed().as_secs_f64(),
         );
+        // And right after, to show how much the disk's rate drifted.
+        wait_for_fsync_baseline();
     }
 
     // 10. Single-put commits, 16 threads.
@@ -370,6 +370,15 @@ fn child(args: &Args, info: &EngineInfo) {
     db.close().expect("close");
 }
 
+/// Asks the parent to measure the fdatasync rate now, and waits until it
+/// has.
+fn wait_for_fsync_baseline() {
+    println!("sync fsync");
+    std::io::stdout().flush().expect("stdout");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("stdin");
+}
+
 /// Gets `keys[i]` for every `i` in `idx`, one read transaction per
 /// `GETS_PER_TXN` gets.
 fn point_reads(db: &dyn Engine, keys: &[Key], idx: &[u32]) -> u64 {
@@ -387,8 +396,9 @@ fn point_reads(db: &dyn Engine, keys: &[Key], idx: &[u32]) -> u64 {
 #[derive(Default)]
 struct Outcome {
     results: BTreeMap<String, f64>,
-    /// The fdatasync rate the parent measured right before row 9.
-    fsync_per_s: Option<f64>,
+    /// The fdatasync rates the parent measured right before and right after
+    /// row 9 (the ratio uses the first).
+    fsync_per_s: Vec<f64>,
     /// Load average before and after the child ran.
     load: (String, String),
     failure: Option<String>,
@@ -452,10 +462,15 @@ fn run_child(args: &Args, info: &EngineInfo) -> Outcome {
                 }
             }
             ["sync", "fsync"] => {
-                eprintln!("[compare] fdatasync baseline before {}'s row 9", info.name);
+                let when = if out.fsync_per_s.is_empty() {
+                    "before"
+                } else {
+                    "after"
+                };
+                eprintln!("[compare] fdatasync baseline {when} {}'s row 9", info.name);
                 let rate = fsync_baseline(args.fsync_secs);
                 eprintln!("[compare]   {}", fmt_rate(rate));
-                out.fsync_per_s = Some(rate);
+                out.fsync_per_s.push(rate);
                 let _ = writeln!(stdin, "go");
                 let _ = stdin.flush();
             }
@@ -637,7 +652,13 @@ fn row_specs(args: &Args) -> Vec<RowSpec> {
             label: "9. 1,000 durable single-put commits, 1 thread (x fdatasync rate)".into(),
             key: "single_per_s",
             lower_is_better: false,
-            format: |v, o, _| format!("{} ({})", fmt_rate(v), ratio_of(Some(v), o.fsync_per_s)),
+            format: |v, o, _| {
+                format!(
+                    "{} ({})",
+                    fmt_rate(v),
+                    ratio_of(Some(v), o.fsync_per_s.first().copied())
+                )
+            },
         },
         RowSpec {
             row: 10,
@@ -748,14 +769,16 @@ fn report(args: &Args, engines: &[&EngineInfo], outcomes: &[Outcome], header: &[
         let _ = writeln!(w, "- **{}** ({version}).", e.label);
         let _ = writeln!(w, "  Durability: {}.", e.durability);
         let _ = writeln!(w, "  Cache: {}.", e.cache);
-        let fsync = o
-            .fsync_per_s
-            .map(fmt_rate)
-            .unwrap_or_else(|| "not measured".into());
+        let fsync = if o.fsync_per_s.is_empty() {
+            "not measured".to_string()
+        } else {
+            let v: Vec<String> = o.fsync_per_s.iter().map(|&r| fmt_rate(r)).collect();
+            v.join(" / ")
+        };
         let _ = writeln!(
             w,
-            "  Process wall time {}; fdatasync rate measured right before row 9: {fsync}; \
-             load average before/after: {} / {}.",
+            "  Process wall time {}; fdatasync rate measured right before / after row 9: \
+             {fsync}; load average before/after the process: {} / {}.",
             fmt_duration(o.wall),
             o.load.0,
             o.load.1
