@@ -13,8 +13,8 @@ pub const INFO: EngineInfo = EngineInfo {
     label: "LMDB (heed)",
     crate_name: "heed",
     durability: "default environment flags (no NOSYNC, NOMETASYNC, MAPASYNC or WRITEMAP): \
-                 mdb_txn_commit fdatasyncs the data pages, writes the meta page and \
-                 fdatasyncs again (two syncs per commit, by LMDB's design)",
+                 mdb_txn_commit fdatasyncs the data pages, then writes the meta page through \
+                 a descriptor opened with O_DSYNC (two syncs per commit, by LMDB's design)",
     cache: "no cache of its own (reads go through the mmap, i.e. the OS page cache); map size \
             = max(budget, 8 x live bytes + 256 MiB)",
     open,
