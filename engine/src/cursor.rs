@@ -4,6 +4,8 @@
 
 use std::ops::Bound;
 
+use smallvec::SmallVec;
+
 use crate::btree::cursor::{Root, Seek, TreeCursor};
 use crate::entry::{Entry, KeyRef};
 use crate::pager::Pager;
@@ -38,18 +40,21 @@ pub struct Range<'tx> {
     pager: &'tx Pager,
     front: TreeCursor<'tx>,
     back: TreeCursor<'tx>,
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
+    start: Bound<BoundKey>,
+    end: Bound<BoundKey>,
     front_started: bool,
     back_started: bool,
     with_values: bool,
     done: bool,
 }
 
-fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
+/// A bound's key, kept without allocating when it is short.
+type BoundKey = SmallVec<[u8; 32]>;
+
+fn owned(b: Bound<&[u8]>) -> Bound<BoundKey> {
     match b {
-        Bound::Included(k) => Bound::Included(k.to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+        Bound::Included(k) => Bound::Included(SmallVec::from_slice(k)),
+        Bound::Excluded(k) => Bound::Excluded(SmallVec::from_slice(k)),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
@@ -105,6 +110,7 @@ impl<'tx> Range<'tx> {
         Owned(self)
     }
 
+    #[inline]
     fn below_end(&self, key: &[u8]) -> bool {
         match &self.end {
             Bound::Included(e) => key <= e.as_slice(),
@@ -121,78 +127,67 @@ impl<'tx> Range<'tx> {
         }
     }
 
-    fn entry(&self, c: &TreeCursor<'tx>) -> Result<Entry<'tx>> {
-        let (held, i) = c.current_held().expect("positioned");
-        Entry::at(self.pager, held, i, self.with_values)
+    /// Moves the front end: to the first entry in bounds, then on.
+    #[inline]
+    fn move_front(&mut self) -> Result<bool> {
+        if self.front_started {
+            return self.front.next(self.pager);
+        }
+        self.front_started = true;
+        match &self.start {
+            Bound::Included(k) => self.front.seek(self.pager, k, Seek::Ge),
+            Bound::Excluded(k) => self.front.seek(self.pager, k, Seek::Gt),
+            Bound::Unbounded => self.front.first(self.pager),
+        }
     }
 
-    fn step_front(&mut self) -> Result<Option<Entry<'tx>>> {
-        let found = if self.front_started {
-            self.front.next(self.pager)?
-        } else {
-            self.front_started = true;
-            match &self.start {
-                Bound::Included(k) => self.front.seek(self.pager, k, Seek::Ge)?,
-                Bound::Excluded(k) => self.front.seek(self.pager, k, Seek::Gt)?,
-                Bound::Unbounded => self.front.first(self.pager)?,
-            }
-        };
-        let Some(k) = self.front.key().filter(|_| found) else {
-            return Ok(None);
-        };
-        // The back end stands on the last entry it yielded: stop before it.
-        let met_back = self.back_started && self.back.key().is_none_or(|b| k >= b);
-        if !self.below_end(k) || met_back {
-            return Ok(None);
+    /// Moves the back end: to the last entry in bounds, then back.
+    fn move_back(&mut self) -> Result<bool> {
+        if self.back_started {
+            return self.back.prev(self.pager);
         }
-        self.entry(&self.front).map(Some)
+        self.back_started = true;
+        match &self.end {
+            Bound::Included(k) => self.back.seek(self.pager, k, Seek::Le),
+            Bound::Excluded(k) => self.back.seek(self.pager, k, Seek::Lt),
+            Bound::Unbounded => self.back.last(self.pager),
+        }
     }
 
-    fn step_back(&mut self) -> Result<Option<Entry<'tx>>> {
-        let found = if self.back_started {
-            self.back.prev(self.pager)?
-        } else {
-            self.back_started = true;
-            match &self.end {
-                Bound::Included(k) => self.back.seek(self.pager, k, Seek::Le)?,
-                Bound::Excluded(k) => self.back.seek(self.pager, k, Seek::Lt)?,
-                Bound::Unbounded => self.back.last(self.pager)?,
-            }
-        };
-        let Some(k) = self.back.key().filter(|_| found) else {
-            return Ok(None);
-        };
-        let met_front = self.front_started && self.front.key().is_none_or(|f| k <= f);
-        if !self.above_start(k) || met_front {
-            return Ok(None);
-        }
-        self.entry(&self.back).map(Some)
-    }
-
-    fn finish(&mut self, r: Result<Option<Entry<'tx>>>) -> Option<Result<Entry<'tx>>> {
-        match r {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+    /// Ends the iteration, passing on `e` if it was an error.
+    #[cold]
+    fn end(&mut self, e: Option<crate::Error>) -> Option<Result<Entry<'tx>>> {
+        self.done = true;
+        e.map(Err)
     }
 }
 
 impl<'tx> Iterator for Range<'tx> {
     type Item = Result<Entry<'tx>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
-        let r = self.step_front();
-        self.finish(r)
+        match self.move_front() {
+            Ok(true) => {}
+            Ok(false) => return self.end(None),
+            Err(e) => return self.end(Some(e)),
+        }
+        let Some((held, _, i)) = self.front.current_held() else {
+            return self.end(None);
+        };
+        let e = match Entry::at(self.pager, held, i, self.with_values) {
+            Ok(e) => e,
+            Err(e) => return self.end(Some(e)),
+        };
+        let k = e.key();
+        // The back end stands on the last entry it yielded: stop before it.
+        if !self.below_end(k) || (self.back_started && self.back.key().is_none_or(|b| k >= b)) {
+            return self.end(None);
+        }
+        Some(Ok(e))
     }
 }
 
@@ -201,8 +196,23 @@ impl DoubleEndedIterator for Range<'_> {
         if self.done {
             return None;
         }
-        let r = self.step_back();
-        self.finish(r)
+        match self.move_back() {
+            Ok(true) => {}
+            Ok(false) => return self.end(None),
+            Err(e) => return self.end(Some(e)),
+        }
+        let Some((held, _, i)) = self.back.current_held() else {
+            return self.end(None);
+        };
+        let e = match Entry::at(self.pager, held, i, self.with_values) {
+            Ok(e) => e,
+            Err(e) => return self.end(Some(e)),
+        };
+        let k = e.key();
+        if !self.above_start(k) || (self.front_started && self.front.key().is_none_or(|f| k <= f)) {
+            return self.end(None);
+        }
+        Some(Ok(e))
     }
 }
 
@@ -279,7 +289,7 @@ impl<'tx> Cursor<'tx> {
             return Ok(None);
         }
         match self.inner.current_held() {
-            Some((held, i)) => Entry::at(self.pager, held, i, true).map(Some),
+            Some((held, _, i)) => Entry::at(self.pager, held, i, true).map(Some),
             None => Ok(None),
         }
     }

@@ -80,6 +80,22 @@ impl<'tx> Page<'tx> {
         }
     }
 
+    /// The value of entry `i`, keeping the page (moved, not shared again)
+    /// when the value lies in it.
+    fn into_value(self, pager: &Pager, i: usize) -> Result<Bytes<'tx>> {
+        let Some((start, len)) = self.node().inline_value_span(i) else {
+            return self.value(pager, i);
+        };
+        Ok(match self {
+            Page::Ref(n) => Bytes::Slice(&n.bytes()[start..start + len]),
+            Page::Arc(node) => Bytes::InNode {
+                node,
+                start: start as u32,
+                len: len as u32,
+            },
+        })
+    }
+
     /// The value of entry `i`: in the page, shared, or read from its
     /// overflow run.
     fn value(&self, pager: &Pager, i: usize) -> Result<Bytes<'tx>> {
@@ -231,12 +247,24 @@ bytes_guard!(KeyRef, "KeyRef");
 pub struct Entry<'tx> {
     page: Page<'tx>,
     key: (u32, u32),
-    value: Option<Bytes<'tx>>,
+    value: EntryValue<'tx>,
+}
+
+/// Where an entry's value is.
+#[derive(Clone)]
+enum EntryValue<'tx> {
+    /// In the entry's page, at this span.
+    InPage(u32, u32),
+    /// Elsewhere (an overflow run read, or a pending value).
+    Bytes(Bytes<'tx>),
+    /// Not read: the entry belongs to a walk over keys only.
+    NotRead,
 }
 
 impl<'tx> Entry<'tx> {
     /// The entry under a cursor, with its value (read from its overflow run
     /// if it has one) unless `with_value` is false.
+    #[inline]
     pub(crate) fn at(
         pager: &Pager,
         held: &Held<'tx>,
@@ -248,15 +276,15 @@ impl<'tx> Entry<'tx> {
             Held::Arc(n) => Page::Arc(n.clone()),
             Held::Disk(_) => unreachable!("a cursor stands on a leaf it holds"),
         };
-        let value = if with_value {
-            Some(page.value(pager, i)?)
-        } else {
-            None
+        let ((ks, kl), inline) = page.node().leaf_spans(i);
+        let value = match (with_value, inline) {
+            (false, _) => EntryValue::NotRead,
+            (true, Some((vs, vl))) => EntryValue::InPage(vs as u32, vl as u32),
+            (true, None) => EntryValue::Bytes(page.value(pager, i)?),
         };
-        let (start, len) = page.node().key_span(i);
         Ok(Entry {
             page,
-            key: (start as u32, len as u32),
+            key: (ks as u32, kl as u32),
             value,
         })
     }
@@ -271,9 +299,13 @@ impl<'tx> Entry<'tx> {
     /// The value.
     #[inline]
     pub fn value(&self) -> &[u8] {
-        self.value
-            .as_deref()
-            .expect("entries of a keys-only walk are never handed out")
+        match &self.value {
+            EntryValue::InPage(start, len) => {
+                &self.page.node().bytes()[*start as usize..(*start + *len) as usize]
+            }
+            EntryValue::Bytes(b) => b,
+            EntryValue::NotRead => unreachable!("entries of a keys-only walk are never handed out"),
+        }
     }
 
     /// The key as a guard of its own.
@@ -283,11 +315,11 @@ impl<'tx> Entry<'tx> {
 
     /// The value as a guard of its own.
     pub fn value_ref(&self) -> ValueRef<'tx> {
-        ValueRef(
-            self.value
-                .clone()
-                .expect("entries of a keys-only walk are never handed out"),
-        )
+        ValueRef(match &self.value {
+            EntryValue::InPage(start, len) => self.page.span((*start as usize, *len as usize)),
+            EntryValue::Bytes(b) => b.clone(),
+            EntryValue::NotRead => unreachable!("entries of a keys-only walk are never handed out"),
+        })
     }
 
     /// Key and value, copied out.
@@ -296,16 +328,26 @@ impl<'tx> Entry<'tx> {
     }
 
     pub(crate) fn into_key(self) -> KeyRef<'tx> {
-        self.key_ref()
+        let span = (self.key.0 as usize, self.key.1 as usize);
+        KeyRef(match self.page {
+            Page::Ref(n) => Bytes::Slice(&n.bytes()[span.0..span.0 + span.1]),
+            Page::Arc(node) => Bytes::InNode {
+                node,
+                start: span.0 as u32,
+                len: span.1 as u32,
+            },
+        })
     }
 }
 
 impl fmt::Debug for Entry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Entry")
-            .field("key", &self.key())
-            .field("value", &self.value.as_deref())
-            .finish()
+        let mut d = f.debug_struct("Entry");
+        d.field("key", &self.key());
+        if !matches!(self.value, EntryValue::NotRead) {
+            d.field("value", &self.value());
+        }
+        d.finish()
     }
 }
 
@@ -327,7 +369,7 @@ pub(crate) fn value_in_snapshot<'tx>(
         NodeRef::Mem(n) => Page::Ref(n),
         NodeRef::Page(g) => Page::Arc(g.into_arc()),
     };
-    Ok(ValueRef(page.value(pager, i)?))
+    Ok(ValueRef(page.into_value(pager, i)?))
 }
 
 /// The value of entry `i` of the leaf `node` found by a lookup in a tree
@@ -338,5 +380,5 @@ pub(crate) fn value_in_owned(
     i: usize,
 ) -> Result<ValueRef<'static>> {
     let page: Page<'static> = Page::Arc(node.into_arc());
-    Ok(ValueRef(page.value(pager, i)?))
+    Ok(ValueRef(page.into_value(pager, i)?))
 }

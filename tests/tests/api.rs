@@ -1469,6 +1469,7 @@ fn iterators_inside_a_write_txn_see_the_state_when_created() {
     let now = collect(tx.iter().unwrap()).unwrap();
     assert_eq!(now.len(), 450);
     assert!(now.iter().all(|(_, v)| v == b"new"));
+    drop((first, cursor));
     tx.commit().unwrap();
     assert_eq!(db.begin_read().unwrap().len(), 450);
 }

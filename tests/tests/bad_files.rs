@@ -97,7 +97,8 @@ fn format_header_and_slots_match_the_documented_layout() {
     assert_eq!(newest.1, *seqs.last().unwrap());
     assert!(newest.0 >= 2, "the session wrote checkpoints of its own");
 
-    // Tree pages (FORMAT.md §1.3, §1.4): the catalog is one leaf holding the
+    // Tree pages (FORMAT.md §1.3, §1.4): slots of 6 bytes (offset, key
+    // head). The catalog is one leaf holding the
     // default bucket's entry (key 0x00, 24 bytes), whose root is one leaf
     // holding k -> v.
     let slot = (1..=3)
@@ -124,7 +125,10 @@ fn format_header_and_slots_match_the_documented_layout() {
         let d = u32_at(p, 4);
         assert_eq!(d, ps - entry, "data start");
         assert_eq!(u16_at(p, 24), d, "slot 0 points at entry 0");
-        assert!(p[26..d].iter().all(|&b| b == 0), "the gap is zero");
+        let mut head = [0u8; 4];
+        head[..key.len().min(4)].copy_from_slice(&key[..key.len().min(4)]);
+        assert_eq!(p[26..30], head, "slot 0 holds the key's head");
+        assert!(p[30..d].iter().all(|&b| b == 0), "the gap is zero");
         assert_eq!(u16_at(p, d), key.len());
         assert_eq!(p[d + 2], 0, "inline value");
         assert_eq!(u32_at(p, d + 3), value_len);

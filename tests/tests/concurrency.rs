@@ -268,6 +268,15 @@ fn run_snapshot_stress(path: &Path, durability: Durability, generations: u64, re
         if g % 10 == 0 {
             db.checkpoint().unwrap();
         }
+        // Let the readers run between commits (bounded), so that they see
+        // several generations even when the machine is busy and this
+        // thread would otherwise commit them all before a reader wakes.
+        let before = checks.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        while checks.load(Ordering::Relaxed) < before + readers as u64 && Instant::now() < deadline
+        {
+            thread::yield_now();
+        }
     }
     done.store(true, Ordering::Release);
     let mut distinct = 0;

@@ -490,6 +490,7 @@ fn read_errors_surface_as_io_errors_and_do_not_poison() {
         tx.get(b"zbig").unwrap().map(|v| v.to_vec()),
         Some(vec![7u8; 10_000])
     );
+    drop(it);
     drop(tx);
     db.update(|tx| tx.put(num_key("k", 1999), b"new")).unwrap();
     assert_check_ok(&db);

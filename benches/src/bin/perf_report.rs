@@ -580,8 +580,8 @@ fn main() {
     let mut got = 0usize;
     for s in &starts {
         for e in tx.range(&s[..]..).take(10) {
-            let (k, v) = e.expect("scan entry");
-            got += k.len() + v.len();
+            let e = e.expect("scan entry");
+            got += e.key().len() + e.value().len();
         }
     }
     let scan = Rate {
@@ -663,9 +663,11 @@ fn main() {
         let db = cfg.options().open(&path).expect("reopen");
         opens.push(start.elapsed());
         let start = Instant::now();
-        let v = db.begin_read().expect("read").get(keys[half]).expect("get");
+        let tx = db.begin_read().expect("read");
+        let found = tx.get(keys[half]).expect("get").is_some();
         let first_get = start.elapsed();
-        assert!(v.is_some());
+        drop(tx);
+        assert!(found);
         if opens.len() == 1 {
             rep.note(format!(
                 "first get after reopen: {} (cold page cache of the handle)",

@@ -18,6 +18,8 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::page::node::{Child, ChildAt, Node};
 use crate::page::PageRef;
 use crate::pager::{PageGuard, Pager};
@@ -112,13 +114,27 @@ pub enum Seek {
     Lt,
 }
 
+/// Levels a cursor keeps without allocating (five levels of 4 KiB pages
+/// hold billions of keys; deeper trees spill to the heap).
+const INLINE_LEVELS: usize = 5;
+
 /// A path from the root to a leaf entry; empty when unpositioned.
 #[derive(Clone, Debug)]
 pub struct TreeCursor<'t> {
     root: Root<'t>,
     /// Branches from the root down, then the leaf, each with the index of
     /// the child (or entry) the path goes through.
-    path: Vec<(Held<'t>, usize)>,
+    path: SmallVec<[(Held<'t>, usize); INLINE_LEVELS]>,
+}
+
+/// The node a path element holds, if it holds it (a leaf always is).
+#[inline]
+fn held_node<'a>(h: &'a Held<'_>) -> Option<&'a Node> {
+    match h {
+        Held::Ref(n) => Some(n),
+        Held::Arc(n) => Some(n),
+        Held::Disk(_) => None,
+    }
 }
 
 impl<'t> TreeCursor<'t> {
@@ -126,7 +142,7 @@ impl<'t> TreeCursor<'t> {
     pub fn new(root: Root<'t>) -> TreeCursor<'t> {
         TreeCursor {
             root,
-            path: Vec::new(),
+            path: SmallVec::new(),
         }
     }
 
@@ -147,34 +163,43 @@ impl<'t> TreeCursor<'t> {
     }
 
     /// The leaf under the cursor and the entry's index in it.
+    #[inline]
     pub fn current(&self) -> Option<(&Node, usize)> {
         let (held, i) = self.path.last()?;
-        let node: &Node = match held {
-            Held::Ref(n) => n,
-            Held::Arc(n) => n,
-            Held::Disk(_) => return None,
-        };
+        let node = held_node(held)?;
         (node.is_leaf() && *i < node.len()).then_some((node, *i))
     }
 
-    /// The leaf under the cursor as it is held, and the entry's index.
-    pub fn current_held(&self) -> Option<(&Held<'t>, usize)> {
-        self.current()?;
-        self.path.last().map(|(h, i)| (h, *i))
+    /// The leaf under the cursor as it is held, the leaf, and the entry's
+    /// index.
+    #[inline]
+    pub fn current_held(&self) -> Option<(&Held<'t>, &Node, usize)> {
+        let (held, i) = self.path.last()?;
+        let node = held_node(held)?;
+        (node.is_leaf() && *i < node.len()).then_some((held, node, *i))
     }
 
     /// The key under the cursor.
+    #[inline]
     pub fn key(&self) -> Option<&[u8]> {
         self.current().map(|(n, i)| n.key(i))
     }
 
     /// Leaves the cursor unpositioned unless `r` found an entry, so that a
     /// failed or empty descent never leaves a branch on top of the path.
+    #[inline]
     fn settle(&mut self, r: Result<bool>) -> Result<bool> {
-        if !matches!(r, Ok(true)) || self.current().is_none() {
-            self.path.clear();
+        match r {
+            Ok(true) if self.current().is_some() => Ok(true),
+            Ok(_) => {
+                self.path.clear();
+                Ok(false)
+            }
+            Err(e) => {
+                self.path.clear();
+                Err(e)
+            }
         }
-        r.map(|found| found && !self.path.is_empty())
     }
 
     /// Descends from `v` to a leaf, choosing at each branch the child
@@ -183,7 +208,7 @@ impl<'t> TreeCursor<'t> {
         &mut self,
         pager: &Pager,
         mut v: View<'t>,
-        pick: &mut dyn FnMut(&Node) -> usize,
+        mut pick: impl FnMut(&Node) -> usize,
     ) -> Result<()> {
         loop {
             if self.path.len() >= pager.max_depth() {
@@ -206,7 +231,7 @@ impl<'t> TreeCursor<'t> {
 
     /// Descends from `v` to its first (or last) entry.
     fn descend_edge(&mut self, pager: &Pager, v: View<'t>, last: bool) -> Result<bool> {
-        self.descend(pager, v, &mut |n| if last { n.len() - 1 } else { 0 })?;
+        self.descend(pager, v, |n| if last { n.len() - 1 } else { 0 })?;
         Ok(self.current().is_some())
     }
 
@@ -243,7 +268,7 @@ impl<'t> TreeCursor<'t> {
         let Some(root) = self.root_view(pager)? else {
             return Ok(false);
         };
-        self.descend(pager, root, &mut |n| {
+        self.descend(pager, root, |n| {
             if !n.is_leaf() {
                 return n.child_index(key);
             }
@@ -282,14 +307,33 @@ impl<'t> TreeCursor<'t> {
     }
 
     /// Moves to the next entry; `false` (and unpositioned) past the end.
+    #[inline]
     pub fn next(&mut self, pager: &Pager) -> Result<bool> {
+        // Within the leaf: no lookup, nothing to settle.
+        if let Some((held, i)) = self.path.last_mut() {
+            if let Some(n) = held_node(held) {
+                if n.is_leaf() && *i + 1 < n.len() {
+                    *i += 1;
+                    return Ok(true);
+                }
+            }
+        }
         let r = self.next_inner(pager);
         self.settle(r)
     }
 
     /// Moves to the previous entry; `false` (and unpositioned) before the
     /// start.
+    #[inline]
     pub fn prev(&mut self, pager: &Pager) -> Result<bool> {
+        if let Some((held, i)) = self.path.last_mut() {
+            if let Some(n) = held_node(held) {
+                if n.is_leaf() && *i > 0 && *i < n.len() {
+                    *i -= 1;
+                    return Ok(true);
+                }
+            }
+        }
         let r = self.prev_inner(pager);
         self.settle(r)
     }

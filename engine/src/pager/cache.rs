@@ -36,8 +36,9 @@ use crate::sync::{
 };
 use crate::Result;
 
-/// Frames per set.
-pub const WAYS: usize = 8;
+/// Frames per set (a set's keys, nodes and hints fill one 128-byte pair
+/// of cache lines).
+pub const WAYS: usize = 4;
 /// Locks for inserts and evictions (a set belongs to stripe `set % STRIPES`).
 const STRIPES: usize = 64;
 /// Hit/miss counter stripes (a thread uses stripe `thread number % COUNTERS`).
@@ -74,10 +75,17 @@ impl PageGuard {
     }
 }
 
+/// One set: its first cache line holds the keys and page addresses (all a
+/// probe needs before it knows the way), the second the nodes.
+#[repr(C, align(128))]
 struct Set {
     /// Page number of each frame (0: empty). A hint for finding a page;
     /// the node in the frame says which page it really is.
     keys: [AtomicU64; WAYS],
+    /// Address of each frame's page bytes: only ever prefetched, so that
+    /// the page's first lines load while the node is being checked (a stale
+    /// address costs a useless prefetch, nothing else).
+    bytes_at: [AtomicUsize; WAYS],
     nodes: [ArcCell<Node>; WAYS],
     /// CLOCK hand (changed under the stripe lock).
     hand: AtomicUsize,
@@ -195,6 +203,7 @@ impl Cache {
                 .map(|_| Set {
                     keys: Default::default(),
                     nodes: std::array::from_fn(|_| ArcCell::empty()),
+                    bytes_at: Default::default(),
                     hand: AtomicUsize::new(0),
                 })
                 .collect(),
@@ -229,8 +238,10 @@ impl Cache {
             return None;
         }
         let set = &self.sets[self.set_of(at.page)];
+        prefetch::line(&set.nodes as *const _ as usize);
         for w in 0..self.ways {
             if set.keys[w].load(Relaxed) == at.page {
+                prefetch::page_start(set.bytes_at[w].load(Relaxed));
                 let g = set.nodes[w].load();
                 return match g.as_deref() {
                     Some(n) if n.is_page(at) => {
@@ -329,14 +340,17 @@ impl Cache {
             "only verified pages are cached"
         );
         let s = &self.sets[set];
+        let bytes_at = node.bytes().as_ptr() as usize;
         for w in 0..self.ways {
             if s.keys[w].load(Relaxed) == page {
+                s.bytes_at[w].store(bytes_at, Relaxed);
                 s.nodes[w].store(Some(node));
                 return;
             }
         }
         for w in 0..self.ways {
             if s.keys[w].load(Relaxed) == 0 {
+                s.bytes_at[w].store(bytes_at, Relaxed);
                 s.nodes[w].store(Some(node));
                 s.keys[w].store(page, Relaxed);
                 self.occupied.fetch_add(1, Relaxed);
@@ -354,6 +368,7 @@ impl Cache {
             }
         };
         s.hand.store(hand, Relaxed);
+        s.bytes_at[victim].store(bytes_at, Relaxed);
         s.nodes[victim].store(Some(node));
         s.keys[victim].store(page, Relaxed);
     }
@@ -368,6 +383,43 @@ impl Cache {
     /// Bytes of the frames in use.
     pub fn bytes(&self) -> usize {
         self.occupied.load(Relaxed) * self.frame_bytes
+    }
+}
+
+/// Prefetch hints. A prefetch never faults and never changes what a load
+/// returns, whatever address it names; it only starts moving a line
+/// towards the core.
+mod prefetch {
+    /// Starts loading the cache line at `addr`.
+    #[inline]
+    pub fn line(addr: usize) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: as in `page_start`: a hint that never faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(addr as *const i8) };
+        }
+        #[cfg(any(not(target_arch = "x86_64"), loom))]
+        let _ = addr;
+    }
+
+    /// Starts loading the first two cache lines at `addr` (a page's header
+    /// and the start of its slot directory).
+    #[inline]
+    pub fn page_start(addr: usize) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: `prefetcht0` is a hint: it does not fault on any
+            // address (mapped or not) and has no effect on program state.
+            // SSE, which provides it, is part of the x86_64 baseline.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(addr.wrapping_add(64) as *const i8);
+            }
+        }
+        #[cfg(any(not(target_arch = "x86_64"), loom))]
+        let _ = addr;
     }
 }
 

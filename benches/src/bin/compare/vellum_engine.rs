@@ -58,9 +58,9 @@ impl Engine for Vellum {
         let (mut n, mut sum) = (0, 0);
         for &i in idx {
             for e in tx.range(&keys[i as usize][..]..).take(len) {
-                let (k, v) = e?;
+                let e = e?;
                 n += 1;
-                sum += touch(&k) + touch(&v);
+                sum += touch(e.key()) + touch(e.value());
             }
         }
         Ok((n, sum))

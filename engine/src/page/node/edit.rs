@@ -171,7 +171,11 @@ fn write_page(
         }
     };
     for (i, it) in items.iter().enumerate() {
-        layout::set_slot(&mut buf, i, o);
+        let key = match it {
+            Item::Branch { .. } if i == 0 => &[][..],
+            it => it.key(),
+        };
+        layout::set_slot(&mut buf, i, o, key);
         match it {
             Item::Leaf { key, value } => {
                 assert!(leaf, "a leaf entry in a branch");
@@ -303,14 +307,15 @@ impl Node {
         Some(d)
     }
 
-    /// Makes entry `i` the one at offset `o`, shifting the slots after it.
-    fn insert_slot(&mut self, i: usize, o: usize) {
+    /// Makes entry `i` the one at offset `o` (whose key is `key`),
+    /// shifting the slots after it.
+    fn insert_slot(&mut self, i: usize, o: usize, key: &[u8]) {
         let n = self.len();
         let at = layout::slots_end(i);
         self.buf
             .copy_within(at..layout::slots_end(n), at + SLOT_LEN);
         layout::set_count(&mut self.buf, n + 1);
-        layout::set_slot(&mut self.buf, i, o);
+        layout::set_slot(&mut self.buf, i, o, key);
     }
 
     /// Removes slot `i`; returns the offset and length of its entry, whose
@@ -391,7 +396,7 @@ impl Node {
             return false;
         };
         self.write_leaf(o, key, value);
-        self.insert_slot(i, o);
+        self.insert_slot(i, o, key);
         true
     }
 
@@ -448,7 +453,7 @@ impl Node {
         };
         let r = self.child_ref(child);
         layout::write_branch_entry(&mut self.buf, o, key, r);
-        self.insert_slot(i, o);
+        self.insert_slot(i, o, key);
         self.compact_side_if_sparse();
         Ok(())
     }
@@ -509,6 +514,7 @@ impl Node {
         let r = layout::read_ref(&self.buf, layout::branch_ref_at(&self.buf, o));
         if new_len <= old_len {
             layout::write_branch_entry(&mut self.buf, o, key, r);
+            layout::set_slot(&mut self.buf, i, o, key);
             self.garbage += (old_len - new_len) as u32;
             return true;
         }
@@ -522,7 +528,7 @@ impl Node {
         let o = self.reserve(new_len).expect("room was checked");
         let r = self.child_ref(child);
         layout::write_branch_entry(&mut self.buf, o, key, r);
-        self.insert_slot(i, o);
+        self.insert_slot(i, o, key);
         true
     }
 

@@ -327,10 +327,7 @@ impl Node {
     /// Where the inline value of leaf entry `i` lies in [`Node::bytes`]
     /// (`None` for a value outside the page).
     pub fn inline_value_span(&self, i: usize) -> Option<(usize, usize)> {
-        let b = &*self.buf;
-        let o = layout::slot(b, i);
-        (layout::leaf_value_kind(b, o) == layout::VALUE_INLINE)
-            .then(|| (layout::leaf_payload_at(b, o), layout::leaf_value_len(b, o)))
+        self.leaf_spans(i).1
     }
 
     /// Where key `i` lies in [`Node::bytes`].
@@ -338,6 +335,19 @@ impl Node {
         let k = self.key(i);
         let start = k.as_ptr() as usize - self.buf.as_ptr() as usize;
         (start, k.len())
+    }
+
+    /// Where the key of leaf entry `i` lies in [`Node::bytes`], and its
+    /// value if that is inline: `((start, len), Some((start, len)))`.
+    #[inline]
+    pub fn leaf_spans(&self, i: usize) -> ((usize, usize), Option<(usize, usize)>) {
+        let b = &*self.buf;
+        let o = layout::slot(b, i);
+        let key = layout::leaf_key(b, o);
+        let key_span = (o + layout::LEAF_FIXED, key.len());
+        let value = (layout::leaf_value_kind(b, o) == layout::VALUE_INLINE)
+            .then(|| (key_span.0 + key_span.1, layout::leaf_value_len(b, o)));
+        (key_span, value)
     }
 
     /// The pending value of leaf entry `i` as a shared handle, if it is one.
@@ -396,14 +406,20 @@ impl Node {
     }
 
     /// Binary search of a leaf for `key`: `Ok(i)` if entry `i` has it,
-    /// `Err(i)` where it would be inserted.
+    /// `Err(i)` where it would be inserted. Compares the slots' key heads
+    /// and reads an entry's key only when its head equals `key`'s.
     #[inline]
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
         let b = &*self.buf;
+        let h = layout::key_head(key);
         let (mut lo, mut hi) = (0, layout::count(b));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match layout::leaf_key(b, layout::slot(b, mid)).cmp(key) {
+            let ord = match layout::head(b, mid).cmp(&h) {
+                Ordering::Equal => layout::cmp_keys(layout::leaf_key(b, layout::slot(b, mid)), key),
+                o => o,
+            };
+            match ord {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok(mid),
@@ -421,14 +437,23 @@ impl Node {
     }
 
     /// Index of the child of a branch that may hold `key`: the last child
-    /// whose separator is `<= key`.
+    /// whose separator is `<= key` (heads first, as in [`Node::search`]).
     #[inline]
     pub fn child_index(&self, key: &[u8]) -> usize {
         let b = &*self.buf;
+        let h = layout::key_head(key);
         let (mut lo, mut hi) = (1, layout::count(b));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if layout::branch_key(b, layout::slot(b, mid)) <= key {
+            let le = match layout::head(b, mid).cmp(&h) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => {
+                    layout::cmp_keys(layout::branch_key(b, layout::slot(b, mid)), key)
+                        != Ordering::Greater
+                }
+            };
+            if le {
                 lo = mid + 1;
             } else {
                 hi = mid;

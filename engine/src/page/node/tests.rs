@@ -66,7 +66,12 @@ fn branch_strategy() -> impl Strategy<Value = Vec<(Vec<u8>, PageRef)>> {
                 .zip(refs)
                 .map(|(k, (page, checksum))| (k, PageRef { page, checksum }))
                 .collect();
-            while HEADER_LEN + v.iter().map(|(k, _)| 2 + 18 + k.len()).sum::<usize>() > PS {
+            while HEADER_LEN
+                + v.iter()
+                    .map(|(k, _)| layout::SLOT_LEN + 18 + k.len())
+                    .sum::<usize>()
+                > PS
+            {
                 v.pop();
             }
             v
@@ -277,6 +282,14 @@ proptest! {
     }
 
     #[test]
+    fn keys_compare_as_byte_strings(a in proptest::collection::vec(0u8..4, 0..20), b in proptest::collection::vec(0u8..4, 0..20)) {
+        prop_assert_eq!(layout::cmp_keys(&a, &b), a.cmp(&b));
+        // Heads preserve order: unequal heads decide the comparison.
+        let (ha, hb) = (layout::key_head(&a), layout::key_head(&b));
+        prop_assert!(ha == hb || ha.cmp(&hb) == a.cmp(&b), "heads {ha:x} {hb:x}");
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1200)) {
         let _ = Node::decode(&bytes, 3);
     }
@@ -336,7 +349,7 @@ fn verify_rejects_each_kind_of_damage() {
     assert!(verify::verify(&sample(), 6).is_err(), "misdirected");
     let mut b = sample();
     let s1 = layout::slot(&b, 1);
-    layout::set_slot(&mut b, 1, s1 + 1);
+    layout::set_slot(&mut b, 1, s1 + 1, b"b");
     rejected(&b, "slot not at its entry");
     let mut b = sample();
     b[layout::slots_end(3)] = 1;
@@ -349,7 +362,11 @@ fn verify_rejects_each_kind_of_damage() {
     rejected(&b, "empty leaf");
     let mut b = sample();
     b[d + 7] = b'b';
+    layout::set_slot(&mut b, 0, d, b"b");
     rejected(&b, "keys out of order (a -> b, b)");
+    let mut b = sample();
+    layout::set_slot(&mut b, 0, d, b"z");
+    rejected(&b, "a slot with another key's head");
     let mut b = sample();
     b[d + 2] = layout::VALUE_PENDING;
     rejected(&b, "an in-memory value marker");

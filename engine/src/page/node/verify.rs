@@ -109,6 +109,9 @@ pub fn verify(b: &[u8], page: u64) -> Result<()> {
             }
             len
         };
+        if layout::head(b, i) != layout::key_head(layout::entry_key(b, o)) {
+            return bad(format!("slot {i} holds the head of another key"));
+        }
         if leaf || i > 0 {
             let key = layout::entry_key(b, o);
             if prev.is_some_and(|p| p >= key) {
