@@ -17,15 +17,17 @@
 //!   other threads read the page themselves, and nothing in the cache
 //!   answers for it.
 //!
-//! Seeded bugs, each applied to a copy of the engine and caught by these
-//! models (see docs/TESTING.md §9): the probe skipping the identity check
-//! of the node in a frame (a racing replacement hands out another page);
-//! the probe comparing only the page number (a newer image of a rewritten
-//! page answers for the older checksum); a waiter treating a failed
-//! flight as a hit (it returns no page or a page it never verified); the
-//! leader inserting before its read finished (an unverified page is
-//! published); a flight registered outside the stripe lock (two reads of
-//! one page).
+//! Seeded bugs, each applied to a scratch copy of the engine and caught by
+//! these models with `LOOM_MAX_PREEMPTIONS=3` (docs/TESTING.md §9): the
+//! probe returning the node in a frame without checking it is the page
+//! asked for (model 1: a racing replacement hands out another page); the
+//! probe checking the page number but not the checksum (model 1: a newer
+//! image of a rewritten page answers for the older one); a waiter giving
+//! up when its leader's read failed (model 3); a flight looked up and
+//! registered under two separate acquisitions of the stripe lock
+//! (model 2: two reads of one page); a miss that does not probe again
+//! under the stripe lock (model 2). Writing model 3 found a real gap: a
+//! waiter whose leader failed read the page itself but did not cache it.
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::SeqCst};

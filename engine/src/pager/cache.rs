@@ -270,6 +270,20 @@ impl Cache {
             return Ok(g);
         }
         bump(&counter.misses);
+        self.miss(at, load, true)
+    }
+
+    /// Reads the page `at` after a miss: leads a flight (reads, verifies
+    /// through `load`, caches, hands the page to the waiters), or waits for
+    /// the flight in progress if `may_wait`. A waiter whose leader failed
+    /// tries once more itself without waiting again, so a page is never
+    /// left uncached because another thread's read failed.
+    fn miss(
+        &self,
+        at: PageRef,
+        load: impl FnOnce() -> Result<Node>,
+        may_wait: bool,
+    ) -> Result<PageGuard> {
         if self.sets.is_empty() {
             return Ok(PageGuard::owned(Arc::new(load()?)));
         }
@@ -289,11 +303,16 @@ impl Cache {
             }
         };
         if !lead {
+            if !may_wait {
+                // Another flight started after ours failed: read the page
+                // ourselves, without waiting and without caching it.
+                return Ok(PageGuard::owned(Arc::new(load()?)));
+            }
             return match flight.wait() {
                 Some(n) => Ok(PageGuard::owned(n)),
-                // The reader failed: read it ourselves (and report our own
-                // error, I/O or corruption).
-                None => Ok(PageGuard::owned(Arc::new(load()?))),
+                // The leader failed: lead a flight ourselves (reporting our
+                // own error, I/O or corruption, if ours fails too).
+                None => self.miss(at, load, false),
             };
         }
         let mut guard = FlightGuard {
