@@ -170,6 +170,19 @@ impl<'tx> Iterator for Range<'tx> {
         if self.done {
             return None;
         }
+        // The common step: the next entry of the same leaf.
+        if self.front_started && !self.back_started {
+            if let Some((held, i)) = self.front.next_in_leaf() {
+                let e = match Entry::at(self.pager, held, i, self.with_values) {
+                    Ok(e) => e,
+                    Err(e) => return self.end(Some(e)),
+                };
+                if !self.below_end(e.key()) {
+                    return self.end(None);
+                }
+                return Some(Ok(e));
+            }
+        }
         match self.move_front() {
             Ok(true) => {}
             Ok(false) => return self.end(None),

@@ -306,6 +306,20 @@ impl<'t> TreeCursor<'t> {
         }
     }
 
+    /// Moves to the next entry if it is in the same leaf, and returns the
+    /// leaf as held and the new index; `None` (the cursor unchanged) when
+    /// the move needs another leaf or the cursor is unpositioned.
+    #[inline]
+    pub fn next_in_leaf(&mut self) -> Option<(&Held<'t>, usize)> {
+        let (held, i) = self.path.last_mut()?;
+        let n = held_node(held)?;
+        if n.is_leaf() && *i + 1 < n.len() {
+            *i += 1;
+            return Some((held, *i));
+        }
+        None
+    }
+
     /// Moves to the next entry; `false` (and unpositioned) past the end.
     #[inline]
     pub fn next(&mut self, pager: &Pager) -> Result<bool> {

@@ -5,7 +5,9 @@
 //! are read, returning [`crate::Error::Corruption`] instead of panicking.
 
 pub mod alloc_pages;
+pub mod buf;
 pub mod file_header;
+pub mod huge;
 pub mod log_record;
 pub mod node;
 pub mod overflow;

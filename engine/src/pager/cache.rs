@@ -29,6 +29,8 @@ use std::ops::Deref;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use crate::page::buf::{Arena, PageBuf};
+use crate::page::huge;
 use crate::page::node::Node;
 use crate::page::PageRef;
 use crate::sync::{
@@ -147,7 +149,11 @@ struct Counter {
 
 /// The page cache.
 pub struct Cache {
-    sets: Box<[Set]>,
+    /// The table, on huge pages (page/huge.rs).
+    sets: huge::Slice<Set>,
+    /// Memory for the cached pages themselves: one frame per cache frame,
+    /// on huge pages; pages are read straight into it.
+    arena: Option<Arc<Arena>>,
     ways: usize,
     frame_bytes: usize,
     occupied: AtomicUsize,
@@ -199,14 +205,13 @@ impl Cache {
         let ways = frames.min(WAYS);
         let sets = frames.checked_div(ways).unwrap_or(0);
         Cache {
-            sets: (0..sets)
-                .map(|_| Set {
-                    keys: Default::default(),
-                    nodes: std::array::from_fn(|_| ArcCell::empty()),
-                    bytes_at: Default::default(),
-                    hand: AtomicUsize::new(0),
-                })
-                .collect(),
+            sets: huge::Slice::new(sets, |_| Set {
+                keys: Default::default(),
+                nodes: std::array::from_fn(|_| ArcCell::empty()),
+                bytes_at: Default::default(),
+                hand: AtomicUsize::new(0),
+            }),
+            arena: Arena::new(sets * ways, page_size),
             ways,
             frame_bytes: frame_bytes(page_size),
             occupied: AtomicUsize::new(0),
@@ -215,6 +220,12 @@ impl Cache {
                 .collect(),
             counters: (0..COUNTERS).map(|_| Counter::default()).collect(),
         }
+    }
+
+    /// A buffer to read a page into: a free frame of the cache's memory,
+    /// or heap memory when every frame is in use.
+    pub fn buffer_for_read(&self, page_size: usize) -> PageBuf {
+        PageBuf::for_read(self.arena.as_ref(), page_size)
     }
 
     /// Frames in the table.
@@ -345,6 +356,18 @@ impl Cache {
         if self.sets.is_empty() {
             return;
         }
+        // Into the cache's own memory if a frame is free.
+        let node = match self.arena.as_ref().and_then(Arena::take) {
+            Some(mut frame) => {
+                frame.copy_from_slice(node.bytes());
+                let at = PageRef {
+                    page: node.page(),
+                    checksum: node.checksum(),
+                };
+                Arc::new(Node::from_verified_page(frame, at).expect("a copy of a verified page"))
+            }
+            None => node,
+        };
         let set = self.set_of(node.page());
         let _s = self.stripe_of(set).lock();
         self.insert_locked(set, node);

@@ -233,8 +233,18 @@ impl Pager {
     /// Reads a node bypassing the cache: checksum against `at`, then the
     /// page's own checks (FORMAT.md §1.4).
     pub fn read_node_uncached(&self, at: PageRef) -> Result<Node> {
-        let buf = self.read_verified(at, 1)?;
-        Node::from_verified_page(buf.into_boxed_slice(), at)
+        let off = at
+            .page
+            .checked_mul(self.page_size as u64)
+            .ok_or_else(|| Error::corrupt(at.page, "page number out of range"))?;
+        let mut buf = self.cache.buffer_for_read(self.page_size);
+        self.file
+            .read_at(&mut buf, off)
+            .map_err(|e| read_error(at.page, e))?;
+        if checksum(&buf) != at.checksum {
+            return Err(Error::corrupt(at.page, "checksum mismatch"));
+        }
+        Node::from_verified_page(buf, at)
     }
 
     /// Writes an encoded tree page to `page` and returns its reference. The

@@ -249,7 +249,7 @@ impl Node {
     pub fn build(leaf: bool, items: &[Item<'_>], page_size: usize) -> Node {
         let mut side = Vec::new();
         let buf = write_page(leaf, items, page_size, 0, 0, Some(&mut side));
-        Node::from_parts(buf, side, 0, 0)
+        Node::from_parts(buf.into(), side, 0, 0)
     }
 
     /// Entry `i` as an item.

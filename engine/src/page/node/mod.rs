@@ -26,6 +26,7 @@ use std::cmp::Ordering;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use super::buf::PageBuf;
 use super::PageRef;
 use crate::Result;
 
@@ -125,7 +126,7 @@ pub(crate) enum Side {
 /// A B+ tree node: a page buffer plus its side table.
 pub struct Node {
     /// The page bytes (exactly one page).
-    buf: Box<[u8]>,
+    buf: PageBuf,
     /// In-memory children and pending values, indexed from the page.
     side: Vec<Side>,
     /// Bytes of dead entries inside `data_start..P` (in-memory nodes only;
@@ -192,7 +193,7 @@ impl Eq for Node {}
 impl Node {
     /// A node over `buf`, which must already be a valid page (verified, or
     /// built by [`edit`]).
-    pub(crate) fn from_parts(buf: Box<[u8]>, side: Vec<Side>, garbage: u32, checksum: u64) -> Node {
+    pub(crate) fn from_parts(buf: PageBuf, side: Vec<Side>, garbage: u32, checksum: u64) -> Node {
         Node {
             buf,
             side,
@@ -204,7 +205,8 @@ impl Node {
 
     /// A page read from disk, whose bytes the caller has checked against
     /// the reference `at`: verified (FORMAT.md §1.4) and kept as it is.
-    pub fn from_verified_page(buf: Box<[u8]>, at: PageRef) -> Result<Node> {
+    pub fn from_verified_page(buf: impl Into<PageBuf>, at: PageRef) -> Result<Node> {
+        let buf = buf.into();
         verify::verify(&buf, at.page)?;
         Ok(Node::from_parts(buf, Vec::new(), 0, at.checksum))
     }
@@ -216,7 +218,7 @@ impl Node {
             page,
             checksum: crate::checksum::checksum(bytes),
         };
-        Node::from_verified_page(bytes.into(), at)
+        Node::from_verified_page(Box::<[u8]>::from(bytes), at)
     }
 
     /// Encodes a node whose children and values are all on disk as page

@@ -1,0 +1,225 @@
+//! The bytes of a tree node: a heap buffer, or a frame of the page cache's
+//! arena.
+//!
+//! The arena is one [`Region`] of `frames` pages on huge pages (see
+//! [`super::huge`] for why), sized to the cache. A page read from the file
+//! is read straight into a free frame; the frame returns to the arena when
+//! the last holder of the node drops it (the cache, or a guard that
+//! outlived the page's eviction). When every frame is in use the page goes
+//! to an ordinary heap buffer instead, so the arena never makes a read
+//! fail or wait. Nodes built or changed in memory always use heap buffers.
+//!
+//! Frame safety, the one argument the `unsafe` blocks below rely on: a
+//! frame index is, at any time, in exactly one place: the arena's free
+//! list, or one [`FrameBuf`]. [`Arena::take`] moves it from the list into a
+//! new `FrameBuf`; dropping the `FrameBuf` moves it back. So the bytes of a
+//! frame are reached only through its `FrameBuf`, with Rust's borrow rules
+//! on that value (shared reads through `&`, writes through `&mut`), exactly
+//! as for a `Box<[u8]>`; and the region outlives every frame, since each
+//! `FrameBuf` holds the arena.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use super::huge::Region;
+use crate::sync::Mutex;
+
+/// Page frames on huge pages, lent out one at a time.
+pub struct Arena {
+    region: Region,
+    page_size: usize,
+    /// Frames not lent out (the most recently returned on top, so that a
+    /// small working set keeps reusing the same memory).
+    free: Mutex<Vec<u32>>,
+}
+
+impl Arena {
+    /// An arena of `frames` frames of `page_size` bytes (`None` if there
+    /// are none).
+    pub fn new(frames: usize, page_size: usize) -> Option<Arc<Arena>> {
+        if frames == 0 {
+            return None;
+        }
+        let frames = u32::try_from(frames).ok()?;
+        let region = Region::zeroed(frames as usize * page_size);
+        Some(Arc::new(Arena {
+            region,
+            page_size,
+            free: Mutex::new((0..frames).rev().collect()),
+        }))
+    }
+
+    /// A free frame, if there is one. Its bytes are whatever the frame
+    /// held last: the caller overwrites the whole frame before reading it.
+    pub fn take(self: &Arc<Arena>) -> Option<FrameBuf> {
+        let idx = self.free.lock().pop()?;
+        Some(FrameBuf {
+            arena: self.clone(),
+            idx,
+        })
+    }
+
+    /// Frames not lent out.
+    pub fn free_frames(&self) -> usize {
+        self.free.lock().len()
+    }
+}
+
+/// One frame of an [`Arena`], owned.
+pub struct FrameBuf {
+    arena: Arc<Arena>,
+    idx: u32,
+}
+
+impl FrameBuf {
+    fn start(&self) -> *mut u8 {
+        let offset = self.idx as usize * self.arena.page_size;
+        debug_assert!(offset + self.arena.page_size <= self.arena.region.len());
+        // SAFETY: `idx` is below the arena's frame count (it came from the
+        // free list, which only ever holds `0..frames`), so the frame
+        // `[offset, offset + page_size)` lies inside the region.
+        unsafe { self.arena.region.start().as_ptr().add(offset) }
+    }
+}
+
+impl Deref for FrameBuf {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the frame lies inside the region, is initialised (the
+        // region starts zeroed; frames only ever hold bytes) and, by the
+        // frame-safety argument of the module, is reached only through
+        // this `FrameBuf`, which `&self` borrows immutably.
+        unsafe { std::slice::from_raw_parts(self.start(), self.arena.page_size) }
+    }
+}
+
+impl DerefMut for FrameBuf {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `deref`, and `&mut self` makes this the only
+        // borrow of the frame.
+        unsafe { std::slice::from_raw_parts_mut(self.start(), self.arena.page_size) }
+    }
+}
+
+impl Drop for FrameBuf {
+    fn drop(&mut self) {
+        self.arena.free.lock().push(self.idx);
+    }
+}
+
+/// A node's page bytes (exactly one page).
+pub enum PageBuf {
+    /// Heap memory (nodes built or changed in memory, and pages read when
+    /// the arena had no free frame).
+    Heap(Box<[u8]>),
+    /// A frame of the cache's arena.
+    Frame(FrameBuf),
+}
+
+impl PageBuf {
+    /// A page-sized buffer for reading a page into: a frame of `arena` if
+    /// one is free, else heap memory.
+    pub fn for_read(arena: Option<&Arc<Arena>>, page_size: usize) -> PageBuf {
+        match arena.and_then(Arena::take) {
+            Some(f) => PageBuf::Frame(f),
+            None => PageBuf::Heap(vec![0u8; page_size].into_boxed_slice()),
+        }
+    }
+
+    /// Whether the bytes live in the arena.
+    pub fn is_frame(&self) -> bool {
+        matches!(self, PageBuf::Frame(_))
+    }
+}
+
+impl Deref for PageBuf {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            PageBuf::Heap(b) => b,
+            PageBuf::Frame(f) => f,
+        }
+    }
+}
+
+impl DerefMut for PageBuf {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            PageBuf::Heap(b) => b,
+            PageBuf::Frame(f) => f,
+        }
+    }
+}
+
+impl Clone for PageBuf {
+    /// A private copy, on the heap.
+    fn clone(&self) -> PageBuf {
+        PageBuf::Heap(Box::from(&**self))
+    }
+}
+
+impl From<FrameBuf> for PageBuf {
+    fn from(f: FrameBuf) -> PageBuf {
+        PageBuf::Frame(f)
+    }
+}
+
+impl From<Box<[u8]>> for PageBuf {
+    fn from(b: Box<[u8]>) -> PageBuf {
+        PageBuf::Heap(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_lent_once_and_come_back() {
+        let a = Arena::new(3, 1024).unwrap();
+        let mut f: Vec<FrameBuf> = (0..3).map(|_| a.take().unwrap()).collect();
+        assert!(a.take().is_none(), "all three are lent out");
+        assert_eq!(a.free_frames(), 0);
+        for (i, fr) in f.iter_mut().enumerate() {
+            fr.fill(i as u8 + 1);
+        }
+        // Disjoint frames: each kept its own bytes.
+        for (i, fr) in f.iter().enumerate() {
+            assert!(fr.iter().all(|&b| b == i as u8 + 1));
+            assert_eq!(fr.len(), 1024);
+        }
+        drop(f.pop());
+        assert_eq!(a.free_frames(), 1);
+        let again = a.take().unwrap();
+        assert_eq!(again[0], 3, "the frame returned last is lent first");
+        drop(f);
+        drop(again);
+        assert_eq!(a.free_frames(), 3);
+        assert!(Arena::new(0, 1024).is_none());
+    }
+
+    #[test]
+    fn a_buffer_for_reading_falls_back_to_the_heap() {
+        let a = Arena::new(1, 1024).unwrap();
+        let first = PageBuf::for_read(Some(&a), 1024);
+        let second = PageBuf::for_read(Some(&a), 1024);
+        assert!(first.is_frame() && !second.is_frame());
+        assert!(!PageBuf::for_read(None, 1024).is_frame());
+        let copy = first.clone();
+        assert!(!copy.is_frame(), "a copy is private heap memory");
+        assert_eq!(&*copy, &*first);
+    }
+
+    #[test]
+    fn the_arena_outlives_its_cache_while_frames_are_held() {
+        let a = Arena::new(2, 1024).unwrap();
+        let mut f = a.take().unwrap();
+        drop(a);
+        f[5] = 9;
+        assert_eq!(f[5], 9);
+    }
+}
