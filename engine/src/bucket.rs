@@ -6,7 +6,7 @@ use crate::btree::cursor::Root;
 use crate::cursor::{prefix_end, Cursor, Range};
 use crate::entry::{self, ValueRef};
 use crate::page::node::Child;
-use crate::pager::Pager;
+use crate::pager::{Pager, RootPin};
 use crate::txn::WriteTxn;
 use crate::Result;
 
@@ -57,30 +57,27 @@ impl<'tx> Bucket<'tx> {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<ValueRef<'tx>>> {
         let key = key.as_ref();
         match &self.root {
-            Root::Borrowed(r) => {
-                let r: &'tx Option<Child> = r;
-                match crate::btree::get(self.pager, r, key)? {
+            Root::Borrowed(r, pin) => {
+                let (r, pin): (&'tx Option<Child>, &'tx RootPin) = (r, pin);
+                match crate::btree::get(self.pager, r, Some(pin), key)? {
                     Some((leaf, i)) => entry::value_in_snapshot(self.pager, leaf, i).map(Some),
                     None => Ok(None),
                 }
             }
-            Root::Owned(r) => match crate::btree::get(self.pager, r, key)? {
+            Root::Owned(r) => match crate::btree::get(self.pager, r, None, key)? {
                 Some((leaf, i)) => entry::value_in_owned(self.pager, leaf, i).map(Some),
                 None => Ok(None),
             },
         }
     }
 
-    fn tree(&self) -> &Option<Child> {
-        match &self.root {
-            Root::Borrowed(r) => r,
-            Root::Owned(r) => r,
-        }
-    }
-
     /// Whether `key` is present (without reading a large value).
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        Ok(crate::btree::get(self.pager, self.tree(), key.as_ref())?.is_some())
+        let found = match &self.root {
+            Root::Borrowed(r, pin) => crate::btree::get(self.pager, r, Some(pin), key.as_ref())?,
+            Root::Owned(r) => crate::btree::get(self.pager, r, None, key.as_ref())?,
+        };
+        Ok(found.is_some())
     }
 
     /// Number of keys (O(1)).

@@ -7,7 +7,7 @@ use crate::btree::cursor::{Root, TreeCursor};
 use crate::btree::flush::{flush, PageSource};
 use crate::page::node::{Child, ValueAt, ValueSrc};
 use crate::page::PageRef;
-use crate::pager::Pager;
+use crate::pager::{Pager, RootPin};
 use crate::{Error, Result};
 
 /// One bucket: its tree and its number of keys.
@@ -17,6 +17,8 @@ pub struct BucketRoot {
     pub root: Option<Child>,
     /// Number of keys.
     pub len: u64,
+    /// The root page, once a reader looked it up.
+    pub pin: RootPin,
 }
 
 /// All buckets. The default bucket has the empty name.
@@ -87,6 +89,7 @@ impl Catalog {
                     checksum: u(8),
                 })),
                 len: u(16),
+                pin: RootPin::default(),
             };
             match k.split_first() {
                 Some((&DEFAULT_KEY, [])) => cat.default = b,
@@ -118,6 +121,11 @@ impl Catalog {
             let flushed = BucketRoot {
                 root: root.map(Child::Disk),
                 len: b.len,
+                // The same root page keeps its pin; a new one gets a new pin.
+                pin: match (&b.root, root) {
+                    (Some(Child::Disk(old)), Some(new)) if *old == new => b.pin.clone(),
+                    _ => RootPin::default(),
+                },
             };
             if name.is_empty() {
                 if root.is_some() {

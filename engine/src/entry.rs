@@ -264,7 +264,7 @@ enum EntryValue<'tx> {
 impl<'tx> Entry<'tx> {
     /// The entry under a cursor, with its value (read from its overflow run
     /// if it has one) unless `with_value` is false.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn at(
         pager: &Pager,
         held: &Held<'tx>,

@@ -22,14 +22,15 @@ use smallvec::SmallVec;
 
 use crate::page::node::{Child, ChildAt, Node};
 use crate::page::PageRef;
-use crate::pager::{PageGuard, Pager};
+use crate::pager::{NodeRef, PageGuard, Pager, RootPin};
 use crate::Result;
 
 /// The tree a cursor walks.
 #[derive(Clone, Debug)]
 pub enum Root<'t> {
-    /// Borrowed for the cursor's whole life (a snapshot's tree).
-    Borrowed(&'t Option<Child>),
+    /// Borrowed for the cursor's whole life (a snapshot's tree), with its
+    /// root's pin.
+    Borrowed(&'t Option<Child>, &'t RootPin),
     /// Owned by the cursor (a copy of a write transaction's root).
     Owned(Option<Child>),
 }
@@ -148,12 +149,17 @@ impl<'t> TreeCursor<'t> {
 
     fn root_view(&self, pager: &Pager) -> Result<Option<View<'t>>> {
         Ok(match &self.root {
-            Root::Borrowed(r) => {
-                let r: &'t Option<Child> = r;
+            Root::Borrowed(r, pin) => {
+                let (r, pin): (&'t Option<Child>, &'t RootPin) = (r, pin);
                 match r {
                     None => None,
-                    Some(Child::Mem(n)) => Some(View::Ref(n)),
-                    Some(Child::Disk(p)) => Some(View::Page(*p, pager.load(*p)?)),
+                    Some(root) => match pager.pinned_root(root, pin)? {
+                        NodeRef::Mem(n) => Some(View::Ref(n)),
+                        NodeRef::Page(g) => Some(View::Page(
+                            root.disk_ref().expect("a page root is on disk"),
+                            g,
+                        )),
+                    },
                 }
             }
             Root::Owned(None) => None,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::page::node::edit::{separator, split_point};
 use crate::page::node::{fits, Child, ChildAt, Item, Node, OldValue, ValueSrc};
 use crate::page::PageRef;
-use crate::pager::{NodeRef, Pager};
+use crate::pager::{NodeRef, Pager, RootPin};
 
 use crate::Result;
 
@@ -107,16 +107,21 @@ impl<'a> TreeMut<'a> {
     }
 }
 
-/// Looks up `key`: the leaf that holds it and its index there.
+/// Looks up `key`: the leaf that holds it and its index there. `pin` is
+/// the root's pin, if the tree has one.
 pub fn get<'a>(
     pager: &Pager,
     root: &'a Option<Child>,
+    pin: Option<&'a RootPin>,
     key: &[u8],
 ) -> Result<Option<(NodeRef<'a>, usize)>> {
     let Some(root) = root else {
         return Ok(None);
     };
-    let mut node = pager.root(root)?;
+    let mut node = match pin {
+        Some(pin) => pager.pinned_root(root, pin)?,
+        None => pager.root(root)?,
+    };
     for _ in 0..pager.max_depth() {
         if node.is_leaf() {
             return Ok(node.search(key).ok().map(|i| (node, i)));

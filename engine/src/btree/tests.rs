@@ -7,6 +7,7 @@ use super::flush::{flush, PageSource};
 use super::*;
 use crate::entry::value_in_snapshot;
 use crate::page::overflow::run_pages;
+use crate::pager::RootPin;
 
 /// Allocates pages from a counter (nothing is ever reused).
 struct Bump(u64);
@@ -33,8 +34,8 @@ fn reachable(pager: &Pager, root: &Option<Child>) -> BTreeSet<u64> {
 }
 
 /// Every entry of the tree, walked with a cursor forwards.
-fn contents(pager: &Pager, root: &Option<Child>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut c = TreeCursor::new(Root::Borrowed(root));
+fn contents(pager: &Pager, root: &Option<Child>, pin: &RootPin) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut c = TreeCursor::new(Root::Borrowed(root, pin));
     let mut out = Vec::new();
     let mut ok = c.first(pager).unwrap();
     while ok {
@@ -53,8 +54,8 @@ fn contents(pager: &Pager, root: &Option<Child>) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
-fn keys_backwards(pager: &Pager, root: &Option<Child>) -> Vec<Vec<u8>> {
-    let mut c = TreeCursor::new(Root::Borrowed(root));
+fn keys_backwards(pager: &Pager, root: &Option<Child>, pin: &RootPin) -> Vec<Vec<u8>> {
+    let mut c = TreeCursor::new(Root::Borrowed(root, pin));
     let mut out = Vec::new();
     let mut ok = c.last(pager).unwrap();
     while ok {
@@ -101,6 +102,9 @@ proptest! {
         let limits = crate::Limits::for_page_size(ps);
         let mut src = Bump(crate::page::slot::RESERVED_PAGES);
         let mut root: Option<Child> = None;
+        // One pin for the whole run: after each flush it names an older
+        // root, which must be noticed, never used.
+        let pin = RootPin::default();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut at_flush: BTreeSet<u64> = BTreeSet::new();
         let mut freed: BTreeSet<u64> = BTreeSet::new();
@@ -143,6 +147,7 @@ proptest! {
                     }
                     at_flush = reachable(&pager, &root);
                     freed.clear();
+                    prop_assert_eq!(contents(&pager, &root, &pin), model.clone().into_iter().collect::<Vec<_>>());
                 }
             }
             let now = reachable(&pager, &root);
@@ -152,17 +157,17 @@ proptest! {
             prop_assert_eq!(&union, &at_flush, "pages lost or invented by copy-on-write");
         }
         let want: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
-        prop_assert_eq!(contents(&pager, &root), want);
+        prop_assert_eq!(contents(&pager, &root, &pin), want);
         let mut back: Vec<Vec<u8>> = model.keys().cloned().collect();
         back.reverse();
-        prop_assert_eq!(keys_backwards(&pager, &root), back);
+        prop_assert_eq!(keys_backwards(&pager, &root, &pin), back);
         for (k, v) in &model {
-            let (leaf, i) = get(&pager, &root, k).unwrap().expect("present");
+            let (leaf, i) = get(&pager, &root, Some(&pin), k).unwrap().expect("present");
             prop_assert_eq!(&*value_in_snapshot(&pager, leaf, i).unwrap(), v.as_slice());
         }
         // Seeks between keys land on the neighbours.
         for probe in [b"k050".to_vec(), b"k1".to_vec(), b"k199xx".to_vec(), b"z".to_vec(), vec![]] {
-            let mut c = TreeCursor::new(Root::Borrowed(&root));
+            let mut c = TreeCursor::new(Root::Borrowed(&root, &pin));
             let ge = model.range(probe.clone()..).next().map(|e| e.0.clone());
             let found = c.seek(&pager, &probe, Seek::Ge).unwrap();
             prop_assert_eq!(found.then(|| c.key().unwrap().to_vec()), ge);
@@ -174,7 +179,7 @@ proptest! {
         if let Some(r) = &root {
             let mut rep = crate::CheckReport::default();
             let cat = crate::catalog::Catalog {
-                default: crate::catalog::BucketRoot { root: Some(r.clone()), len: model.len() as u64 },
+                default: crate::catalog::BucketRoot { root: Some(r.clone()), len: model.len() as u64, pin: Default::default() },
                 named: Default::default(),
             };
             crate::check::check_trees(&pager, &cat, &mut rep).unwrap();
@@ -220,8 +225,12 @@ fn a_delete_leaving_its_leaf_full_enough_touches_only_its_path() {
         };
         assert_eq!(Arc::ptr_eq(n, b), i != 0, "child {i}");
     }
-    assert!(get(&pager, &root, &0u32.to_be_bytes()).unwrap().is_none());
-    assert!(get(&pager, &root, &1u32.to_be_bytes()).unwrap().is_some());
+    assert!(get(&pager, &root, None, &0u32.to_be_bytes())
+        .unwrap()
+        .is_none());
+    assert!(get(&pager, &root, None, &1u32.to_be_bytes())
+        .unwrap()
+        .is_some());
 }
 
 /// Changing a tree shared with a snapshot copies what it changes: the
@@ -242,7 +251,8 @@ fn a_shared_tree_is_copied_not_changed() {
         .unwrap();
     }
     let snapshot = root.clone();
-    let before = contents(&pager, &snapshot);
+    let pin = RootPin::default();
+    let before = contents(&pager, &snapshot, &pin);
     for i in (0..500u32).step_by(3) {
         let mut f = Freed::new();
         insert(
@@ -259,6 +269,6 @@ fn a_shared_tree_is_copied_not_changed() {
         )
         .unwrap();
     }
-    assert_eq!(contents(&pager, &snapshot), before);
-    assert_ne!(contents(&pager, &root), before);
+    assert_eq!(contents(&pager, &snapshot, &pin), before);
+    assert_ne!(contents(&pager, &root, &pin), before);
 }

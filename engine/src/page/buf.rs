@@ -109,28 +109,37 @@ impl Drop for FrameBuf {
     }
 }
 
-/// A node's page bytes (exactly one page).
-pub enum PageBuf {
-    /// Heap memory (nodes built or changed in memory, and pages read when
-    /// the arena had no free frame).
-    Heap(Box<[u8]>),
-    /// A frame of the cache's arena.
-    Frame(FrameBuf),
+/// A node's page bytes (exactly one page): heap memory (nodes built or
+/// changed in memory, and pages read when the arena had no free frame) or a
+/// frame of the cache's arena. Either way it is read through one pointer
+/// and length, so that every access to a node's bytes costs the same.
+pub struct PageBuf {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+    /// The frame the bytes are in; `None` when they are heap memory, which
+    /// this buffer owns as a leaked `Box<[u8]>` of `len` bytes at `ptr`.
+    frame: Option<FrameBuf>,
 }
+
+// SAFETY: a `PageBuf` owns its bytes exclusively (a boxed slice, or a
+// frame under the frame-safety argument above), like a `Box<[u8]>`.
+unsafe impl Send for PageBuf {}
+// SAFETY: as above; `&PageBuf` only gives `&[u8]`.
+unsafe impl Sync for PageBuf {}
 
 impl PageBuf {
     /// A page-sized buffer for reading a page into: a frame of `arena` if
     /// one is free, else heap memory.
     pub fn for_read(arena: Option<&Arc<Arena>>, page_size: usize) -> PageBuf {
         match arena.and_then(Arena::take) {
-            Some(f) => PageBuf::Frame(f),
-            None => PageBuf::Heap(vec![0u8; page_size].into_boxed_slice()),
+            Some(f) => PageBuf::from(f),
+            None => PageBuf::from(vec![0u8; page_size].into_boxed_slice()),
         }
     }
 
     /// Whether the bytes live in the arena.
     pub fn is_frame(&self) -> bool {
-        matches!(self, PageBuf::Frame(_))
+        self.frame.is_some()
     }
 }
 
@@ -138,19 +147,31 @@ impl Deref for PageBuf {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        match self {
-            PageBuf::Heap(b) => b,
-            PageBuf::Frame(f) => f,
-        }
+        // SAFETY: `ptr`/`len` are the bytes this buffer owns (a leaked box
+        // or its frame), alive until `drop`, initialised, and reached only
+        // through this value, which `&self` borrows immutably.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl DerefMut for PageBuf {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
-        match self {
-            PageBuf::Heap(b) => b,
-            PageBuf::Frame(f) => f,
+        // SAFETY: as for `deref`, and `&mut self` makes this the only
+        // borrow of the bytes.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for PageBuf {
+    fn drop(&mut self) {
+        if self.frame.is_none() {
+            let raw = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
+            // SAFETY: without a frame, `ptr`/`len` came from
+            // `Box::into_raw` of a boxed slice of `len` bytes in
+            // `From<Box<[u8]>>`, and are turned back into that box once,
+            // here. (A frame returns to its arena when `frame` drops.)
+            drop(unsafe { Box::from_raw(raw) });
         }
     }
 }
@@ -158,19 +179,31 @@ impl DerefMut for PageBuf {
 impl Clone for PageBuf {
     /// A private copy, on the heap.
     fn clone(&self) -> PageBuf {
-        PageBuf::Heap(Box::from(&**self))
+        PageBuf::from(Box::<[u8]>::from(&**self))
     }
 }
 
 impl From<FrameBuf> for PageBuf {
-    fn from(f: FrameBuf) -> PageBuf {
-        PageBuf::Frame(f)
+    fn from(mut f: FrameBuf) -> PageBuf {
+        let bytes: &mut [u8] = &mut f;
+        let (ptr, len) = (bytes.as_mut_ptr(), bytes.len());
+        PageBuf {
+            ptr: std::ptr::NonNull::new(ptr).expect("a frame is not null"),
+            len,
+            frame: Some(f),
+        }
     }
 }
 
 impl From<Box<[u8]>> for PageBuf {
     fn from(b: Box<[u8]>) -> PageBuf {
-        PageBuf::Heap(b)
+        let len = b.len();
+        let ptr = Box::into_raw(b) as *mut u8;
+        PageBuf {
+            ptr: std::ptr::NonNull::new(ptr).expect("a box is not null"),
+            len,
+            frame: None,
+        }
     }
 }
 

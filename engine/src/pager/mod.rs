@@ -15,6 +15,24 @@ use crate::{Error, Result};
 
 pub use cache::{Cache, PageGuard};
 
+/// A tree's root page, kept by the catalog that refers to it once a reader
+/// has looked it up: every operation on the tree starts there, and a pinned
+/// root needs no cache lookup. Clones share the pin (a write transaction's
+/// copy of the catalog and the snapshot it started from), and it is only
+/// used while it is the page the tree's root reference names, so a root
+/// that changed simply stops using it.
+#[derive(Clone, Default)]
+pub struct RootPin(Arc<std::sync::OnceLock<Arc<Node>>>);
+
+impl std::fmt::Debug for RootPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.get() {
+            Some(n) => write!(f, "RootPin(page {})", n.page()),
+            None => write!(f, "RootPin(empty)"),
+        }
+    }
+}
+
 /// A node being read: an in-memory node borrowed from its parent (or the
 /// tree's root), or a page held by a cache guard.
 pub enum NodeRef<'a> {
@@ -222,6 +240,25 @@ impl Pager {
     /// The root node of a tree.
     pub fn root<'a>(&self, root: &'a Child) -> Result<NodeRef<'a>> {
         self.node(root.as_at())
+    }
+
+    /// The root node of a tree, through its pin (filled on first use).
+    #[inline]
+    pub fn pinned_root<'a>(&self, root: &'a Child, pin: &'a RootPin) -> Result<NodeRef<'a>> {
+        let Child::Disk(r) = root else {
+            return self.root(root);
+        };
+        if let Some(n) = pin.0.get() {
+            if n.is_page(*r) {
+                return Ok(NodeRef::Mem(n));
+            }
+            return Ok(NodeRef::Page(self.load(*r)?));
+        }
+        let _ = pin.0.set(self.load(*r)?.into_arc());
+        match pin.0.get() {
+            Some(n) if n.is_page(*r) => Ok(NodeRef::Mem(n)),
+            _ => Ok(NodeRef::Page(self.load(*r)?)),
+        }
     }
 
     /// The page `at` from the cache, or read, verified and cached.

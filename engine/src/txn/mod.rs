@@ -49,7 +49,7 @@ impl ReadTxn {
     /// The default bucket.
     pub fn default_bucket(&self) -> Bucket<'_> {
         let b = &self.snap.catalog.default;
-        Bucket::new(&self.inner.pager, Root::Borrowed(&b.root), b.len)
+        Bucket::new(&self.inner.pager, Root::Borrowed(&b.root, &b.pin), b.len)
     }
 
     /// The named bucket.
@@ -66,7 +66,7 @@ impl ReadTxn {
             .ok_or_else(|| Error::BucketNotFound(name.to_vec()))?;
         Ok(Bucket::new(
             &self.inner.pager,
-            Root::Borrowed(&b.root),
+            Root::Borrowed(&b.root, &b.pin),
             b.len,
         ))
     }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use crate::btree::{self, Freed, TreeMut};
 use crate::catalog::{BucketRoot, Catalog};
 use crate::page::log_record::{encode_op, op, Op};
+use crate::page::node::Child;
 use crate::page::node::{OldValue, ValueSrc};
 use crate::page::overflow::run_pages;
-use crate::pager::Pager;
+use crate::pager::{Pager, RootPin};
 use crate::{Error, Limits, Result};
 
 /// A transaction's private state.
@@ -132,7 +133,14 @@ impl TxState {
         self.check_key(key)?;
         let mut freed = Vec::new();
         let b = self.bucket_mut(bucket)?;
+        let before = b.root.as_ref().and_then(Child::disk_ref);
         let old = btree::delete(&mut TreeMut::new(pager, &mut freed), &mut b.root, key);
+        // A root that collapsed onto a page it did not name needs a pin of
+        // its own (the old one stays with the snapshots that share it).
+        let after = b.root.as_ref().and_then(Child::disk_ref);
+        if after.is_some() && after != before {
+            b.pin = RootPin::default();
+        }
         if matches!(old, Ok(Some(_))) {
             b.len -= 1;
         }

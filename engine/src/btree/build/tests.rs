@@ -94,6 +94,6 @@ fn separators_are_truncated_and_still_route_every_key() {
     let pager = crate::pager::Pager::in_memory(1024);
     let root = Some(root);
     for (k, _) in &entries {
-        assert!(crate::btree::get(&pager, &root, k).unwrap().is_some());
+        assert!(crate::btree::get(&pager, &root, None, k).unwrap().is_some());
     }
 }

@@ -51,6 +51,14 @@ impl Child {
         }
     }
 
+    /// Its reference, if it is on disk.
+    pub fn disk_ref(&self) -> Option<PageRef> {
+        match self {
+            Child::Disk(r) => Some(*r),
+            Child::Mem(_) => None,
+        }
+    }
+
     /// The page it is on, if it is on disk.
     pub fn disk_page(&self) -> Option<u64> {
         match self {
