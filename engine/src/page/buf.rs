@@ -28,9 +28,16 @@ use crate::sync::Mutex;
 pub struct Arena {
     region: Region,
     page_size: usize,
-    /// Frames not lent out (the most recently returned on top, so that a
-    /// small working set keeps reusing the same memory).
-    free: Mutex<Vec<u32>>,
+    frames: u32,
+    free: Mutex<FreeFrames>,
+}
+
+/// The frames not lent out: those returned (most recent on top, so that a
+/// small working set keeps reusing the same memory) and those never lent
+/// (`next..frames`), so that creating an arena costs nothing per frame.
+struct FreeFrames {
+    returned: Vec<u32>,
+    next: u32,
 }
 
 impl Arena {
@@ -45,14 +52,28 @@ impl Arena {
         Some(Arc::new(Arena {
             region,
             page_size,
-            free: Mutex::new((0..frames).rev().collect()),
+            frames,
+            free: Mutex::new(FreeFrames {
+                returned: Vec::new(),
+                next: 0,
+            }),
         }))
     }
 
     /// A free frame, if there is one. Its bytes are whatever the frame
     /// held last: the caller overwrites the whole frame before reading it.
     pub fn take(self: &Arc<Arena>) -> Option<FrameBuf> {
-        let idx = self.free.lock().pop()?;
+        let idx = {
+            let mut f = self.free.lock();
+            match f.returned.pop() {
+                Some(idx) => idx,
+                None if f.next < self.frames => {
+                    f.next += 1;
+                    f.next - 1
+                }
+                None => return None,
+            }
+        };
         Some(FrameBuf {
             arena: self.clone(),
             idx,
@@ -61,7 +82,8 @@ impl Arena {
 
     /// Frames not lent out.
     pub fn free_frames(&self) -> usize {
-        self.free.lock().len()
+        let f = self.free.lock();
+        f.returned.len() + (self.frames - f.next) as usize
     }
 }
 
@@ -75,9 +97,9 @@ impl FrameBuf {
     fn start(&self) -> *mut u8 {
         let offset = self.idx as usize * self.arena.page_size;
         debug_assert!(offset + self.arena.page_size <= self.arena.region.len());
-        // SAFETY: `idx` is below the arena's frame count (it came from the
-        // free list, which only ever holds `0..frames`), so the frame
-        // `[offset, offset + page_size)` lies inside the region.
+        // SAFETY: `idx` is below the arena's frame count (`take` hands out
+        // returned indices or ones below `frames`, nothing else), so the
+        // frame `[offset, offset + page_size)` lies inside the region.
         unsafe { self.arena.region.start().as_ptr().add(offset) }
     }
 }
@@ -105,7 +127,7 @@ impl DerefMut for FrameBuf {
 
 impl Drop for FrameBuf {
     fn drop(&mut self) {
-        self.arena.free.lock().push(self.idx);
+        self.arena.free.lock().returned.push(self.idx);
     }
 }
 

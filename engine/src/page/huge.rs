@@ -238,7 +238,11 @@ mod tests {
     #[test]
     fn a_region_is_zeroed_aligned_and_writable() {
         // (Under Miri, which interprets every byte access, a shorter one.)
-        let long = if cfg!(miri) { 3 * 4096 + 3 } else { HUGE_PAGE + 3 };
+        let long = if cfg!(miri) {
+            3 * 4096 + 3
+        } else {
+            HUGE_PAGE + 3
+        };
         for len in [1, 4096, long] {
             let r = Region::zeroed(len);
             assert!(r.len() >= len);

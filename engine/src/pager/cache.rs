@@ -147,10 +147,56 @@ struct Counter {
     misses: AtomicU64,
 }
 
+/// Sets in one chunk of the table: one huge page's worth.
+const CHUNK_SETS: usize = huge::HUGE_PAGE / std::mem::size_of::<Set>();
+
+/// The table of sets, on huge pages (page/huge.rs), built one chunk at a
+/// time on the first insert into it: opening a database with a large cache
+/// costs nothing per frame, and a small database touches little of it.
+struct Table {
+    len: usize,
+    chunks: Box<[std::sync::OnceLock<huge::Slice<Set>>]>,
+}
+
+fn empty_set() -> Set {
+    Set {
+        keys: Default::default(),
+        bytes_at: Default::default(),
+        nodes: std::array::from_fn(|_| ArcCell::empty()),
+        hand: AtomicUsize::new(0),
+    }
+}
+
+impl Table {
+    fn new(len: usize) -> Table {
+        Table {
+            len,
+            chunks: (0..len.div_ceil(CHUNK_SETS))
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        }
+    }
+
+    /// Set `i`, if its chunk has been built (an unbuilt chunk holds no
+    /// page).
+    #[inline]
+    fn get(&self, i: usize) -> Option<&Set> {
+        self.chunks[i / CHUNK_SETS]
+            .get()
+            .map(|c| &c[i % CHUNK_SETS])
+    }
+
+    /// Set `i`, building its chunk first if needed.
+    fn get_or_build(&self, i: usize) -> &Set {
+        let chunk = i / CHUNK_SETS;
+        let sets = CHUNK_SETS.min(self.len - chunk * CHUNK_SETS);
+        &self.chunks[chunk].get_or_init(|| huge::Slice::new(sets, |_| empty_set()))[i % CHUNK_SETS]
+    }
+}
+
 /// The page cache.
 pub struct Cache {
-    /// The table, on huge pages (page/huge.rs).
-    sets: huge::Slice<Set>,
+    sets: Table,
     /// Memory for the cached pages themselves: one frame per cache frame,
     /// on huge pages; pages are read straight into it.
     arena: Option<Arc<Arena>>,
@@ -205,12 +251,7 @@ impl Cache {
         let ways = frames.min(WAYS);
         let sets = frames.checked_div(ways).unwrap_or(0);
         Cache {
-            sets: huge::Slice::new(sets, |_| Set {
-                keys: Default::default(),
-                nodes: std::array::from_fn(|_| ArcCell::empty()),
-                bytes_at: Default::default(),
-                hand: AtomicUsize::new(0),
-            }),
+            sets: Table::new(sets),
             arena: Arena::new(sets * ways, page_size),
             ways,
             frame_bytes: frame_bytes(page_size),
@@ -230,12 +271,12 @@ impl Cache {
 
     /// Frames in the table.
     pub fn frames(&self) -> usize {
-        self.sets.len() * self.ways
+        self.sets.len * self.ways
     }
 
     fn set_of(&self, page: u64) -> usize {
         let h = page.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        ((h as u128 * self.sets.len() as u128) >> 64) as usize
+        ((h as u128 * self.sets.len as u128) >> 64) as usize
     }
 
     fn stripe_of(&self, set: usize) -> &Mutex<Stripe> {
@@ -245,10 +286,10 @@ impl Cache {
     /// The cached page `at`, if it is in the table.
     #[inline]
     fn probe(&self, at: PageRef) -> Option<PageGuard> {
-        if self.sets.is_empty() {
+        if self.sets.len == 0 {
             return None;
         }
-        let set = &self.sets[self.set_of(at.page)];
+        let set = self.sets.get(self.set_of(at.page))?;
         prefetch::line(&set.nodes as *const _ as usize);
         for w in 0..self.ways {
             if set.keys[w].load(Relaxed) == at.page {
@@ -295,7 +336,7 @@ impl Cache {
         load: impl FnOnce() -> Result<Node>,
         may_wait: bool,
     ) -> Result<PageGuard> {
-        if self.sets.is_empty() {
+        if self.sets.len == 0 {
             return Ok(PageGuard::owned(Arc::new(load()?)));
         }
         let set = self.set_of(at.page);
@@ -353,7 +394,7 @@ impl Cache {
 
     /// Caches a page that was just written (it is its own verified image).
     pub fn insert(&self, node: Arc<Node>) {
-        if self.sets.is_empty() {
+        if self.sets.len == 0 {
             return;
         }
         // Into the cache's own memory if a frame is free.
@@ -381,7 +422,7 @@ impl Cache {
             page >= crate::page::slot::RESERVED_PAGES,
             "only verified pages are cached"
         );
-        let s = &self.sets[set];
+        let s = self.sets.get_or_build(set);
         let bytes_at = node.bytes().as_ptr() as usize;
         for w in 0..self.ways {
             if s.keys[w].load(Relaxed) == page {
