@@ -367,6 +367,7 @@ pub(crate) fn value_in_snapshot<'tx>(
 ) -> Result<ValueRef<'tx>> {
     let page = match node {
         NodeRef::Mem(n) => Page::Ref(n),
+        NodeRef::Pinned(p) => Page::Ref(p.node()),
         NodeRef::Page(g) => Page::Arc(g.into_arc()),
     };
     Ok(ValueRef(page.into_value(pager, i)?))

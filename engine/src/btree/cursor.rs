@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use crate::page::node::{Child, ChildAt, Node};
 use crate::page::PageRef;
-use crate::pager::{NodeRef, PageGuard, Pager, RootPin};
+use crate::pager::{NodeRef, PageGuard, Pager, Pinned, RootPin};
 use crate::Result;
 
 /// The tree a cursor walks.
@@ -49,6 +49,7 @@ pub enum Held<'t> {
 /// A node being looked at during a move.
 enum View<'t> {
     Ref(&'t Node),
+    Pinned(&'t Pinned),
     Arc(Arc<Node>),
     Page(PageRef, PageGuard),
 }
@@ -57,6 +58,7 @@ impl<'t> View<'t> {
     fn node(&self) -> &Node {
         match self {
             View::Ref(n) => n,
+            View::Pinned(p) => p.node(),
             View::Arc(n) => n,
             View::Page(_, g) => g,
         }
@@ -66,13 +68,26 @@ impl<'t> View<'t> {
     fn hold(self, leaf: bool) -> Held<'t> {
         match self {
             View::Ref(n) => Held::Ref(n),
+            View::Pinned(p) => Held::Ref(p.node()),
             View::Arc(n) => Held::Arc(n),
             View::Page(_, g) if leaf => Held::Arc(g.into_arc()),
             View::Page(r, _) => Held::Disk(r),
         }
     }
 
-    fn child(&self, pager: &Pager, i: usize) -> Result<View<'t>> {
+    /// Child `i` of this node, which is at `depth` below the root.
+    fn child(&self, pager: &Pager, i: usize, depth: usize) -> Result<View<'t>> {
+        if let View::Pinned(p) = self {
+            let p: &'t Pinned = p;
+            return Ok(match pager.child_of(&NodeRef::Pinned(p), i, depth)? {
+                NodeRef::Pinned(kid) => View::Pinned(kid),
+                NodeRef::Mem(n) => View::Ref(n),
+                NodeRef::Page(g) => match p.node().child(i) {
+                    ChildAt::Disk(r) => View::Page(r, g),
+                    ChildAt::Mem(_) => unreachable!("a pinned page has no in-memory child"),
+                },
+            });
+        }
         let at = match self {
             View::Ref(n) => {
                 let n: &'t Node = n;
@@ -82,6 +97,7 @@ impl<'t> View<'t> {
                 ChildAt::Mem(c) => return Ok(View::Arc(c.clone())),
                 ChildAt::Disk(r) => ChildAt::Disk(r),
             },
+            View::Pinned(_) => unreachable!("handled above"),
             View::Page(_, g) => match g.child(i) {
                 ChildAt::Disk(r) => ChildAt::Disk(r),
                 ChildAt::Mem(_) => unreachable!("a verified page has no in-memory child"),
@@ -155,6 +171,7 @@ impl<'t> TreeCursor<'t> {
                     None => None,
                     Some(root) => match pager.pinned_root(root, pin)? {
                         NodeRef::Mem(n) => Some(View::Ref(n)),
+                        NodeRef::Pinned(p) => Some(View::Pinned(p)),
                         NodeRef::Page(g) => Some(View::Page(
                             root.disk_ref().expect("a page root is on disk"),
                             g,
@@ -229,7 +246,7 @@ impl<'t> TreeCursor<'t> {
                 self.path.push((v.hold(true), i));
                 return Ok(());
             }
-            let next = v.child(pager, i)?;
+            let next = v.child(pager, i, self.path.len())?;
             self.path.push((v.hold(false), i));
             v = next;
         }
@@ -395,7 +412,7 @@ impl<'t> TreeCursor<'t> {
             let Some(j) = next else {
                 continue;
             };
-            let child = v.child(pager, j)?;
+            let child = v.child(pager, j, self.path.len())?;
             self.path.push((held, j));
             return self.descend_edge(pager, child, !forward);
         }

@@ -122,12 +122,11 @@ pub fn get<'a>(
         Some(pin) => pager.pinned_root(root, pin)?,
         None => pager.root(root)?,
     };
-    for _ in 0..pager.max_depth() {
+    for depth in 0..pager.max_depth() {
         if node.is_leaf() {
             return Ok(node.search(key).ok().map(|i| (node, i)));
         }
-        let next = node.child(node.child_index(key));
-        node = pager.node(next)?;
+        node = pager.child_of(&node, node.child_index(key), depth)?;
     }
     Err(pager.too_deep(root.disk_page().unwrap_or(0)))
 }

@@ -272,3 +272,60 @@ fn a_shared_tree_is_copied_not_changed() {
     assert_eq!(contents(&pager, &snapshot, &pin), before);
     assert_ne!(contents(&pager, &root, &pin), before);
 }
+
+/// Walks pin the upper branches of a tree, never a leaf and never more
+/// than the budget (a 32nd of the cache's frames, at least 16), and give
+/// the pins back when the tree's pin goes; answers are the same with and
+/// without pins.
+#[test]
+fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
+    let ps = 1024;
+    for n in [2_000u64, 200_000] {
+        let pager = Pager::in_memory(ps);
+        let keys: Vec<[u8; 8]> = (0..n).map(|i| (i * 7919).to_be_bytes()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        let root = build::build_sorted(
+            sorted.iter().map(|k| (&k[..], ValueSrc::Inline(&k[..]))),
+            ps,
+            1.0,
+        );
+        let mut src = Bump(crate::page::slot::RESERVED_PAGES);
+        let root = Some(Child::Disk(
+            flush::flush(&pager, &mut src, 1, root.as_ref().unwrap()).unwrap(),
+        ));
+        // Branches below the root (the pages that may be pinned).
+        let mut branches = 0;
+        for_each_page(&pager, &root, &mut |p, _| {
+            if p != root.as_ref().unwrap().disk_page().unwrap() {
+                let bytes = pager.read_pages(p, 1).unwrap();
+                branches += !crate::page::node::layout::is_leaf(&bytes) as usize;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let pin = RootPin::default();
+        for k in keys.iter().step_by(3) {
+            let with = get(&pager, &root, Some(&pin), k)
+                .unwrap()
+                .map(|(n, i)| n.key(i).to_vec());
+            let without = get(&pager, &root, None, k)
+                .unwrap()
+                .map(|(n, i)| n.key(i).to_vec());
+            assert_eq!(with, Some(k.to_vec()));
+            assert_eq!(with, without);
+        }
+        let (pinned, max) = (pager.pins().pinned(), pager.pins().max());
+        assert_eq!(max, (pager.cache().frames() / 32).max(16));
+        // Every branch is visited, so all of them are pinned up to the cap.
+        assert_eq!(
+            pinned,
+            branches.min(max),
+            "{n} keys: {branches} branches, cap {max}"
+        );
+        // A cursor walk through the pins sees every key in order.
+        assert_eq!(contents(&pager, &root, &pin).len(), keys.len());
+        drop(pin);
+        assert_eq!(pager.pins().pinned(), 0, "the pins went with the root pin");
+    }
+}

@@ -2,6 +2,7 @@
 //! verification of everything read, and the page cache.
 
 pub mod cache;
+pub mod pin;
 
 use std::io;
 use std::ops::Deref;
@@ -14,30 +15,15 @@ use crate::vfs::VfsFile;
 use crate::{Error, Result};
 
 pub use cache::{Cache, PageGuard};
-
-/// A tree's root page, kept by the catalog that refers to it once a reader
-/// has looked it up: every operation on the tree starts there, and a pinned
-/// root needs no cache lookup. Clones share the pin (a write transaction's
-/// copy of the catalog and the snapshot it started from), and it is only
-/// used while it is the page the tree's root reference names, so a root
-/// that changed simply stops using it.
-#[derive(Clone, Default)]
-pub struct RootPin(Arc<std::sync::OnceLock<Arc<Node>>>);
-
-impl std::fmt::Debug for RootPin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.get() {
-            Some(n) => write!(f, "RootPin(page {})", n.page()),
-            None => write!(f, "RootPin(empty)"),
-        }
-    }
-}
+pub use pin::{PinBudget, Pinned, RootPin};
 
 /// A node being read: an in-memory node borrowed from its parent (or the
 /// tree's root), or a page held by a cache guard.
 pub enum NodeRef<'a> {
     /// An in-memory node.
     Mem(&'a Arc<Node>),
+    /// A verified page pinned by its tree (see [`pin`]).
+    Pinned(&'a Pinned),
     /// A verified page.
     Page(PageGuard),
 }
@@ -48,6 +34,7 @@ impl Deref for NodeRef<'_> {
     fn deref(&self) -> &Node {
         match self {
             NodeRef::Mem(n) => n,
+            NodeRef::Pinned(p) => p.node(),
             NodeRef::Page(g) => g,
         }
     }
@@ -64,6 +51,10 @@ impl<'a> NodeRef<'a> {
                 let n: &'a Arc<Node> = n;
                 n.child(i)
             }
+            NodeRef::Pinned(p) => {
+                let n: &'a Arc<Node> = p.node();
+                n.child(i)
+            }
             NodeRef::Page(g) => match g.child(i) {
                 ChildAt::Disk(r) => ChildAt::Disk(r),
                 ChildAt::Mem(_) => unreachable!("a verified page has no in-memory child"),
@@ -75,7 +66,18 @@ impl<'a> NodeRef<'a> {
     pub fn into_arc(self) -> Arc<Node> {
         match self {
             NodeRef::Mem(n) => n.clone(),
+            NodeRef::Pinned(p) => p.node().clone(),
             NodeRef::Page(g) => g.into_arc(),
+        }
+    }
+
+    /// The node, borrowed for `'a`, if it outlives this reference (an
+    /// in-memory or pinned node).
+    pub fn lasting(&self) -> Option<&'a Arc<Node>> {
+        match self {
+            NodeRef::Mem(n) => Some(n),
+            NodeRef::Pinned(p) => Some(p.node()),
+            NodeRef::Page(_) => None,
         }
     }
 }
@@ -85,6 +87,8 @@ pub struct Pager {
     file: Arc<dyn VfsFile>,
     page_size: usize,
     cache: Cache,
+    /// Pages the trees' pins may hold.
+    pins: Arc<PinBudget>,
     /// Deepest a valid tree in this file can be: every branch has at least
     /// two children, so a tree of depth `d` has at least `2^(d-1)` pages.
     max_depth: std::sync::atomic::AtomicU32,
@@ -109,10 +113,12 @@ fn read_error(page: u64, e: io::Error) -> Error {
 impl Pager {
     /// A pager over `file` with a cache of `cache_bytes`.
     pub fn new(file: Arc<dyn VfsFile>, page_size: usize, cache_bytes: usize) -> Pager {
+        let cache = Cache::new(cache_bytes, page_size);
         Pager {
             file,
             page_size,
-            cache: Cache::new(cache_bytes, page_size),
+            pins: PinBudget::new((cache.frames() / 32).max(16)),
+            cache,
             max_depth: std::sync::atomic::AtomicU32::new(64),
         }
     }
@@ -149,6 +155,11 @@ impl Pager {
     /// The page size.
     pub fn page_size(&self) -> usize {
         self.page_size
+    }
+
+    /// The budget of pinned pages (for statistics and tests).
+    pub fn pins(&self) -> &PinBudget {
+        &self.pins
     }
 
     /// The cache (for statistics).
@@ -240,25 +251,6 @@ impl Pager {
     /// The root node of a tree.
     pub fn root<'a>(&self, root: &'a Child) -> Result<NodeRef<'a>> {
         self.node(root.as_at())
-    }
-
-    /// The root node of a tree, through its pin (filled on first use).
-    #[inline]
-    pub fn pinned_root<'a>(&self, root: &'a Child, pin: &'a RootPin) -> Result<NodeRef<'a>> {
-        let Child::Disk(r) = root else {
-            return self.root(root);
-        };
-        if let Some(n) = pin.0.get() {
-            if n.is_page(*r) {
-                return Ok(NodeRef::Mem(n));
-            }
-            return Ok(NodeRef::Page(self.load(*r)?));
-        }
-        let _ = pin.0.set(self.load(*r)?.into_arc());
-        match pin.0.get() {
-            Some(n) if n.is_page(*r) => Ok(NodeRef::Mem(n)),
-            _ => Ok(NodeRef::Page(self.load(*r)?)),
-        }
     }
 
     /// The page `at` from the cache, or read, verified and cached.
