@@ -94,6 +94,7 @@ fn a_get_that_hits_the_cache_allocates_nothing() {
     // Warm the cache (and this thread's one-time state).
     get_all(&db);
     let tx = db.begin_read().unwrap();
+    let before = db.stats();
     let n = allocations(|| {
         for (i, k) in keys.iter().enumerate() {
             let v = tx.get(k).unwrap().expect("present");
@@ -103,9 +104,15 @@ fn a_get_that_hits_the_cache_allocates_nothing() {
         }
     });
     assert_eq!(n, 0, "{n} allocations in {KEYS} gets from the cache");
-    let (hits, misses) = (db.stats().cache_hits, db.stats().cache_misses);
+    // The root and upper branches are pinned; every get still looks its
+    // leaf up in the page cache, and finds it there.
+    let after = db.stats();
+    let (hits, misses) = (
+        after.cache_hits - before.cache_hits,
+        after.cache_misses - before.cache_misses,
+    );
     assert!(
-        hits > 3 * KEYS,
+        hits >= KEYS && misses == 0,
         "the gets went through the cache: {hits} hits, {misses} misses"
     );
 }
