@@ -275,10 +275,13 @@ fn run_commit(db: &Db, ops: &[Op]) -> vellum::Result<()> {
 fn dump(db: &Db) -> vellum::Result<Buckets> {
     let tx = db.begin_read()?;
     let mut out = Buckets::new();
-    out.insert(Vec::new(), tx.iter().collect::<vellum::Result<Map>>()?);
+    out.insert(
+        Vec::new(),
+        tx.iter().owned().collect::<vellum::Result<Map>>()?,
+    );
     for name in tx.bucket_names() {
         let b = tx.bucket(&name)?;
-        out.insert(name, b.iter().collect::<vellum::Result<Map>>()?);
+        out.insert(name, b.iter().owned().collect::<vellum::Result<Map>>()?);
     }
     Ok(out)
 }
@@ -769,7 +772,7 @@ fn commit_error_after_log_append_loses_no_later_commit() {
     drop(db);
     let db = open(&path).unwrap();
     let got = db
-        .view(|tx| tx.iter().collect::<vellum::Result<Map>>())
+        .view(|tx| tx.iter().owned().collect::<vellum::Result<Map>>())
         .unwrap();
     let keys: Vec<_> = got
         .keys()
