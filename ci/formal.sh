@@ -5,4 +5,4 @@ echo "== failpoints (engine built with the failpoints feature)"
 cargo test -p vellum --features failpoints --test failpoints
 echo "== loom (its own target dir: --cfg loom rebuilds every crate)"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
-    cargo test -p vellum --test loom --test loom_cache --release
+    cargo test -p vellum --test loom --test loom_cache --test loom_pins --release

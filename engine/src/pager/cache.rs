@@ -35,6 +35,7 @@ use crate::page::node::Node;
 use crate::page::PageRef;
 use crate::sync::{
     guard_into_inner, guard_of, ArcCell, ArcCellGuard, AtomicU64, AtomicUsize, Condvar, Mutex,
+    OnceCell,
 };
 use crate::Result;
 
@@ -155,7 +156,7 @@ const CHUNK_SETS: usize = huge::HUGE_PAGE / std::mem::size_of::<Set>();
 /// costs nothing per frame, and a small database touches little of it.
 struct Table {
     len: usize,
-    chunks: Box<[std::sync::OnceLock<huge::Slice<Set>>]>,
+    chunks: Box<[OnceCell<huge::Slice<Set>>]>,
 }
 
 fn empty_set() -> Set {
@@ -172,7 +173,7 @@ impl Table {
         Table {
             len,
             chunks: (0..len.div_ceil(CHUNK_SETS))
-                .map(|_| std::sync::OnceLock::new())
+                .map(|_| OnceCell::new())
                 .collect(),
         }
     }

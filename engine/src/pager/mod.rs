@@ -123,6 +123,14 @@ impl Pager {
         }
     }
 
+    /// The same pager with a pin budget of `max` pages instead of the
+    /// default (a 32nd of the cache's frames, at least 16): the loom model
+    /// of pins runs out of budget with a small tree.
+    pub fn with_pin_budget(mut self, max: usize) -> Pager {
+        self.pins = PinBudget::new(max);
+        self
+    }
+
     /// A pager over a fresh in-memory file (unit tests).
     #[cfg(test)]
     pub(crate) fn in_memory(page_size: usize) -> Pager {

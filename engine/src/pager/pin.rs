@@ -4,7 +4,7 @@
 //! branches just below it are the same few pages for every reader. A pin
 //! keeps such a page at hand where the walk finds it (in the catalog of the
 //! snapshot, and in the pin of its parent), so that those levels need no
-//! cache lookup: the walk reads a `OnceLock` (a load, no write) instead of a
+//! cache lookup: the walk reads a `OnceCell` (a load, no write) instead of a
 //! set, a frame and a node header.
 //!
 //! - The root's pin is shared by the catalogs that refer to the same root
@@ -18,8 +18,10 @@
 //!   same `Arc`), so the budget bounds the memory they can hold beyond the
 //!   cache. Pins go when the catalogs holding them go.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use crate::sync::{AtomicUsize, OnceCell};
 
 use super::{NodeRef, Pager};
 use crate::page::node::{Child, ChildAt, Node};
@@ -67,7 +69,7 @@ pub struct Pinned {
     node: Arc<Node>,
     /// One slot per child for branches above [`MAX_PIN_DEPTH`]; empty
     /// otherwise.
-    kids: Box<[OnceLock<Pinned>]>,
+    kids: Box<[OnceCell<Pinned>]>,
     /// Given back when the pin goes (`None`: the root's pin, which is not
     /// counted: one per bucket whose tree a reader walked).
     budget: Option<Arc<PinBudget>>,
@@ -78,7 +80,7 @@ impl Pinned {
         let kids = if node.is_leaf() || depth >= MAX_PIN_DEPTH {
             Box::default()
         } else {
-            (0..node.len()).map(|_| OnceLock::new()).collect()
+            (0..node.len()).map(|_| OnceCell::new()).collect()
         };
         Pinned { node, kids, budget }
     }
@@ -100,7 +102,7 @@ impl Drop for Pinned {
 /// A tree's root page, pinned by the catalog that refers to it once a
 /// reader has looked it up. Clones share the pin.
 #[derive(Clone, Default)]
-pub struct RootPin(Arc<OnceLock<Pinned>>);
+pub struct RootPin(Arc<OnceCell<Pinned>>);
 
 impl std::fmt::Debug for RootPin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

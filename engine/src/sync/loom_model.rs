@@ -86,3 +86,72 @@ pub fn guard_of<T>(v: std::sync::Arc<T>) -> ArcCellGuard<T> {
 pub fn guard_into_inner<T>(g: ArcCellGuard<T>) -> Option<std::sync::Arc<T>> {
     g.0
 }
+
+/// The loom model of `std`'s `OnceLock`: a loom atomic pointer, so loom
+/// sees the happens-before edge from the value's construction to every
+/// reader (racing initialisers each build a value; the loser drops its
+/// own).
+pub struct OnceCell<T>(loom::sync::atomic::AtomicPtr<T>);
+
+impl<T> Default for OnceCell<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> OnceCell<T> {
+    /// An empty cell.
+    pub fn new() -> Self {
+        OnceCell(loom::sync::atomic::AtomicPtr::new(std::ptr::null_mut()))
+    }
+    /// The value, if set.
+    pub fn get(&self) -> Option<&T> {
+        let p = self.0.load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: a non-null pointer came from `Box::into_raw` below and
+        // is freed only in `drop`, which `&self` excludes.
+        unsafe { p.as_ref() }
+    }
+    /// Sets the value if the cell was empty; otherwise gives `v` back.
+    pub fn set(&self, v: T) -> Result<(), T> {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        let mine = Box::into_raw(Box::new(v));
+        match self
+            .0
+            .compare_exchange(std::ptr::null_mut(), mine, AcqRel, Acquire)
+        {
+            Ok(_) => Ok(()),
+            // SAFETY: `mine` was never shared.
+            Err(_) => Err(*unsafe { Box::from_raw(mine) }),
+        }
+    }
+    /// The value, set by `init` if the cell was empty.
+    pub fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
+        if let Some(v) = self.get() {
+            return v;
+        }
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        let mine = Box::into_raw(Box::new(init()));
+        match self
+            .0
+            .compare_exchange(std::ptr::null_mut(), mine, AcqRel, Acquire)
+        {
+            // SAFETY: as in `get`; `mine` is now owned by the cell.
+            Ok(_) => unsafe { &*mine },
+            Err(theirs) => {
+                // SAFETY: `mine` was never shared; `theirs` as in `get`.
+                drop(unsafe { Box::from_raw(mine) });
+                unsafe { &*theirs }
+            }
+        }
+    }
+}
+
+impl<T> Drop for OnceCell<T> {
+    fn drop(&mut self) {
+        let p = self.0.with_mut(|p| *p);
+        if !p.is_null() {
+            // SAFETY: the cell owns the value and no reader outlives `self`.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}

@@ -78,3 +78,6 @@ pub fn guard_of<T>(v: std::sync::Arc<T>) -> ArcCellGuard<T> {
 pub fn guard_into_inner<T>(g: ArcCellGuard<T>) -> Option<std::sync::Arc<T>> {
     arc_swap::Guard::into_inner(g)
 }
+
+/// A cell written once, then read without a lock (`std`'s `OnceLock`).
+pub type OnceCell<T> = std::sync::OnceLock<T>;
