@@ -169,10 +169,13 @@ pub struct Limits {
 impl Limits {
     /// The limits for a page size.
     pub fn for_page_size(page_size: usize) -> Limits {
-        let refs_per_index = ((page_size - crate::page::HEADER_LEN) / 16) as u64;
-        let bits_per_bitmap = ((page_size - crate::page::HEADER_LEN) * 8) as u64;
+        // Saturating: a buffer too small to be a page (a decoder given
+        // arbitrary bytes) gets zero limits, never an overflow.
+        let body = page_size.saturating_sub(crate::page::HEADER_LEN);
+        let refs_per_index = (body / 16) as u64;
+        let bits_per_bitmap = (body * 8) as u64;
         Limits {
-            max_key_len: (page_size - 40) / 4 - 16,
+            max_key_len: (page_size.saturating_sub(40) / 4).saturating_sub(16),
             max_value_len: 1 << 30,
             max_inline_value_len: page_size / 4,
             max_file_pages: crate::page::slot::MAX_INDEX_REFS as u64
