@@ -264,7 +264,12 @@ impl Db {
         };
         // Replay the log tail onto the in-memory trees.
         let mut state = crate::txn::state::TxState::new(catalog.clone(), limits, 0);
-        let (log, last_txn) = crate::log::replay(&pager, log, slot.last_txn, &mut |_, ops| {
+        let damaged = if opts.truncate_damaged_log {
+            crate::log::Damaged::Truncate
+        } else {
+            crate::log::Damaged::Fail
+        };
+        let replay = crate::log::replay(&pager, log, slot.last_txn, damaged, &mut |_, ops| {
             crate::failpoint::hit("recovery::replay_record")?;
             for op in ops {
                 state.apply(&pager, op).map_err(|e| match e {
@@ -275,6 +280,7 @@ impl Db {
             }
             Ok(())
         })?;
+        let (log, last_txn) = (replay.log, replay.last_txn);
         let replayed = last_txn - slot.last_txn;
         let opts_read_only = opts.read_only;
         let catalog = Arc::new(state.catalog);
@@ -312,8 +318,10 @@ impl Db {
             pager,
             opts,
         });
-        if replayed > 0 && !inner.opts.read_only {
-            // FORMAT.md §4 step 5: bound the next recovery.
+        if (replayed > 0 || replay.cut_at.is_some()) && !inner.opts.read_only {
+            // FORMAT.md §4 step 5: bound the next recovery (and, after a
+            // damaged record was cut, make the shorter history the durable
+            // one, so the next open does not meet the damage again).
             crate::failpoint::hit("recovery::before_checkpoint")?;
             let mut core = inner.core.lock();
             // The replayed records may exist only in the operating system's

@@ -30,15 +30,17 @@ impl LogState {
         self.tail + self.record_pages(payload_len, page_size) <= self.pages
     }
 
-    /// Writes the record of transaction `txn` at the tail. On success the
-    /// tail and link advance; on error nothing changes.
-    pub fn append(&mut self, pager: &Pager, txn: u64, payload: &[u8]) -> Result<()> {
+    /// Writes the record of transaction `txn` at the tail, with `durable`
+    /// the highest transaction known durable (FORMAT.md §2.1). On success
+    /// the tail and link advance; on error nothing changes.
+    pub fn append(&mut self, pager: &Pager, txn: u64, durable: u64, payload: &[u8]) -> Result<()> {
         let ps = pager.page_size();
         assert!(
             self.fits(payload.len(), ps),
             "caller checks that the record fits"
         );
-        let (rec, link) = log_record::encode_record(self.epoch, txn, self.link, payload);
+        assert!(durable < txn, "a record cannot vouch for itself");
+        let (rec, link) = log_record::encode_record(self.epoch, txn, self.link, durable, payload);
         pager.write_at((self.start + self.tail) * ps as u64, &rec)?;
         self.tail += self.record_pages(payload.len(), ps);
         self.link = link;
@@ -56,66 +58,175 @@ impl LogState {
     }
 }
 
+/// What recovery does with a log record that is damaged although a later
+/// record shows it was durable (FORMAT.md §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Damaged {
+    /// Fail the open with `Error::Corruption` naming the record.
+    Fail,
+    /// End the log before it, as if it were torn (the user accepts the
+    /// loss of that commit and every later one).
+    Truncate,
+}
+
+/// Why the accepted records ended at a position of the extent.
+enum End {
+    /// The position holds what an unwritten tail holds: zeros, or a record
+    /// of an older epoch (the extent was reused), or the extent is full.
+    Clean,
+    /// The position holds something else: a torn write, or damage.
+    Suspect,
+}
+
+/// What [`replay`] found.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The log state after the last accepted record.
+    pub log: LogState,
+    /// The last transaction replayed (the slot's when none was).
+    pub last_txn: u64,
+    /// With [`Damaged::Truncate`]: the transaction id of a damaged record
+    /// that a later record vouched for, where the log was cut.
+    pub cut_at: Option<u64>,
+}
+
 /// Reads the records accepted by FORMAT.md §2.3, calling `apply` for each
-/// with its transaction id and operations. Returns the log state after the
-/// last accepted record. Read errors end the log like a torn record would,
-/// except I/O errors, which are returned.
+/// with its transaction id and operations. A record that ends the log
+/// although a later record vouches for it is `Error::Corruption` (or, with
+/// [`Damaged::Truncate`], the end of the log); I/O errors are returned.
 pub fn replay(
     pager: &Pager,
     mut log: LogState,
     last_txn: u64,
+    damaged: Damaged,
     apply: &mut dyn FnMut(u64, Vec<Op>) -> Result<()>,
-) -> Result<(LogState, u64)> {
-    let ps = pager.page_size();
+) -> Result<Replayed> {
     let mut txn = last_txn;
-    while log.tail < log.pages {
-        let page = log.start + log.tail;
-        let Some(first) = read_or_end(pager, page, 1)? else {
-            break;
-        };
-        let Some((h, link)) = RecordHeader::decode(&first) else {
-            break;
-        };
-        if h.epoch > log.epoch {
-            // Records of epoch k+1 are written only after slot k+1 is
-            // durable (FORMAT.md §3 C5), so that slot existed and is now
-            // damaged: rolling back to slot k would lose commits silently.
-            return Err(crate::Error::corrupt(
-                page,
-                format!(
-                    "log holds records of checkpoint {} but the newest valid slot is {}",
-                    h.epoch, log.epoch
-                ),
-            ));
-        }
-        if h.epoch != log.epoch || h.txn != txn + 1 || h.prev != log.link {
-            break;
-        }
-        let pages = log.record_pages(h.payload_len as usize, ps);
-        if log.tail + pages > log.pages {
-            break;
-        }
-        let whole = if pages == 1 {
-            first
-        } else {
-            match read_or_end(pager, page, pages)? {
-                Some(b) => b,
-                None => break,
+    let mut cut_at = None;
+    loop {
+        match next_record(pager, &log, txn)? {
+            Ok((h, link, pages, payload)) => {
+                let page = log.start + log.tail;
+                let ops = log_record::decode_ops(&payload, page)?;
+                apply(h.txn, ops)?;
+                txn = h.txn;
+                log.tail += pages;
+                log.link = link;
             }
-        };
-        let payload = &whole[HEADER_LEN..HEADER_LEN + h.payload_len as usize];
-        if crate::checksum::checksum(payload) != h.payload_checksum {
-            break;
+            Err(End::Clean) => break,
+            Err(End::Suspect) => {
+                if let Some((at, by)) = vouching_header(pager, &log, txn + 1)? {
+                    if damaged == Damaged::Truncate {
+                        cut_at = Some(txn + 1);
+                        break;
+                    }
+                    return Err(crate::Error::corrupt(
+                        log.start + log.tail,
+                        format!(
+                            "log record of transaction {} is damaged, but the record of \
+                                 transaction {} at page {at} shows it was durable",
+                            txn + 1,
+                            by
+                        ),
+                    ));
+                }
+                break;
+            }
         }
-        let ops = log_record::decode_ops(payload, page)?;
-        apply(h.txn, ops)?;
-        txn = h.txn;
-        log.tail += pages;
-        log.link = link;
     }
-    Ok((log, txn))
+    Ok(Replayed {
+        log,
+        last_txn: txn,
+        cut_at,
+    })
 }
 
+/// The record at the tail if it passes every test of FORMAT.md §2.3
+/// (header, link, payload length and checksum), else why the log ends.
+#[allow(clippy::type_complexity)]
+fn next_record(
+    pager: &Pager,
+    log: &LogState,
+    txn: u64,
+) -> Result<std::result::Result<(RecordHeader, u64, u64, Vec<u8>), End>> {
+    let ps = pager.page_size();
+    if log.tail >= log.pages {
+        return Ok(Err(End::Clean));
+    }
+    let page = log.start + log.tail;
+    let Some(first) = read_or_end(pager, page, 1)? else {
+        return Ok(Err(End::Suspect));
+    };
+    let Some((h, link)) = RecordHeader::decode(&first) else {
+        return Ok(Err(if first[..HEADER_LEN].iter().all(|&b| b == 0) {
+            End::Clean
+        } else {
+            End::Suspect
+        }));
+    };
+    if h.epoch > log.epoch {
+        // Records of epoch k+1 are written only after slot k+1 is
+        // durable (FORMAT.md §3 C5), so that slot existed and is now
+        // damaged: rolling back to slot k would lose commits silently.
+        return Err(crate::Error::corrupt(
+            page,
+            format!(
+                "log holds records of checkpoint {} but the newest valid slot is {}",
+                h.epoch, log.epoch
+            ),
+        ));
+    }
+    if h.epoch < log.epoch {
+        return Ok(Err(End::Clean));
+    }
+    if h.txn != txn + 1 || h.prev != log.link {
+        return Ok(Err(End::Suspect));
+    }
+    let pages = log.record_pages(h.payload_len as usize, ps);
+    if log.tail + pages > log.pages {
+        return Ok(Err(End::Suspect));
+    }
+    let mut whole = if pages == 1 {
+        first
+    } else {
+        match read_or_end(pager, page, pages)? {
+            Some(b) => b,
+            None => return Ok(Err(End::Suspect)),
+        }
+    };
+    whole.truncate(HEADER_LEN + h.payload_len as usize);
+    let payload = whole.split_off(HEADER_LEN);
+    if crate::checksum::checksum(&payload) != h.payload_checksum {
+        return Ok(Err(End::Suspect));
+    }
+    Ok(Ok((h, link, pages, payload)))
+}
+
+/// Pages of the extent read at a time while looking for evidence.
+const SCAN_CHUNK: u64 = 64;
+
+/// A header after the tail that vouches for transaction `u` (FORMAT.md
+/// §2.3): epoch of this log, a later transaction, durable mark `>= u`.
+/// Returns its page and transaction id.
+fn vouching_header(pager: &Pager, log: &LogState, u: u64) -> Result<Option<(u64, u64)>> {
+    let ps = pager.page_size();
+    let mut p = log.tail + 1;
+    while p < log.pages {
+        let n = SCAN_CHUNK.min(log.pages - p);
+        let Some(chunk) = read_or_end(pager, log.start + p, n)? else {
+            return Ok(None);
+        };
+        for (i, page) in chunk.chunks_exact(ps).enumerate() {
+            if let Some((h, _)) = RecordHeader::decode(page) {
+                if h.epoch == log.epoch && h.txn > u && h.durable >= u {
+                    return Ok(Some((log.start + p + i as u64, h.txn)));
+                }
+            }
+        }
+        p += n;
+    }
+    Ok(None)
+}
 /// Reads log pages; a read that fails verification (beyond the file, say)
 /// is the end of the log (`None`), an I/O error is returned.
 fn read_or_end(pager: &Pager, page: u64, pages: u64) -> Result<Option<Vec<u8>>> {

@@ -42,6 +42,7 @@ pub struct Options {
     pub(crate) read_only: bool,
     pub(crate) create: bool,
     pub(crate) max_log_size: u64,
+    pub(crate) truncate_damaged_log: bool,
     pub(crate) vfs: Arc<dyn Vfs>,
 }
 
@@ -54,6 +55,7 @@ impl fmt::Debug for Options {
             .field("read_only", &self.read_only)
             .field("create", &self.create)
             .field("max_log_size", &self.max_log_size)
+            .field("truncate_damaged_log", &self.truncate_damaged_log)
             .field("vfs", &self.vfs)
             .finish()
     }
@@ -82,6 +84,7 @@ impl Options {
             read_only: false,
             create: true,
             max_log_size: 64 << 20,
+            truncate_damaged_log: false,
             vfs: Arc::new(StdVfs),
         }
     }
@@ -123,6 +126,29 @@ impl Options {
     /// checkpoints and longer (still bounded) recovery after a crash.
     pub fn max_log_size(mut self, bytes: u64) -> Self {
         self.max_log_size = bytes;
+        self
+    }
+
+    /// What opening does when a log record that was durable is damaged
+    /// (a later record shows that a sync covered it; docs/FORMAT.md §2.3).
+    /// By default (`false`) the open fails with [`Error::Corruption`]
+    /// naming the record, so acknowledged commits are never dropped
+    /// silently. With `true` the log ends before the damaged record, as
+    /// if it had been torn: the database opens at the last intact state,
+    /// losing that commit and every later one, and a writable open makes
+    /// that state the durable one at once.
+    ///
+    /// ```
+    /// # use vellum::Options;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("db");
+    /// # drop(Options::new().open(&path).unwrap());
+    /// // After `Error::Corruption` from a damaged log, accept the loss:
+    /// let db = Options::new().truncate_damaged_log(true).open(&path).unwrap();
+    /// # drop(db);
+    /// ```
+    pub fn truncate_damaged_log(mut self, yes: bool) -> Self {
+        self.truncate_damaged_log = yes;
         self
     }
 

@@ -251,14 +251,15 @@ fn newer_format_version_is_unsupported_and_left_untouched() {
     let (_d, path) = tmp();
     populate(&path, 4096);
     let orig = std::fs::read(&path).unwrap();
-    // 1: the format before tree pages had a slot directory.
-    for version in [1u32, 3, 7, u32::MAX, 0] {
+    // 1: the format before tree pages had a slot directory; 2: before log
+    // records carried a durable mark.
+    for version in [1u32, 2, 4, 7, u32::MAX, 0] {
         let mut f = orig.clone();
         write_header(&mut f, version, 4096);
         std::fs::write(&path, &f).unwrap();
         assert_rejected_untouched(
             &path,
-            |e| matches!(e, Error::UnsupportedVersion { found, supported: 2 } if *found == version),
+            |e| matches!(e, Error::UnsupportedVersion { found, supported: 3 } if *found == version),
         );
     }
 }

@@ -7,7 +7,7 @@ use crate::{Error, Result};
 /// Magic bytes of a record header.
 pub const MAGIC: &[u8; 4] = b"VLOG";
 /// Length of a record header.
-pub const HEADER_LEN: usize = 48;
+pub const HEADER_LEN: usize = 56;
 
 /// One logical operation of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +108,9 @@ pub struct RecordHeader {
     pub txn: u64,
     /// Header checksum of the previous record (or the slot checksum).
     pub prev: u64,
+    /// The highest transaction id the writer knew durable when it wrote
+    /// this record (FORMAT.md §2.1): evidence that earlier records were.
+    pub durable: u64,
     /// Checksum of the payload.
     pub payload_checksum: u64,
 }
@@ -121,9 +124,10 @@ impl RecordHeader {
         b[8..16].copy_from_slice(&self.epoch.to_le_bytes());
         b[16..24].copy_from_slice(&self.txn.to_le_bytes());
         b[24..32].copy_from_slice(&self.prev.to_le_bytes());
-        b[32..40].copy_from_slice(&self.payload_checksum.to_le_bytes());
-        let c = checksum(&b[0..40]);
-        b[40..48].copy_from_slice(&c.to_le_bytes());
+        b[32..40].copy_from_slice(&self.durable.to_le_bytes());
+        b[40..48].copy_from_slice(&self.payload_checksum.to_le_bytes());
+        let c = checksum(&b[0..48]);
+        b[48..56].copy_from_slice(&c.to_le_bytes());
         (b, c)
     }
 
@@ -134,8 +138,8 @@ impl RecordHeader {
             return None;
         }
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-        let c = u64_at(40);
-        if checksum(&b[0..40]) != c {
+        let c = u64_at(48);
+        if checksum(&b[0..48]) != c {
             return None;
         }
         Some((
@@ -144,7 +148,8 @@ impl RecordHeader {
                 epoch: u64_at(8),
                 txn: u64_at(16),
                 prev: u64_at(24),
-                payload_checksum: u64_at(32),
+                durable: u64_at(32),
+                payload_checksum: u64_at(40),
             },
             c,
         ))
@@ -153,12 +158,19 @@ impl RecordHeader {
 
 /// Builds a full record (header + payload); returns it with its header
 /// checksum.
-pub fn encode_record(epoch: u64, txn: u64, prev: u64, payload: &[u8]) -> (Vec<u8>, u64) {
+pub fn encode_record(
+    epoch: u64,
+    txn: u64,
+    prev: u64,
+    durable: u64,
+    payload: &[u8],
+) -> (Vec<u8>, u64) {
     let h = RecordHeader {
         payload_len: u32::try_from(payload.len()).expect("payload fits u32"),
         epoch,
         txn,
         prev,
+        durable,
         payload_checksum: checksum(payload),
     };
     let (hb, c) = h.encode();
@@ -179,10 +191,10 @@ mod tests {
         encode_op(&mut p, b"users", op::DELETE, Some(b"k2"), None);
         encode_op(&mut p, b"b", op::CREATE, None, None);
         encode_op(&mut p, b"b", op::DROP, None, None);
-        let (rec, c) = encode_record(3, 10, 77, &p);
+        let (rec, c) = encode_record(3, 10, 77, 8, &p);
         let (h, c2) = RecordHeader::decode(&rec).unwrap();
         assert_eq!(c, c2);
-        assert_eq!((h.epoch, h.txn, h.prev), (3, 10, 77));
+        assert_eq!((h.epoch, h.txn, h.prev, h.durable), (3, 10, 77, 8));
         assert_eq!(h.payload_checksum, checksum(&rec[HEADER_LEN..]));
         let ops = decode_ops(&rec[HEADER_LEN..], 0).unwrap();
         assert_eq!(

@@ -45,7 +45,8 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     }
     // L1–L3: append the record.
     crate::failpoint::hit("commit::before_log_append")?;
-    if let Err(e) = core.log.append(pager, txn, &state.payload) {
+    let durable = inner.group.durable_txn();
+    if let Err(e) = core.log.append(pager, txn, durable, &state.payload) {
         // The commit fails, but the bytes that landed may still form a valid
         // record with what the extent held: erase its header durably, or,
         // if that fails too, the outcome is unknown and the handle poisoned.
