@@ -82,6 +82,11 @@ pub struct Coverage {
     pub injected_errors: u64,
     /// Silent faults injected.
     pub silent_faults: u64,
+    /// Of those, bit flips inside durable log records.
+    pub log_bit_flips: u64,
+    /// Recoveries after log bit flips that lost the newest acknowledged
+    /// commit (its record had no later record to vouch for it).
+    pub log_flip_rollbacks: u64,
     /// Injected corruption that the engine reported as an error.
     pub corruption_detected: u64,
     /// Databases abandoned after detected corruption (a fresh one follows).
@@ -129,6 +134,8 @@ impl Coverage {
             poison_reopens,
             injected_errors,
             silent_faults,
+            log_bit_flips,
+            log_flip_rollbacks,
             corruption_detected,
             databases_retired,
             integrity_checks,
@@ -199,9 +206,11 @@ impl fmt::Display for Coverage {
         )?;
         write!(
             f,
-            "  injected errors {}  silent faults {}  corruption detected {}  dbs retired {}  integrity checks {}  leak checks {}",
+            "  injected errors {}  silent faults {} (log bit flips {}, newest record lost {})  corruption detected {}  dbs retired {}  integrity checks {}  leak checks {}",
             self.injected_errors,
             self.silent_faults,
+            self.log_bit_flips,
+            self.log_flip_rollbacks,
             self.corruption_detected,
             self.databases_retired,
             self.integrity_checks,

@@ -35,6 +35,10 @@ pub(crate) struct FileState {
     pub(crate) volatile: Vec<u8>,
     pub(crate) pending: Vec<PendingOp>,
     pub(crate) latent: BTreeSet<u64>,
+    /// Durable writes that began with the log record magic, as (offset,
+    /// length), made durable by successful syncs: where a log bit flip may
+    /// land ([`crate::faults::FaultConfig::log_bit_flip`]).
+    pub(crate) log_records: Vec<(u64, u64)>,
 }
 
 /// Why a read failed.

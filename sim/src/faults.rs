@@ -70,6 +70,11 @@ pub struct FaultConfig {
     /// Probability, per successful `sync`, of flipping one random bit of the
     /// file's durable data.
     pub bit_flip: f64,
+    /// Probability, per successful `sync`, of flipping one bit inside a
+    /// durable log record: a write that began with the record magic `VLOG`
+    /// and that an earlier successful sync made durable (FORMAT.md §2.3:
+    /// damage to a record a later record vouches for must be an error).
+    pub log_bit_flip: f64,
     /// Probability, per write covered by a successful `sync`, that the write
     /// is silently not applied to durable data (lost / stale write).
     pub lost_write: f64,
@@ -155,6 +160,7 @@ impl FaultConfig {
             failed_write_partial: 0.5,
             failed_sync_drop_all: 0.5,
             bit_flip: 0.0,
+            log_bit_flip: 0.0,
             lost_write: 0.0,
             misdirected_write: 0.0,
             latent_sector: 0.0,
@@ -188,6 +194,7 @@ impl FaultConfig {
     pub fn with_silent(self) -> FaultConfig {
         FaultConfig {
             bit_flip: 0.002,
+            log_bit_flip: 0.004,
             lost_write: 0.001,
             misdirected_write: 0.001,
             latent_sector: 0.002,
@@ -213,6 +220,7 @@ impl FaultConfig {
     pub fn without_silent(self) -> FaultConfig {
         FaultConfig {
             bit_flip: 0.0,
+            log_bit_flip: 0.0,
             lost_write: 0.0,
             misdirected_write: 0.0,
             latent_sector: 0.0,
@@ -223,6 +231,7 @@ impl FaultConfig {
     /// Whether any silent (unreported) corruption can be injected by rate.
     pub fn has_silent_faults(&self) -> bool {
         self.bit_flip > 0.0
+            || self.log_bit_flip > 0.0
             || self.lost_write > 0.0
             || self.misdirected_write > 0.0
             || self.latent_sector > 0.0

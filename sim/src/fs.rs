@@ -152,6 +152,9 @@ impl Inner {
         if fault.is_silent() {
             self.stats.silent_faults += 1;
         }
+        if matches!(fault, Fault::LogBitFlip { .. }) {
+            self.stats.log_bit_flips += 1;
+        }
         self.log.push(FaultRecord {
             op_index: self.op_index,
             path: path.to_path_buf(),

@@ -61,6 +61,13 @@ pub enum Fault {
         /// Bit index in that byte (0 = least significant).
         bit: u8,
     },
+    /// Silent: one bit of a durable log record was flipped.
+    LogBitFlip {
+        /// Byte offset in the file.
+        offset: u64,
+        /// Bit index in that byte (0 = least significant).
+        bit: u8,
+    },
     /// Silent: a sync reported success but this write was not applied to
     /// durable data (a lost or stale write).
     LostWrite {
@@ -98,6 +105,7 @@ impl Fault {
         matches!(
             self,
             Fault::BitFlip { .. }
+                | Fault::LogBitFlip { .. }
                 | Fault::LostWrite { .. }
                 | Fault::MisdirectedWrite { .. }
                 | Fault::LatentSector { .. }

@@ -236,6 +236,7 @@ pub fn run_case(case: &Case, opts: RunOptions) -> RunReport {
     cov.runs = 1;
     cov.injected_errors = stats.injected_errors;
     cov.silent_faults = stats.silent_faults;
+    cov.log_bit_flips = stats.log_bit_flips;
     let mut h = xxh3_64_with_seed(&runner.digest.to_le_bytes(), sim.trace_hash());
     h = xxh3_64_with_seed(format!("{cov:?}").as_bytes(), h);
     RunReport {
@@ -308,6 +309,8 @@ struct Runner<'c> {
     limits: Limits,
     rt: SimRng,
     silent_base: u64,
+    /// Log bit flips injected before this database (see `silent_base`).
+    log_flip_base: u64,
     op_index: usize,
     errs_at_start: u64,
     recovery_crash: Option<RecoveryCrash>,
@@ -665,6 +668,7 @@ impl<'c> Runner<'c> {
             limits: Limits::for_page_size(case.config.page_size),
             rt: SimRng::new(case.seed ^ 0x7275_6e6e_6572),
             silent_base: 0,
+            log_flip_base: 0,
             past: Vec::new(),
             unsettled: Vec::new(),
             op_index: 0,
@@ -710,6 +714,13 @@ impl<'c> Runner<'c> {
 
     fn tainted(&self) -> bool {
         self.sim.stats().silent_faults > self.silent_base
+    }
+
+    /// Whether every silent fault this database suffered was a bit flip
+    /// inside a durable log record.
+    fn only_log_flips(&self) -> bool {
+        let s = self.sim.stats();
+        s.silent_faults - self.silent_base == s.log_bit_flips - self.log_flip_base
     }
 
     fn mdur(&self) -> model::Durability {
@@ -966,6 +977,43 @@ impl<'c> Runner<'c> {
                         return Ok(true);
                     }
                 }
+                if self.tainted() && self.only_log_flips() && self.past.is_empty() {
+                    // Damage to a durable log record is an error (FORMAT.md
+                    // §2.3) unless no later record vouches for it: only the
+                    // newest acknowledged commit may go without one (the
+                    // runner has one writer, so every record written after
+                    // an acknowledged one vouches for it).
+                    let m = &self.model;
+                    let lo = m
+                        .last_acked_durable()
+                        .saturating_sub(1)
+                        .max(m.oldest_kept());
+                    if let Some(c) = model::find_commit(m, &state, lo..=m.last_attempted()) {
+                        self.note(|| {
+                            format!(
+                                "after a log bit flip the state rolled back to commit {c} \
+                                 (the newest acknowledged commit's record was damaged)"
+                            )
+                        });
+                        self.cov.log_flip_rollbacks += 1;
+                        let current = model::VersionedModel::starting_from(state);
+                        self.past.push(std::mem::replace(&mut self.model, current));
+                        return Ok(true);
+                    }
+                    let kind = if after_crash {
+                        FailureKind::Recovery
+                    } else {
+                        FailureKind::LiveState
+                    };
+                    return Err(self.fail(
+                        kind,
+                        format!(
+                            "after bit flips inside durable log records only, the state is \
+                             not a commit from {lo} on: a damaged record was dropped \
+                             silently ({err})"
+                        ),
+                    ));
+                }
                 if self.tainted() {
                     let generations = std::iter::once(&self.model).chain(self.past.iter().rev());
                     let found = generations.enumerate().find_map(|(back, m)| {
@@ -1055,6 +1103,7 @@ impl<'c> Runner<'c> {
         self.past.clear();
         self.unsettled.clear();
         self.silent_base = self.sim.stats().silent_faults;
+        self.log_flip_base = self.sim.stats().log_bit_flips;
         self.recovery_crash = None;
         self.failed_commit = None;
         self.corrupted = false;

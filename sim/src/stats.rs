@@ -45,6 +45,8 @@ pub struct SimStats {
     /// Silent faults injected (bit flips, lost, misdirected writes, latent
     /// sectors).
     pub silent_faults: u64,
+    /// Of those, bit flips aimed inside durable log records.
+    pub log_bit_flips: u64,
 }
 
 /// A running 64-bit hash over every operation and its result.

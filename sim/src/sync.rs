@@ -84,6 +84,9 @@ pub(crate) fn sync_ok(
         }
         apply_write(&mut file.durable, *offset, data);
     }
+    if cfg.log_bit_flip > 0.0 {
+        log_bit_flip(file, &ops, cfg, rng, &mut faults);
+    }
     let dlen = file.durable.len() as u64;
     if dlen > 0 && rng.chance(cfg.bit_flip) {
         let offset = rng.below(dlen);
@@ -106,6 +109,50 @@ pub(crate) fn sync_ok(
         file.rebuild_volatile();
     }
     faults
+}
+
+/// The log record magic (FORMAT.md §2.1).
+const LOG_MAGIC: &[u8; 4] = b"VLOG";
+
+/// Maybe flips a bit of a log record that an earlier sync made durable,
+/// then remembers the records this sync made durable.
+fn log_bit_flip(
+    file: &mut FileState,
+    ops: &[PendingOp],
+    cfg: &FaultConfig,
+    rng: &mut SimRng,
+    faults: &mut Vec<Fault>,
+) {
+    let durable = &file.durable;
+    // Records since overwritten (or cut off) are no longer candidates.
+    file.log_records.retain(|&(o, l)| {
+        let (o, l) = (o as usize, l as usize);
+        o + l <= durable.len() && &durable[o..o + 4] == LOG_MAGIC
+    });
+    if !file.log_records.is_empty() && rng.chance(cfg.log_bit_flip) {
+        let (o, l) = file.log_records[rng.below(file.log_records.len() as u64) as usize];
+        let offset = o + rng.below(l);
+        let bit = rng.below(8) as u8;
+        file.durable[offset as usize] ^= 1 << bit;
+        faults.push(Fault::LogBitFlip { offset, bit });
+    }
+    let landed =
+        |o: u64, data: &[u8]| file.durable.get(o as usize..o as usize + data.len()) == Some(data);
+    let new: Vec<(u64, u64)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            PendingOp::Write { offset, data }
+                if data.len() > 4 && data.starts_with(LOG_MAGIC) && landed(*offset, data) =>
+            {
+                Some((*offset, data.len() as u64))
+            }
+            _ => None,
+        })
+        .collect();
+    for (o, l) in new {
+        file.log_records.retain(|&(p, _)| p != o);
+        file.log_records.push((o, l));
+    }
 }
 
 /// Picks where a misdirected write of `len` bytes meant for `offset` lands:
