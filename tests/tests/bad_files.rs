@@ -55,7 +55,7 @@ fn format_header_and_slots_match_the_documented_layout() {
     assert_eq!(&f[0..8], b"VELLUMDB");
     assert_eq!(
         u32::from_le_bytes(f[8..12].try_into().unwrap()),
-        2,
+        3,
         "format version"
     );
     assert_eq!(u32::from_le_bytes(f[12..16].try_into().unwrap()), ps as u32);
@@ -214,7 +214,7 @@ fn a_damaged_header_is_corruption_of_page_zero_as_documented() {
     let mut bad_checksum = orig.clone();
     bad_checksum[20] ^= 0x40;
     let mut bad_page_size = orig.clone();
-    write_header(&mut bad_page_size, 2, 3000);
+    write_header(&mut bad_page_size, 3, 3000);
     for (what, f) in [
         ("checksum mismatch", bad_checksum),
         ("invalid page size", bad_page_size),
@@ -271,7 +271,7 @@ fn invalid_page_size_in_header_is_rejected_and_left_untouched() {
     let orig = std::fs::read(&path).unwrap();
     for ps in [0u32, 1, 512, 4095, 131072, 8192, 1024] {
         let mut f = orig.clone();
-        write_header(&mut f, 2, ps);
+        write_header(&mut f, 3, ps);
         std::fs::write(&path, &f).unwrap();
         assert_rejected_untouched(&path, is_damage_error);
     }
