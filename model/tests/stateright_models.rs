@@ -13,6 +13,10 @@
 //! Two failed syncs in a row in one boot (`two_lies`) is the configuration
 //! that defeated the two previous slot rules (`SlotModThree`,
 //! `LastCopyById`, confirmation before C1); the current text passes it.
+//! Three mutants concern the durable marks of format 3 (FORMAT.md §2.1,
+//! §2.3) and need the silent-damage fault (`damage`) or a torn write:
+//! `NoDurableMark` (the format 2 recovery rule), `MarkIsLastWritten` and
+//! `MarkIgnoresEraseSync` (the engine's marks at format 3).
 //!
 //! [`Mutant::None`]: commit_protocol::Mutant::None
 
@@ -21,7 +25,7 @@ use std::time::Instant;
 use stateright::{Checker, HasDiscoveries, Model};
 use vellum_model::stateright::commit_protocol::{
     self, CommitProtocol, ConfirmAt, Durability, P_ACKED, P_DURABLE_READS, P_NO_FALSE_CORRUPTION,
-    P_ONE_WRITER, P_PREFIX,
+    P_NO_FALSE_LOG_CORRUPTION, P_ONE_WRITER, P_PREFIX,
 };
 use vellum_model::stateright::page_reuse::{self, PageReuse, P_NO_REUSE_UNDER_READER, P_RELEASED};
 
@@ -734,4 +738,129 @@ fn commit_protocol_mutant_erase_failure_keeps_handle_usable_is_caught() {
         },
         P_PREFIX,
     );
+}
+
+/// FORMAT.md §2.1/§2.3 (format 3): every record carries a durable mark and
+/// recovery tells a torn tail from damage. One silent damage to a durable
+/// log record (at any crash or reopen), with the bounds of [`full`]:
+/// acknowledged commits survive unless the log ends at a damaged record no
+/// later record written after a sync covering it follows (the newest
+/// acknowledged ones), and a record is reported damaged only if it was
+/// durable and is damaged (never a torn write).
+fn with_damage() -> CommitProtocol {
+    CommitProtocol {
+        damage: 1,
+        ..full()
+    }
+}
+
+/// 4.17 M states, 35–40 s in release (one checker thread, on a shared
+/// 2-core machine, 2026-12-07).
+#[test]
+fn commit_protocol_damaged_log_record_immediate() {
+    let n = check(
+        "commit protocol (FORMAT.md), damaged log record, Immediate",
+        with_damage(),
+    );
+    assert!(n > 100_000);
+}
+
+/// 4.16 M states, 35–40 s in release (2026-12-07).
+#[test]
+fn commit_protocol_damaged_log_record_eventual() {
+    let n = check(
+        "commit protocol (FORMAT.md), damaged log record, Eventual",
+        CommitProtocol {
+            durability: Durability::Eventual,
+            ..with_damage()
+        },
+    );
+    assert!(n > 100_000);
+}
+
+/// Damage with failed log writes, C1–C2 errors, failed syncs and retried
+/// payloads: the sync of §3 L3's erase is a returned sync, so the next
+/// record's mark vouches for the records before the tail. 4.83 M states,
+/// 40–50 s in release (2026-12-07).
+#[test]
+fn commit_protocol_damaged_log_record_with_failed_log_writes() {
+    let n = check(
+        "commit protocol (FORMAT.md), damaged log record, failed log writes",
+        CommitProtocol {
+            damage: 1,
+            ..with_failed_log_writes()
+        },
+    );
+    assert!(n > 100_000);
+}
+
+/// The format 2 text: recovery ends the log at the first record that fails
+/// a test. An acknowledged commit is damaged; the record after it, written
+/// after the sync that covered it, survives; the log ends before the
+/// damaged record and the commit is lost silently.
+#[test]
+fn commit_protocol_mutant_no_durable_mark_is_caught() {
+    let model = CommitProtocol {
+        mutant: commit_protocol::Mutant::NoDurableMark,
+        damage: 1,
+        ..small()
+    };
+    // Without damage the marks are never needed.
+    check(
+        "mutant NoDurableMark without damage",
+        CommitProtocol {
+            damage: 0,
+            ..model.clone()
+        },
+    );
+    discovers("mutant NoDurableMark, one damaged record", model, P_ACKED);
+}
+
+/// The mark holds the last transaction written, not the last durable one:
+/// two records written before one sync (group commit), a crash tears the
+/// first and keeps the second, whose mark vouches for the torn one, and
+/// recovery reports corruption with no damage at all.
+#[test]
+fn commit_protocol_mutant_mark_is_last_written_is_caught() {
+    discovers(
+        "mutant MarkIsLastWritten, no damage",
+        CommitProtocol {
+            mutant: commit_protocol::Mutant::MarkIsLastWritten,
+            ..small()
+        },
+        P_NO_FALSE_LOG_CORRUPTION,
+    );
+}
+
+/// The erase's sync after a failed log write does not raise the mark (the
+/// engine at format 3, engine/src/txn/commit.rs): record `u` is covered by
+/// that sync, record `u+1` is written at the erased tail with a mark below
+/// `u`, both are acknowledged by the next sync, and damage to `u` then ends
+/// the log quietly although `u+1` was written after a sync covering `u`.
+#[test]
+fn commit_protocol_mutant_mark_ignores_erase_sync_is_caught() {
+    let model = CommitProtocol {
+        mutant: commit_protocol::Mutant::MarkIgnoresEraseSync,
+        append_failures: 1,
+        damage: 1,
+        ..small()
+    };
+    // Safe without damage: a lower mark never vouches falsely.
+    check(
+        "mutant MarkIgnoresEraseSync without damage",
+        CommitProtocol {
+            damage: 0,
+            ..model.clone()
+        },
+    );
+    for durability in [Durability::Immediate, Durability::Eventual] {
+        discovers(
+            &format!("mutant MarkIgnoresEraseSync, one damaged record, {durability:?}"),
+            CommitProtocol {
+                durability,
+                ..model.clone()
+            },
+            P_ACKED,
+        );
+    }
 }

@@ -42,6 +42,44 @@ impl CommitProtocol {
         out
     }
 
+    /// The damage choices of a crash or reopen with these fates: none, or
+    /// (with damage left) each log position whose durable cell holds a
+    /// whole record and whose pending write, if any, does not reach the
+    /// disk (a write that does covers the damage: the same as none).
+    fn damage_choices(&self, s: &State, fates: &[(Where, Fate)]) -> Vec<Option<u8>> {
+        let mut out = vec![None];
+        if s.damage_left == 0 {
+            return out;
+        }
+        for (i, loc) in s.log.iter().enumerate() {
+            let covered = fates
+                .iter()
+                .any(|&(w, f)| w == Where::Log(i as u8) && f != Fate::Lost);
+            if matches!(loc.durable, Cell::Val(_)) && !covered {
+                out.push(Some(i as u8));
+            }
+        }
+        out
+    }
+
+    /// Every crash or reopen action: each combination of fates, each damage.
+    fn with_damage(
+        &self,
+        s: &State,
+        choices: Vec<Vec<(Where, Fate)>>,
+        make: impl Fn(Vec<(Where, Fate)>, Option<u8>) -> Action,
+    ) -> Vec<Action> {
+        choices
+            .into_iter()
+            .flat_map(|f| {
+                self.damage_choices(s, &f)
+                    .into_iter()
+                    .map(|d| make(f.clone(), d))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Up to two older slots' pages may be blocked while a page is
     /// allocated: one page more than the current and the blocked ones.
     fn min_pages(&self) -> u8 {
@@ -112,6 +150,9 @@ impl Model for CommitProtocol {
                 poisoned: false,
                 failing: None,
                 alt: None,
+                marks: Vec::new(),
+                durable: 0,
+                covered: 0,
             },
             session: 0,
             txns_left: self.txns,
@@ -127,6 +168,7 @@ impl Model for CommitProtocol {
             confirm_failed: false,
             append_failed: false,
             newest_slot: 1,
+            damage_left: self.damage,
             halted: false,
             event: Event::None,
         }]
@@ -144,9 +186,11 @@ impl Model for CommitProtocol {
                 || s.confirm_failed
                 || s.mem.failing.is_some();
             if self.cache_lie && sync_failed {
-                actions.extend(choices.iter().cloned().map(|f| Action::Reopen(f, true)));
+                actions.extend(
+                    self.with_damage(s, choices.clone(), |f, d| Action::Reopen(f, true, d)),
+                );
             }
-            actions.extend(choices.into_iter().map(|f| Action::Reopen(f, false)));
+            actions.extend(self.with_damage(s, choices, |f, d| Action::Reopen(f, false, d)));
             return;
         }
         let keep_c3 = self.mutant == Mutant::C3FailureKeepsHandleUsable;
@@ -215,7 +259,7 @@ impl Model for CommitProtocol {
             }
         }
         if s.crashes_left > 0 {
-            actions.extend(fates.into_iter().map(Action::Crash));
+            actions.extend(self.with_damage(s, fates, Action::Crash));
         }
     }
 
@@ -286,11 +330,11 @@ impl Model for CommitProtocol {
                 let keep = self.mutant == Mutant::C5FailureKeepsHandleUsable;
                 self.sync_fails(&mut s, &fates, keep);
             }
-            Action::Crash(fates) => {
+            Action::Crash(fates, damage) => {
                 s.crashes_left -= 1;
-                self.crash(&mut s, &fates, true, false);
+                self.crash(&mut s, &fates, true, false, damage);
             }
-            Action::Reopen(fates, lie) => self.crash(&mut s, &fates, false, lie),
+            Action::Reopen(fates, lie, damage) => self.crash(&mut s, &fates, false, lie, damage),
         }
         Some(s)
     }
@@ -314,6 +358,9 @@ impl Model for CommitProtocol {
             Property::always(P_NO_FALSE_CORRUPTION, |_, s| {
                 !report(s).is_some_and(|r| r.newer_epoch)
             }),
+            Property::always(P_NO_FALSE_LOG_CORRUPTION, |_, s| {
+                !report(s).is_some_and(|r| r.false_log_corruption)
+            }),
             Property::sometimes(S_TORN_SLOT, |_, s| report(s).is_some_and(|r| r.torn_slot)),
             Property::sometimes(S_FALLBACK, |_, s| report(s).is_some_and(|r| r.fell_back)),
             Property::sometimes(S_REPLAY, |_, s| report(s).is_some_and(|r| r.replayed >= 1)),
@@ -325,6 +372,19 @@ impl Model for CommitProtocol {
             }));
             props.push(Property::sometimes(S_STALE_REJECTED, |_, s| {
                 report(s).is_some_and(|r| r.stale_rejected)
+            }));
+        }
+        if self.log_len >= 2 && self.mutant != Mutant::NoDurableMark && self.crashes > 0 {
+            props.push(Property::sometimes(S_TORN_TOLD, |_, s| {
+                report(s).is_some_and(|r| r.torn_told)
+            }));
+        }
+        if self.damage > 0 && self.mutant == Mutant::None {
+            props.push(Property::sometimes(S_DAMAGE_DETECTED, |_, s| {
+                report(s).is_some_and(|r| r.log_corruption)
+            }));
+            props.push(Property::sometimes(S_DAMAGE_UNDETECTED, |_, s| {
+                report(s).is_some_and(|r| r.damage_excused)
             }));
         }
         if self.crashes >= 2 {

@@ -47,14 +47,30 @@ pub struct SlotVal {
 }
 
 /// A log record (§2.1), as the writer encoded it.
+///
+/// The header checksum covers the epoch, transaction id, previous link and
+/// durable mark, and the link of record `i` is the header checksum of
+/// record `i-1`: so a record's bytes determine the payloads and marks of
+/// every earlier record of its epoch, which is what `payloads` and `marks`
+/// hold.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rec {
     /// The checkpoint this log follows (gives the epoch and, for record 0, the link).
     pub epoch_slot: Ckpt,
     /// Payloads of records `0..=i` of this epoch; the last one is this record's.
     pub payloads: Vec<u8>,
+    /// Durable marks (§2.1: the highest transaction id the writer knew
+    /// durable when it wrote the record) of records `0..=i` of this epoch;
+    /// the last one is this record's.
+    pub marks: Vec<u8>,
     /// Ghost: the session that wrote it (not on disk).
     pub writer: u8,
+    /// Ghost (not on disk, recovery never looks at it): the highest
+    /// transaction id whose record the writer had written in this epoch
+    /// before a sync that returned before this record was written (the
+    /// slot's last transaction if none). Tracked from the sync events, not
+    /// from the mark; property (a) uses it.
+    pub covered: u8,
 }
 
 impl Rec {
@@ -63,6 +79,10 @@ impl Rec {
     }
     pub(super) fn txid(&self) -> usize {
         self.epoch_slot.state.len() + self.payloads.len()
+    }
+    /// The durable mark field (§2.1).
+    pub(super) fn mark(&self) -> usize {
+        *self.marks.last().expect("a record has a mark") as usize
     }
     /// The previous-link field equals the slot checksum of `chosen` (no
     /// `prev`) or the header checksum of `prev`: same bytes as the record or
@@ -75,18 +95,33 @@ impl Rec {
                 n >= 2
                     && p.epoch_slot.same_bytes(&self.epoch_slot)
                     && p.payloads[..] == self.payloads[..n - 1]
+                    && p.marks[..] == self.marks[..n - 1]
             }
         }
+    }
+    /// Whether this is a *vouching header* for transaction `u` in a log of
+    /// epoch `k` (§2.3: magic and header checksum good, epoch `k`,
+    /// transaction id `> u`, durable mark `>= u`).
+    pub(super) fn vouches_for(&self, k: u8, u: usize) -> bool {
+        self.epoch() == k && self.txid() > u && self.mark() >= u
     }
 }
 
 /// Durable content of a location.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Cell<T> {
-    /// Never written.
+    /// All zeros: never written, or (a log position) a record header
+    /// erased by §3 L3.
     Zero,
-    /// A torn write, or a record header erased by §3 L3: fails its checksum.
+    /// A torn write: fails its checksum. For a log record the header is
+    /// what fails (a torn write that left the header whole and broke the
+    /// payload is not told apart; see the module docs).
     Torn,
+    /// Silent damage to a durable value (only log records are damaged
+    /// here): detected by its checksums (FORMAT.md §6), not all zeros and
+    /// not a valid header of any epoch. Ghost: the value it destroyed
+    /// (recovery never looks at it; the properties do).
+    Damaged(T),
     /// A whole value.
     Val(T),
 }
@@ -148,11 +183,12 @@ impl<T: Clone> Loc<T> {
         }
     }
     /// §3 L3: zeros over the record header at this position, then a sync
-    /// that succeeded: whatever was written here is durably invalid.
+    /// that succeeded: the position durably reads as an unwritten tail
+    /// (§2.3: an all-zero header ends the log).
     pub(super) fn erase_durably(&mut self) {
         self.pending = None;
         self.cached = None;
-        self.durable = Cell::Torn;
+        self.durable = Cell::Zero;
     }
 }
 

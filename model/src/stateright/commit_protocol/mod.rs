@@ -17,13 +17,20 @@
 //! a session with nothing to checkpoint republishes the newest slot under a
 //! new id (§4 step 4); a failing recovery checkpoint fails the open (§4
 //! step 5); a session logs only in an epoch whose checkpoint it completed
-//! itself (§4 step 6); and a valid record of a newer epoch than the chosen
-//! slot fails the open (§2.3). Each other [`Mutant`] removes or changes one
-//! rule; the tests show the checker finds the resulting bug, including the
-//! rules of earlier texts ([`Mutant::RecoveryCheckpointOnlyIfReplayed`],
+//! itself (§4 step 6); a valid record of a newer epoch than the chosen
+//! slot fails the open (§2.3); every record carries a *durable mark*, the
+//! highest transaction the writer knew durable (§2.1, §3 L1); and recovery
+//! tells a torn tail from damage: a record that fails a test ends the log
+//! quietly if its position reads as unwritten (all-zero header, older
+//! epoch) or no later header of the epoch vouches for it, and fails the
+//! open with `Error::Corruption` if one does (§2.3 "a torn tail or
+//! damage"). Each other [`Mutant`] removes or changes one rule; the tests
+//! show the checker finds the resulting bug, including the rules of earlier
+//! texts ([`Mutant::RecoveryCheckpointOnlyIfReplayed`],
 //! [`Mutant::C3FailureKeepsHandleUsable`], [`Mutant::TwoSlots`],
-//! [`Mutant::SlotModThree`], [`Mutant::LastCopyById`], and
-//! [`ConfirmAt::BeforeC1`]).
+//! [`Mutant::SlotModThree`], [`Mutant::LastCopyById`],
+//! [`ConfirmAt::BeforeC1`], and the format 2 §2.3,
+//! [`Mutant::NoDurableMark`]).
 //!
 //! **History.** The `k mod 3` text fell to two failed syncs in a row in one
 //! boot (found by this model and by the simulator). Its successor, an exact
@@ -59,9 +66,16 @@
 //! reopen without crash still reads; a crash forgets it, a
 //! new write to the location replaces it. Recovery always reads the view.
 //!
-//! A [`Rec`] carries its epoch slot and the payloads of the records before
-//! it in its epoch; from those the model derives the §2.1 header fields
-//! (epoch, transaction id, previous link) exactly as the writer computed them.
+//! A [`Rec`] carries its epoch slot and the payloads and durable marks of
+//! the records before it in its epoch and its own; from those the model
+//! derives the §2.1 header fields (epoch, transaction id, previous link,
+//! durable mark) exactly as the writer computed them (the link, a header
+//! checksum, covers the previous record's mark too). The writer's mark is
+//! [`Mem::durable`]: raised when a sync it issued returns (L5, `db.sync()`,
+//! C3, and the sync of §3 L3's erase: every sync that covers the log
+//! records before the tail) and set to `t` when checkpoint `t` completes
+//! (C5–C6) or recovery replayed up to `t` (the engine's
+//! `GroupSync::new(last_txn)`; a session logs only after its own C5 anyway).
 //! A payload is a small tag: the index of the session (open) that issued
 //! the transaction, so two sessions never write byte-identical records; with
 //! [`CommitProtocol::retry_payloads`] a later session may also use tag 0, an
@@ -69,7 +83,23 @@
 //! transaction id, which can make byte-identical records (the §4 step 6
 //! scenario). [`Ckpt::by`] and [`Rec::writer`] are ghost fields (the session
 //! that wrote the slot or record): they are not part of the bytes on disk,
-//! recovery never looks at them, only the S8 property does.
+//! recovery never looks at them, only the S8 property does. So is
+//! [`Rec::covered`]: the highest transaction whose record the writer had
+//! written in the epoch before a sync that returned before this record was
+//! written, set from the sync events themselves ([`Mem::covered`], updated
+//! wherever a sync returns), not from the mark; property (a) uses it.
+//!
+//! *Silent damage* ([`CommitProtocol::damage`], default 0): at a crash or
+//! reopen, the durable cell of a log position that holds a whole record
+//! becomes [`Cell::Damaged`] (ghost: the record it destroyed), unless a
+//! pending write to the position reaches the disk. Per the §6 assumptions
+//! damage is detected by checksums: a damaged position fails the record's
+//! tests and is neither all zeros nor a valid header of any epoch. Damage
+//! happens "before" the crash; since recovery is the only reader of the
+//! log, damage at an earlier moment looks the same to it (a write that
+//! reaches the position in between repairs it). Slots and tree pages are
+//! never damaged (the §2.3 newer-epoch exception is still a false alarm
+//! here).
 //!
 //! Workload: any interleaving of up to `txns` commits and `checkpoints`
 //! stand-alone checkpoints over all sessions, `Sync`s whenever the session
@@ -85,10 +115,10 @@
 //! | action | FORMAT.md |
 //! |---|---|
 //! | initial state | §1.1 after creation (side file, sync, rename, directory sync): the slot of checkpoint 1 (slot 1) and its page are durable, the log extent holds no record. Checkpoint 1 is not the creating session's own (§4 step 6), so its first commit republishes it |
-//! | [`Action::Commit`], record fits, session has its own epoch | L1 encode (epoch `k`, transaction id, link), L2 fits, L3 `write` at the tail and advance it, L4 release the writer slot (the next `Commit` may come before the `Sync`: group commit). `Eventual`: L5 no wait, L6 acknowledge at once |
+//! | [`Action::Commit`], record fits, session has its own epoch | L1 encode (epoch `k`, transaction id, link, durable mark [`Mem::durable`]), L2 fits, L3 `write` at the tail and advance it, L4 release the writer slot (the next `Commit` may come before the `Sync`: group commit). `Eventual`: L5 no wait, L6 acknowledge at once |
 //! | [`Action::Commit`], record does not fit | L2: commit by checkpoint = C1 + C2 of a checkpoint that includes the transaction; acknowledged at C5 |
 //! | [`Action::Commit`], session without an epoch of its own | §4 steps 4 and 6: nothing needs checkpointing (no record was replayed, or step 5 would have checkpointed), so the commit first *republishes* the newest slot `k` as `k+1` (same tree, new id: C4–C5 only, in [`Action::Barrier1`] and [`Action::Barrier2`]), then logs L1–L3 in epoch `k+1` right after C6 |
-//! | [`Action::AppendFails`] | L3's `write` fails: the commit fails and the tail stays; the bytes that landed stay pending (a later sync or crash leaves them lost, torn, or forming the whole record: the landed header over an earlier record with the same payload, or the whole write). Then the erase (zeros over the record header at the tail) and its `sync` ([`Erase::Synced`]: the position is durably invalid, the session goes on and logs its next commit there); if the erase's write or sync fails ([`Erase::WriteFails`], [`Erase::SyncFails`], one of `sync_failures`), the handle is poisoned and the commit's outcome is unknown: it is part of the session's history ([`Mem::failing`]). With `cache_lie` a reopen then reads the erase from the page cache ([`Erase::SyncFails`]) or the record ([`Erase::WriteFails`]) whatever the disk holds |
+//! | [`Action::AppendFails`] | L3's `write` fails: the commit fails and the tail stays; the bytes that landed stay pending (a later sync or crash leaves them lost, torn, or forming the whole record: the landed header over an earlier record with the same payload, or the whole write). Then the erase (zeros over the record header at the tail) and its `sync` ([`Erase::Synced`]: the position durably reads as an unwritten tail, an all-zero header, §2.3; the sync covers the records before the tail, so it raises [`Mem::durable`]; the session goes on and logs its next commit there); if the erase's write or sync fails ([`Erase::WriteFails`], [`Erase::SyncFails`], one of `sync_failures`), the handle is poisoned and the commit's outcome is unknown: it is part of the session's history ([`Mem::failing`]). With `cache_lie` a reopen then reads the erase from the page cache ([`Erase::SyncFails`]) or the record ([`Erase::WriteFails`]) whatever the disk holds |
 //! | [`Action::Sync`] | L5 `Immediate`: the waiter's `sync` (atomic: a crash "during" it is a crash before it with some writes applied); it acknowledges (L6) every record this session wrote before it. `Eventual`: `db.sync()`. A sync acknowledges nothing in a session without an epoch of its own: the records recovery replayed may exist only in the page cache, and a sync does not write them again |
 //! | [`Action::SyncFails`] | (with `cache_lie`) the L5 sync or `db.sync()` fails: poison (§3); the records it lost may stay in the page cache. Without the lie a failed L5 sync has the outcomes of a crash before it, so it is not an action then |
 //! | [`Action::DbSync`] | (with `cache_lie`) `db.sync()` in a session without a checkpoint of its own: republish the newest slot first (C4–C5), which confirms it and acknowledges the state the open returned |
@@ -100,9 +130,9 @@
 //! | [`Action::C3SyncFails`] | C3's `sync` fails: the handle is poisoned (§3); only [`Action::Reopen`] follows (a failing recovery checkpoint fails the open: the same) |
 //! | [`Action::Barrier2`] | C5 `sync` (barrier 2) + C6 (pages of `k` freed by `k+1`, tail to the extent start, epoch `k+1`, the session now has an epoch of its own: §4 step 6, and step 4's blocking ends); a commit-by-checkpoint, a republish's `db.sync()`, and recovery's replayed records are acknowledged here; a republishing commit logs its record (L1–L3) |
 //! | [`Action::C5SyncFails`] | C5's `sync` fails, or C4's slot write failed (the same: the slot write is pending, the handle poisoned, §3); only [`Action::Reopen`] follows |
-//! | [`Action::Crash`] | §6 assumptions: each pending write independently lost, applied whole or torn (fails its checksum); the page cache is lost; then recovery, below |
-//! | [`Action::Reopen`] | after poisoning or a failed open: the handle is dropped (no close checkpoint) and the file opened again, in the same boot. Each pending write is lost, applied or torn on disk as in a crash; with `true` (after a failed sync, with `cache_lie`) a write that did not reach the disk whole stays visible in the page cache, and earlier cached writes stay too. Does not use the crash budget |
-//! | recovery (in `Crash`/`Reopen`) | §4 step 2: the valid slot with the larger id *in the view* (page cache over disk); 3: verify the pages it references; 4: replay the records accepted by §2.3 (magic/checksums, epoch `k`, txn id `t+1+i`, previous link; stop at the first failure, except that a whole record of an epoch greater than `k` fails the open with `Error::Corruption`), and block the pages the newest slot freed relative to every older valid slot; 5: if a record was replayed, run a checkpoint at once (its C1+C2 happen inside this action; its later steps are ordinary actions, so a second crash hits it: §6 S7; if it fails, the open fails); 6: the new session has no epoch of its own yet |
+//! | [`Action::Crash`] | §6 assumptions: each pending write independently lost, applied whole or torn (fails its checksum); with `damage` left, optionally silent damage to one durable record first; the page cache is lost; then recovery, below |
+//! | [`Action::Reopen`] | after poisoning or a failed open: the handle is dropped (no close checkpoint) and the file opened again, in the same boot. Each pending write is lost, applied or torn on disk as in a crash; with `true` (after a failed sync, with `cache_lie`) a write that did not reach the disk whole stays visible in the page cache, and earlier cached writes stay too. Damage as in a crash. Does not use the crash budget |
+//! | recovery (in `Crash`/`Reopen`) | §4 step 2: the valid slot with the larger id *in the view* (page cache over disk); 3: verify the pages it references; 4: replay the records accepted by §2.3 (magic/checksums, epoch `k`, txn id `t+1+i`, previous link; stop at the first failure, except that a whole record of an epoch greater than `k` fails the open with `Error::Corruption`; at a failure that is not an all-zero header (never written, or erased by L3) or a whole record of an older epoch, i.e. a torn or damaged position or a whole record of epoch `k` with the wrong id or link, search every later position for a vouching header, a whole record of epoch `k` with txn id `> u` and mark `>= u`, and fail the open with `Error::Corruption` if there is one; the model then stops), and block the pages the newest slot freed relative to every older valid slot; 5: if a record was replayed, run a checkpoint at once (its C1+C2 happen inside this action; its later steps are ordinary actions, so a second crash hits it: §6 S7; if it fails, the open fails); 6: the new session has no epoch of its own yet |
 //!
 //! Merging C1+C2, C3+C4 and C5+C6 loses no behaviour: a crash right after
 //! the merged action may lose the writes it issued, which is the state of a
@@ -116,21 +146,38 @@
 //!
 //! Not modeled: several pages per checkpoint and shared (unchanged)
 //! subtrees, log extent growth, file length (`set_len`: its errors are
-//! [`Action::WriteFails`]), misdirected writes and silent corruption (§1.3
-//! detects them like torn writes; so no slot is ever damaged here, and the
-//! §2.3 exception must never fire), a crash during file creation (§1.1),
-//! a page-cache drop while a handle is open, readers (see `page_reuse`).
-//! A failed L3 write and its erase are modelled at record granularity: the
-//! landed bytes either form the whole new record or fail the checksums.
+//! [`Action::WriteFails`]), misdirected writes and silent corruption of
+//! slots and tree pages (§1.3 detects them like torn writes; so no slot is
+//! ever damaged here, and the §2.3 exception must never fire), a crash
+//! during file creation (§1.1), a page-cache drop while a handle is open,
+//! readers (see `page_reuse`), `Options::truncate_damaged_log` (after
+//! `Error::Corruption` the model stops). A failed L3 write and its erase
+//! are modelled at record granularity: the landed bytes either form the
+//! whole new record or fail the checksums. Records are one position each:
+//! a record running past the extent, headers at the later pages of a
+//! multi-page record (a value crafted to hold a vouching header, the second
+//! limit of §2.3) and a torn write that leaves a record's header whole but
+//! its payload broken (its header could still vouch, which is sound: its
+//! mark was what its writer knew durable) are not modelled; the model's
+//! torn record has no valid header.
 //!
 //! # Properties (checked on the state right after each crash/reopen + recovery)
 //!
-//! - (a) `always` [`P_ACKED`]: the recovered state contains every
-//!   acknowledged transaction (`Eventual`: every transaction covered by a
-//!   completed sync). The state recovered by the previous open counts as
-//!   acknowledged when the disk held it (no page-cache lie was read);
-//!   otherwise only once that session's own checkpoint (step 5), republish
-//!   or `db.sync()` confirmed it (§6 S4).
+//! - (a) `always` [`P_ACKED`]: unless recovery fails the open on a damaged
+//!   log record (§2.3), the recovered state contains every acknowledged
+//!   transaction (`Eventual`: every
+//!   transaction covered by a completed sync). The state recovered by the
+//!   previous open counts as acknowledged when the disk held it (no
+//!   page-cache lie was read); otherwise only once that session's own
+//!   checkpoint (step 5), republish or `db.sync()` confirmed it (§6 S4).
+//!   With the damage fault one exception: the log ended at a damaged record
+//!   `u` of the chosen epoch and no later position holds a record of that
+//!   epoch and writer whose ghost [`Rec::covered`] is `>= u` (none was
+//!   written after a sync covering `u` returned, or none survived): the
+//!   newest acknowledged record of §2.3 and §6 "Limits of detection"
+//!   (`sometimes` [`S_DAMAGE_UNDETECTED`]). The exception is computed from
+//!   sync events, not from the marks, so a wrong mark or a recovery that
+//!   ignores marks breaks (a).
 //! - (b) `always` [`P_PREFIX`]: the recovered state is exactly the state after
 //!   some transaction of the crashed session's history (a prefix of it: no
 //!   gap, nothing from an abandoned checkpoint or an earlier session, no
@@ -152,6 +199,15 @@
 //!   (no slot is ever damaged in this model, so a newer-epoch record would be
 //!   a false alarm: a record of epoch `k+1` written while slot `k+1` could
 //!   still be lost).
+//! - (f) `always` [`P_NO_FALSE_LOG_CORRUPTION`]: when recovery fails the
+//!   open because a later header vouches for a failing record `u`, that
+//!   position holds damage ([`Cell::Damaged`], ghost) to exactly the record
+//!   of transaction `u` the epoch had there, i.e. record `u` was durable and
+//!   is damaged (§2.3's claim). In particular, without the damage fault
+//!   torn writes, lost writes, failed writes and crashes never make
+//!   recovery report a damaged log record (`sometimes` [`S_TORN_TOLD`]: a
+//!   torn record with a later record of its epoch after it ends the log
+//!   quietly; [`S_DAMAGE_DETECTED`]: damage is reported).
 //! - `sometimes` properties showing that the interesting cases are reached
 //!   (among them: a republish, a blocked page skipped, recovery reading a
 //!   lost write from the page cache).
@@ -166,7 +222,9 @@ mod state;
 pub use disk::{Cell, Ckpt, Fate, Loc, Rec, SlotVal, Where};
 pub use state::{Event, Mem, Report, Run, State, Step};
 
-/// (a) An acknowledged commit is never lost.
+/// (a) An acknowledged commit is never lost, unless (damage fault) the log
+/// ended at a damaged record of the epoch that no later record written
+/// after a sync covering it follows (ghost [`Rec::covered`]).
 pub const P_ACKED: &str = "acknowledged commits survive a crash";
 /// (b) Recovery yields exactly the state after some transaction.
 pub const P_PREFIX: &str = "recovered state is a prefix of the committed history";
@@ -177,6 +235,11 @@ pub const P_ONE_WRITER: &str =
     "every accepted record was written by the session that created its epoch (S8)";
 /// (e) The §2.3 newer-epoch exception never fires without a damaged slot.
 pub const P_NO_FALSE_CORRUPTION: &str = "recovery never finds a record of a newer epoch";
+/// (f) A log record that recovery reports damaged (§2.3 vouching header)
+/// was a durable record of the epoch and is damaged (so without the damage
+/// fault it never fires).
+pub const P_NO_FALSE_LOG_CORRUPTION: &str =
+    "a log record reported damaged was durable and is damaged, not torn";
 /// A crash leaves a slot torn.
 pub const S_TORN_SLOT: &str = "a crash tears a slot";
 /// Recovery chooses the older slot because the newest slot write did not survive.
@@ -219,6 +282,16 @@ pub const S_ERASE_FAILURE: &str = "recovery after a failed log write whose erase
 /// A crash reveals a failed log write that the reopen before it did not
 /// show (the page cache showed the erase, the disk held the record).
 pub const S_REVEALED: &str = "a crash reveals a failed commit that a reopen did not show";
+/// The log ends quietly at a torn record although a later record of the
+/// epoch follows it (§2.3: its mark does not vouch).
+pub const S_TORN_TOLD: &str = "the log ends at a torn record a later record does not vouch for";
+/// Damage to a vouched-for record fails the open (§2.3).
+pub const S_DAMAGE_DETECTED: &str = "damage to a vouched-for log record fails the open";
+/// Damage to a record no later record vouches for (the newest acknowledged
+/// ones) ends the log quietly and loses an acknowledged commit (§2.3, §6
+/// "Limits of detection").
+pub const S_DAMAGE_UNDETECTED: &str =
+    "damage to a record no later record vouches for ends the log quietly";
 
 /// Commit durability mode (§3 L5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -309,6 +382,24 @@ pub enum Mutant {
     /// leaves the handle usable instead of poisoning it: the failed commit
     /// is reported as failed although its record may be durable.
     EraseFailureKeepsHandleUsable,
+    /// The format 2 text of §2.3: recovery ignores the durable marks and
+    /// ends the log at the first record that fails a test, so damage to a
+    /// durable record silently loses it and every later (acknowledged)
+    /// commit.
+    NoDurableMark,
+    /// The writer puts the last transaction *written* in the durable mark,
+    /// not the last one known durable: a record written before the sync
+    /// vouches for a predecessor a crash may tear, and recovery reports a
+    /// torn tail as corruption.
+    MarkIsLastWritten,
+    /// The sync of §3 L3's erase (after a failed log write) does not raise
+    /// the durable mark, although it returned and covered every record
+    /// before the tail (engine/src/txn/commit.rs at format 3: only the
+    /// group-commit sync and a checkpoint raise `GroupSync::durable`). Safe
+    /// (a lower mark never vouches falsely) but weaker than §2.1: damage
+    /// to a record that only the erase's sync covered before the next
+    /// record was written ends the log quietly.
+    MarkIgnoresEraseSync,
 }
 
 impl Mutant {
@@ -399,6 +490,11 @@ pub struct CommitProtocol {
     pub sync_log_before_checkpoint: bool,
     /// Where the confirmation of §4 step 4 happens.
     pub confirm_at: ConfirmAt,
+    /// Silent damage to durable log records (§6 "Limits of detection":
+    /// detected by checksums): at a crash or reopen, a log position whose
+    /// durable cell holds a whole record (and that no write reaching the
+    /// disk covers) may become [`Cell::Damaged`].
+    pub damage: u8,
 }
 
 impl Default for CommitProtocol {
@@ -418,6 +514,7 @@ impl Default for CommitProtocol {
             cache_lie: false,
             sync_log_before_checkpoint: false,
             confirm_at: ConfirmAt::BeforeC4,
+            damage: 0,
         }
     }
 }
@@ -486,12 +583,14 @@ pub enum Action {
     /// vector); with [`Mutant::C5FailureKeepsHandleUsable`]: the fate of each
     /// pending write.
     C5SyncFails(Vec<(Where, Fate)>),
-    /// Crash with the fate of each pending write, then §4 recovery.
-    Crash(Vec<(Where, Fate)>),
+    /// Crash with the fate of each pending write, then §4 recovery. With
+    /// `Some(i)` (one of [`CommitProtocol::damage`]) the durable record at
+    /// log position `i` was silently damaged before it.
+    Crash(Vec<(Where, Fate)>, Option<u8>),
     /// Reopen a poisoned handle (or after a failed open): the fate of each
     /// pending write, then §4 recovery. With `true` (only after a failed
     /// sync, with [`CommitProtocol::cache_lie`]) the writes that did not
     /// reach the disk whole stay visible in the page cache, and recovery
-    /// reads them.
-    Reopen(Vec<(Where, Fate)>, bool),
+    /// reads them. The last field: damage, as for [`Action::Crash`].
+    Reopen(Vec<(Where, Fate)>, bool, Option<u8>),
 }

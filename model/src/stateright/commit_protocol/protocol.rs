@@ -72,6 +72,7 @@ impl CommitProtocol {
         }
         s.mem.synced = logged;
         s.mem.acked = s.mem.acked.max(logged);
+        s.mem.durable = logged;
     }
 
     /// Starts checkpoint `k+1` (`big`: a transaction committed by it;
@@ -229,6 +230,11 @@ impl CommitProtocol {
         let len = new.state.len() as u8;
         s.mem.ck = new;
         s.mem.chain.clear();
+        s.mem.marks.clear();
+        // The checkpoint holds every transaction up to `len` (§3 L1); the
+        // new epoch has no record yet.
+        s.mem.durable = len;
+        s.mem.covered = len;
         s.mem.needs_epoch = false;
         s.mem.blocked.clear();
         // The session's own epoch is durable: records of older epochs are
@@ -246,23 +252,41 @@ impl CommitProtocol {
         }
     }
 
-    /// L1 + the write of L3: the record of the next transaction at the tail.
-    fn write_record(&self, s: &mut State, payload: u8) {
+    /// L1: the durable mark of the next record (§2.1): the highest
+    /// transaction id the session knows durable. The mutant puts the last
+    /// transaction written instead.
+    fn mark(&self, mem: &Mem) -> u8 {
+        match self.mutant {
+            Mutant::MarkIsLastWritten => mem.logged() as u8,
+            _ => mem.durable,
+        }
+    }
+
+    /// L1 + the write of L3: the record of the next transaction at the
+    /// tail. Returns its durable mark.
+    fn write_record(&self, s: &mut State, payload: u8) -> u8 {
         let tail = s.mem.chain.len();
+        let mark = self.mark(&s.mem);
         let mut payloads = s.mem.chain.clone();
         payloads.push(payload);
+        let mut marks = s.mem.marks.clone();
+        marks.push(mark);
         let rec = Rec {
             epoch_slot: s.mem.ck.clone(),
             payloads,
+            marks,
             writer: s.session,
+            covered: s.mem.covered,
         };
         s.log[tail].write(rec);
+        mark
     }
 
     /// L1–L3 (+ L5/L6 when `Eventual`) in the session's own epoch.
     pub(super) fn log_commit(&self, s: &mut State, payload: u8) {
-        self.write_record(s, payload);
+        let mark = self.write_record(s, payload);
         s.mem.chain.push(payload);
+        s.mem.marks.push(mark);
         if s.append_failed && s.event == Event::None {
             s.event = Event::LoggedAfterAppendFailure;
         }
@@ -289,9 +313,14 @@ impl CommitProtocol {
             Erase::Synced => {
                 if self.mutant != Mutant::NoEraseAfterFailedLogWrite {
                     // The sync covers every earlier write too (it
-                    // acknowledges nothing: no L5 waiter issued it).
+                    // acknowledges nothing: no L5 waiter issued it), and
+                    // it is a returned sync: the next record's durable
+                    // mark covers the records before the tail (§3 L1).
                     s.sync_all();
                     s.log[tail].erase_durably();
+                    if self.mutant != Mutant::MarkIgnoresEraseSync {
+                        s.mem.durable = s.mem.logged() as u8;
+                    }
                 }
             }
             Erase::WriteFails | Erase::SyncFails => {

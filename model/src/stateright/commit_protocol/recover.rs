@@ -1,5 +1,5 @@
 //! A crash or reopen, then FORMAT.md §4 recovery, checking properties
-//! (a)–(e) on what it recovers.
+//! (a)–(f) on what it recovers.
 
 use super::disk::{Cell, Ckpt, Fate, Rec, Where};
 use super::slot_pages::SlotView;
@@ -18,17 +18,35 @@ struct Allowed {
 
 impl CommitProtocol {
     /// A crash (`crash`: the page cache is lost) or a reopen without one
-    /// (`lie`: the failed sync's lost writes stay in the page cache): the
+    /// (`lie`: the failed sync's lost writes stay in the page cache): silent
+    /// damage to the durable record at log position `damage` (before the
+    /// pending writes' fates: one that reaches the disk covers it), the
     /// fates of the pending writes, then recovery.
-    pub(super) fn crash(&self, s: &mut State, fates: &[(Where, Fate)], crash: bool, lie: bool) {
+    pub(super) fn crash(
+        &self,
+        s: &mut State,
+        fates: &[(Where, Fate)],
+        crash: bool,
+        lie: bool,
+        damage: Option<u8>,
+    ) {
         let history = s.mem.history();
         let floor = self.floor(&s.mem);
         let during_recovery_ckpt = s.mem.run.as_ref().is_some_and(|r| r.recovery);
+        if let Some(i) = damage {
+            let loc = &mut s.log[i as usize];
+            let Cell::Val(r) = loc.durable.clone() else {
+                unreachable!("only a durable record is damaged")
+            };
+            loc.durable = Cell::Damaged(r);
+            s.damage_left -= 1;
+        }
         let torn_slot = s.resolve_all(fates, lie);
         if lie && matches!(s.mem.failing, Some((_, Erase::SyncFails))) {
-            // The erase reached the page cache; its sync failed, so the disk
-            // may hold the failed log write (even the whole record).
-            s.log[s.mem.chain.len()].cached = Some(Cell::Torn);
+            // The erase (zeros over the header) reached the page cache; its
+            // sync failed, so the disk may hold the failed log write (even
+            // the whole record).
+            s.log[s.mem.chain.len()].cached = Some(Cell::Zero);
         }
         if crash {
             s.forget_cache();
@@ -54,6 +72,10 @@ impl CommitProtocol {
             bad_read: false,
             other_writer: false,
             newer_epoch: false,
+            log_corruption: false,
+            false_log_corruption: false,
+            damage_excused: false,
+            torn_told: false,
             torn_slot,
             fell_back: false,
             replayed: 0,
@@ -135,39 +157,107 @@ impl CommitProtocol {
         // Step 4 / §2.3: replay the accepted records.
         let k = chosen.id;
         let t = chosen.state.len();
+        let view: Vec<Cell<Rec>> = s.log.iter().map(|l| l.view()).collect();
         let mut accepted: Vec<u8> = Vec::new();
+        let mut marks: Vec<u8> = Vec::new();
         let mut prev: Option<Rec> = None;
-        for (i, loc) in s.log.iter().enumerate() {
-            // Magic, header checksum and payload checksum: a torn or never
-            // written position fails them.
-            let Cell::Val(r) = loc.view() else { break };
-            if r.epoch() != k || r.txid() != t + 1 + i || !r.links_to(prev.as_ref(), &chosen) {
-                // §2.3 exception: a valid record of a newer epoch fails the open.
-                report.newer_epoch = r.epoch() > k;
-                report.stale_rejected = true;
-                break;
+        // The record transaction `t + 1 + i` must be at position `i`.
+        let expected = |r: &Rec, i: usize, prev: Option<&Rec>| {
+            r.epoch() == k && r.txid() == t + 1 + i && r.links_to(prev, &chosen)
+        };
+        // Where and why the accepted records end: `Some(i)` when position
+        // `i` holds a record that was written in epoch `k` and fails a
+        // test (torn or damaged, §2.3 "a torn tail or damage"); `None` at
+        // an unwritten tail (all-zero header, older epoch, end of extent).
+        let mut suspect: Option<usize> = None;
+        for (i, cell) in view.iter().enumerate() {
+            match cell {
+                Cell::Val(r) if expected(r, i, prev.as_ref()) => {
+                    report.other_writer |= r.writer != chosen.by;
+                    report.read_cache_lie |= s.log[i].cached.is_some();
+                    accepted.push(*r.payloads.last().expect("a record has a payload"));
+                    marks.push(r.mark() as u8);
+                    prev = Some(r.clone());
+                    continue;
+                }
+                Cell::Val(r) => {
+                    report.stale_rejected = true;
+                    // §2.3 exception: a valid record of a newer epoch fails
+                    // the open. An older epoch's header is an unwritten
+                    // tail; a header of epoch `k` with the wrong
+                    // transaction id or link was written and fails a test.
+                    report.newer_epoch = r.epoch() > k;
+                    if r.epoch() == k {
+                        suspect = Some(i);
+                    }
+                }
+                Cell::Zero => {}
+                // Magic, header checksum or payload checksum fail.
+                Cell::Torn | Cell::Damaged(_) => suspect = Some(i),
             }
-            report.other_writer |= r.writer != chosen.by;
-            report.read_cache_lie |= loc.cached.is_some();
-            accepted.push(*r.payloads.last().expect("a record has a payload"));
-            prev = Some(r);
+            break;
+        }
+        if let Some(i) = suspect.filter(|_| !report.newer_epoch) {
+            // §2.3: look for a vouching header at every later position of
+            // the extent (the mutant, format 2, does not: the log ends).
+            let u = t + 1 + i;
+            let vouched = view[i + 1..]
+                .iter()
+                .any(|c| matches!(c, Cell::Val(r) if r.vouches_for(k, u)));
+            if vouched && self.mutant != Mutant::NoDurableMark {
+                // Error::Corruption naming record `u`. (f): it was the
+                // durable record of transaction `u` and is damaged.
+                report.log_corruption = true;
+                report.false_log_corruption = !matches!(
+                    &view[i],
+                    Cell::Damaged(r) if expected(r, i, prev.as_ref())
+                );
+            } else {
+                report.torn_told = matches!(view[i], Cell::Torn)
+                    && view[i + 1..]
+                        .iter()
+                        .any(|c| matches!(c, Cell::Val(r) if r.epoch() == k));
+            }
         }
         report.replayed = accepted.len() as u8;
         let mut recovered = chosen.state.clone();
         recovered.extend_from_slice(&accepted);
-        report.lost_ack = recovered.len() < floor as usize;
+        // (a) and (b) hold if the open succeeds. They are also checked on
+        // the state replay reached when the newer-epoch exception fails the
+        // open, as before format 3: (e) forbids that exception here anyway,
+        // and the slot-placement mutants that overwrite the only durable
+        // slot are reported as a lost commit.
+        let opened = !report.log_corruption;
+        // (a) with the damage fault: the log may lose acknowledged commits
+        // only by ending at a damaged record of this epoch that no later
+        // record written after a sync covering it follows (ghost
+        // `Rec::covered`, not the marks).
+        let i = accepted.len();
+        let excused = view.get(i).is_some_and(|c| match c {
+            Cell::Damaged(r) if expected(r, i, prev.as_ref()) => !view[i + 1..].iter().any(|c| {
+                matches!(c, Cell::Val(f) if f.epoch_slot.same_bytes(&r.epoch_slot)
+                        && f.writer == r.writer
+                        && f.covered as usize >= r.txid())
+            }),
+            _ => false,
+        });
+        let lost = opened && recovered.len() < floor as usize;
+        report.lost_ack = lost && !excused;
+        report.damage_excused = lost && excused;
         let prefix_of =
             |h: &[u8]| h.len() >= recovered.len() && h[..recovered.len()] == recovered[..];
         let in_history = prefix_of(&history);
         report.revealed = !in_history && alt_before.as_deref().is_some_and(prefix_of);
-        report.not_prefix = !in_history && !report.revealed;
+        report.not_prefix = opened && !in_history && !report.revealed;
         let violated = report.lost_ack
             || report.not_prefix
             || report.bad_read
             || report.other_writer
-            || report.newer_epoch;
+            || report.newer_epoch
+            || report.false_log_corruption;
         s.event = Event::Recovered(report);
-        if violated {
+        if violated || !opened {
+            // A violation, or the open failed with Error::Corruption: stop.
             s.halted = true;
             return;
         }
@@ -188,6 +278,11 @@ impl CommitProtocol {
         s.mem = Mem {
             ck: chosen,
             chain: accepted,
+            marks,
+            // The engine's `GroupSync::new(last_txn)`. It matters only to
+            // the mutants without §4 step 6 (the session logs in epoch `k`).
+            durable: len,
+            covered: len,
             acked: known,
             synced: known,
             run: None,

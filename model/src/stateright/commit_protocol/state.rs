@@ -45,6 +45,19 @@ pub struct Mem {
     /// Payloads of the records in epoch `k` up to the tail (replayed or
     /// written); the tail is `chain.len()`.
     pub chain: Vec<u8>,
+    /// Their durable marks (§2.1; the next record's link covers them).
+    pub marks: Vec<u8>,
+    /// The highest transaction id this session knows durable (§3 L1: a
+    /// returned sync covered its record, or a completed checkpoint or the
+    /// open's recovery held it; the engine's `GroupSync::durable_txn`):
+    /// the durable mark of the next record.
+    pub durable: u8,
+    /// Ghost: the highest transaction id whose record this session wrote in
+    /// epoch `k` before a sync that has since returned (`k`'s last
+    /// transaction if none). Set from the sync events themselves
+    /// (`State::sync_all`), independently of [`Mem::durable`]; each
+    /// record carries it as [`Rec::covered`](super::Rec::covered).
+    pub covered: u8,
     /// Length of the acknowledged prefix of the history.
     pub acked: u8,
     /// Length of the prefix covered by a completed sync.
@@ -111,6 +124,21 @@ pub struct Report {
     pub other_writer: bool,
     /// (e) violated: open failed with `Error::Corruption` (§2.3 exception).
     pub newer_epoch: bool,
+    /// The open failed with `Error::Corruption` naming a log record: it
+    /// failed a test and a later header of the epoch vouches for it (§2.3
+    /// "a torn tail or damage").
+    pub log_corruption: bool,
+    /// (f) violated: the record reported damaged was not a durable record
+    /// of the epoch that silent damage destroyed (a torn write, say).
+    pub false_log_corruption: bool,
+    /// An acknowledged commit was lost, allowed by (a) because the log
+    /// ended at a damaged record that no later record written after a sync
+    /// covering it follows.
+    pub damage_excused: bool,
+    /// The log ended quietly at a torn record although a later record of
+    /// the epoch follows it (written before the sync that would have
+    /// covered the torn one: its mark does not vouch).
+    pub torn_told: bool,
     /// The crash left a slot torn.
     pub torn_slot: bool,
     /// The chosen slot is older than the newest slot ever written.
@@ -207,7 +235,11 @@ pub struct State {
     pub append_failed: bool,
     /// Largest checkpoint id ever written to a slot.
     pub newest_slot: u8,
-    /// A property was violated: stop exploring.
+    /// Silent damage to log records left (§6 "Limits of detection").
+    pub damage_left: u8,
+    /// Stop exploring: a property was violated, or the open failed with
+    /// `Error::Corruption` (the file needs the user: FORMAT.md §2.3
+    /// `truncate_damaged_log`, not modelled).
     pub halted: bool,
     /// Notable effect of the last action.
     pub event: Event,
@@ -242,10 +274,16 @@ impl State {
         }
         out
     }
+    /// A sync that returned: every write issued so far is durable (and
+    /// so, ghost [`Mem::covered`], every record this session wrote in its
+    /// epoch).
     pub(super) fn sync_all(&mut self) {
         self.slots.iter_mut().for_each(Loc::sync);
         self.pages.iter_mut().for_each(Loc::sync);
         self.log.iter_mut().for_each(Loc::sync);
+        if !self.mem.needs_epoch {
+            self.mem.covered = self.mem.logged() as u8;
+        }
     }
     /// A crash empties the page cache.
     pub(super) fn forget_cache(&mut self) {
