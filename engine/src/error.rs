@@ -62,6 +62,16 @@ pub enum Error {
     BucketExists(Vec<u8>),
     /// A bucket name is empty or longer than [`crate::Limits::max_key_len`].
     InvalidBucketName,
+    /// [`crate::BucketMut::load_sorted`] was given a bucket that holds
+    /// keys (named; empty for the default bucket).
+    BucketNotEmpty(Vec<u8>),
+    /// The entries given to [`crate::BucketMut::load_sorted`] are not in
+    /// strictly increasing key order: the key at position `index`
+    /// (0-based) is not greater than the one before it. Nothing was loaded.
+    NotSorted {
+        /// Position of the first key out of order.
+        index: u64,
+    },
     /// An earlier sync or commit failed in a way that leaves the in-memory
     /// state untrustworthy; reopen the database. The commit that failed
     /// may or may not have landed. A reopen in the same boot reads through
@@ -106,6 +116,15 @@ impl fmt::Display for Error {
                 write!(f, "bucket {:?} already exists", String::from_utf8_lossy(n))
             }
             Error::InvalidBucketName => write!(f, "bucket name is empty or too long"),
+            Error::BucketNotEmpty(n) => write!(
+                f,
+                "a sorted load needs an empty bucket, and bucket {:?} holds keys",
+                String::from_utf8_lossy(n)
+            ),
+            Error::NotSorted { index } => write!(
+                f,
+                "sorted load: the key at position {index} is not greater than the one before it; nothing was loaded"
+            ),
             Error::Poisoned => write!(
                 f,
                 "database handle is poisoned by an earlier failed sync; reopen it"

@@ -182,3 +182,48 @@ fn a_failed_erase_leaves_the_outcome_unknown_until_the_reopened_session_checkpoi
         "no seed left the record durable and its erase lost: the sweep does not reach the case"
     );
 }
+
+/// The log records in `vfs`'s database file, as (transaction id, durable
+/// mark), in file order.
+fn record_marks(vfs: &SimVfs) -> Vec<(u64, u64)> {
+    use vellum::page::log_record::RecordHeader;
+    use vellum::vfs::{OpenMode, Vfs};
+    let f = vfs.open(Path::new(PATH), OpenMode::ReadOnly).unwrap();
+    let mut bytes = vec![0u8; f.len().unwrap() as usize];
+    f.read_at(&mut bytes, 0).unwrap();
+    bytes
+        .chunks_exact(1024)
+        .filter_map(RecordHeader::decode)
+        .map(|(h, _)| (h.txn, h.durable))
+        .collect()
+}
+
+/// The erase's sync covers every record written before it, so the next
+/// record's durable mark vouches for them (FORMAT.md §2.1, found by the
+/// stateright model): with `Eventual` commits nothing else synced them.
+#[test]
+fn the_record_after_a_synced_erase_vouches_for_the_records_before_it() {
+    let vfs = disk(3, false);
+    let db = Options::new()
+        .page_size(1024)
+        .durability(Durability::Eventual)
+        .vfs(Arc::new(vfs.clone()))
+        .open(Path::new(PATH))
+        .unwrap();
+    db.update(|tx| tx.create_bucket(BUCKET).map(drop)).unwrap();
+    db.checkpoint().unwrap();
+    put(&db, b"x", b"1").unwrap();
+    let logged = record_marks(&vfs);
+    let (x, mark) = *logged.iter().max().expect("the commit was logged");
+    assert!(mark < x, "nothing synced the record yet");
+    vfs.fail_nth(OpKind::Write, 1, InjectedError::Eio);
+    assert!(matches!(put(&db, b"y", b"2"), Err(Error::Io(_))));
+    assert!(!db.is_poisoned(), "the erase was synced");
+    put(&db, b"z", b"3").unwrap();
+    let (z, mark) = *record_marks(&vfs).iter().max().unwrap();
+    assert_eq!(z, x + 1, "the failed commit took no transaction id");
+    assert!(
+        mark >= x,
+        "record {z} has mark {mark}: it does not vouch for {x}"
+    );
+}

@@ -19,38 +19,143 @@ pub fn build_sorted<'a>(
     page_size: usize,
     fill: f64,
 ) -> Option<Child> {
-    let target = ((page_size as f64) * fill.clamp(0.5, 1.0)) as usize;
-    let mut level: Vec<Built> = Vec::new();
-    let mut leaf: Vec<Item<'a>> = Vec::new();
-    let mut size = HEADER_LEN;
-    let mut prev_last: Option<&'a [u8]> = None;
-    let mut finish = |leaf: &mut Vec<Item<'a>>, prev_last: &mut Option<&'a [u8]>| {
-        let first = leaf[0].key();
-        let sep = prev_last.map_or_else(Vec::new, |p| separator(p, first).to_vec());
-        *prev_last = Some(leaf.last().expect("non-empty").key());
-        level.push(Built {
-            sep,
-            node: Node::build(true, leaf, page_size),
-        });
-        leaf.clear();
-    };
+    let mut b = SortedBuilder::new(page_size, fill);
     for (key, value) in entries {
-        let it = Item::Leaf { key, value };
-        if !leaf.is_empty() && size + it.size() > target {
-            finish(&mut leaf, &mut prev_last);
-            size = HEADER_LEN;
+        b.push(key, value)
+            .expect("callers pass keys in increasing order");
+    }
+    b.finish()
+}
+
+/// A value held by the builder until its leaf is built.
+enum HeldValue {
+    Inline(Vec<u8>),
+    Overflow(crate::page::PageRef, u32),
+    Pending(Arc<[u8]>),
+}
+
+impl HeldValue {
+    fn src(&self) -> ValueSrc<'_> {
+        match self {
+            HeldValue::Inline(v) => ValueSrc::Inline(v),
+            HeldValue::Overflow(r, len) => ValueSrc::Overflow(*r, *len),
+            HeldValue::Pending(a) => ValueSrc::Pending(a.clone()),
         }
-        debug_assert!(leaf.last().is_none_or(|l| l.key() < key));
-        size += it.size();
-        leaf.push(it);
     }
-    if !leaf.is_empty() {
-        finish(&mut leaf, &mut prev_last);
+}
+
+/// A key that was not greater than the one before it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OutOfOrder {
+    /// Its position among the entries pushed (0-based).
+    pub index: u64,
+}
+
+/// Builds a tree bottom-up from entries pushed in strictly increasing key
+/// order, one leaf at a time: it holds one leaf's entries and the nodes
+/// built so far, never the input.
+pub struct SortedBuilder {
+    page_size: usize,
+    target: usize,
+    level: Vec<Built>,
+    leaf: Vec<(Vec<u8>, HeldValue)>,
+    size: usize,
+    prev_last: Option<Vec<u8>>,
+    pushed: u64,
+}
+
+impl SortedBuilder {
+    /// A builder of pages of `page_size` bytes filled to about `fill`
+    /// (clamped to 0.5..=1.0; NaN counts as 1.0).
+    pub fn new(page_size: usize, fill: f64) -> SortedBuilder {
+        let fill = if fill.is_nan() {
+            1.0
+        } else {
+            fill.clamp(0.5, 1.0)
+        };
+        SortedBuilder {
+            page_size,
+            target: ((page_size as f64) * fill) as usize,
+            level: Vec::new(),
+            leaf: Vec::new(),
+            size: HEADER_LEN,
+            prev_last: None,
+            pushed: 0,
+        }
     }
-    while level.len() > 1 {
-        level = branch_level(level, page_size, target);
+
+    /// Entries pushed so far.
+    pub fn len(&self) -> u64 {
+        self.pushed
     }
-    level.pop().map(|b| Child::Mem(Arc::new(b.node)))
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.pushed == 0
+    }
+
+    /// Adds an entry; its key must be greater than every key before it.
+    pub fn push(&mut self, key: &[u8], value: ValueSrc<'_>) -> Result<(), OutOfOrder> {
+        let last = self
+            .leaf
+            .last()
+            .map(|(k, _)| k.as_slice())
+            .or(self.prev_last.as_deref());
+        if last.is_some_and(|l| l >= key) {
+            return Err(OutOfOrder { index: self.pushed });
+        }
+        let size = Item::Leaf {
+            key,
+            value: value.clone(),
+        }
+        .size();
+        if !self.leaf.is_empty() && self.size + size > self.target {
+            self.finish_leaf();
+        }
+        let held = match value {
+            ValueSrc::Inline(v) => HeldValue::Inline(v.to_vec()),
+            ValueSrc::Overflow(r, len) => HeldValue::Overflow(r, len),
+            ValueSrc::Pending(a) => HeldValue::Pending(a),
+        };
+        self.size += size;
+        self.leaf.push((key.to_vec(), held));
+        self.pushed += 1;
+        Ok(())
+    }
+
+    fn finish_leaf(&mut self) {
+        let items: Vec<Item<'_>> = self
+            .leaf
+            .iter()
+            .map(|(key, v)| Item::Leaf {
+                key,
+                value: v.src(),
+            })
+            .collect();
+        let first = items[0].key();
+        let sep = self
+            .prev_last
+            .as_deref()
+            .map_or_else(Vec::new, |p| separator(p, first).to_vec());
+        let node = Node::build(true, &items, self.page_size).keep_fill();
+        drop(items);
+        self.prev_last = self.leaf.pop().map(|(k, _)| k);
+        self.leaf.clear();
+        self.size = HEADER_LEN;
+        self.level.push(Built { sep, node });
+    }
+
+    /// The tree built (`None` if nothing was pushed).
+    pub fn finish(mut self) -> Option<Child> {
+        if !self.leaf.is_empty() {
+            self.finish_leaf();
+        }
+        let mut level = self.level;
+        while level.len() > 1 {
+            level = branch_level(level, self.page_size, self.target);
+        }
+        level.pop().map(|b| Child::Mem(Arc::new(b.node)))
+    }
 }
 
 /// Groups the nodes of one level under branches (at least two children

@@ -98,9 +98,11 @@ pub fn disk_root(r: PageRef) -> Option<Child> {
 /// Fill target for leaves repacked at a checkpoint (a fraction of the page).
 const REPACK_FILL: f64 = 0.9;
 
+/// An in-memory leaf that may be repacked (not one a sorted load filled to
+/// the fill factor its caller chose).
 fn mem_leaf(c: ChildAt<'_>) -> Option<&Arc<Node>> {
     match c {
-        ChildAt::Mem(n) if n.is_leaf() => Some(n),
+        ChildAt::Mem(n) if n.is_leaf() && !n.keeps_fill() => Some(n),
         _ => None,
     }
 }

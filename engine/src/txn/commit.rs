@@ -50,13 +50,15 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
         // The commit fails, but the bytes that landed may still form a valid
         // record with what the extent held: erase its header durably, or,
         // if that fails too, the outcome is unknown and the handle poisoned.
-        if core
+        match core
             .log
             .erase_tail(pager)
             .and_then(|()| inner.sync_or_poison())
-            .is_err()
         {
-            inner.poison();
+            // That sync covered every earlier record too: the next
+            // record's durable mark says so (FORMAT.md §2.1).
+            Ok(()) => inner.group.all_durable(&inner.registry, core.txn),
+            Err(_) => inner.poison(),
         }
         return Err(e);
     }

@@ -259,6 +259,24 @@ impl WriteTxn {
         self.default_bucket().put_many(items)
     }
 
+    /// Loads entries in strictly increasing key order into the empty
+    /// default bucket, bottom-up (see [`BucketMut::load_sorted`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// db.update(|tx| tx.load_sorted((0u32..100).map(|i| (i.to_be_bytes(), b"v")), 0.9))
+    ///     .unwrap();
+    /// assert_eq!(db.begin_read().unwrap().len(), 100);
+    /// ```
+    pub fn load_sorted<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        entries: impl IntoIterator<Item = (K, V)>,
+        fill: f64,
+    ) -> Result<u64> {
+        self.default_bucket().load_sorted(entries, fill)
+    }
+
     /// Removes many keys from the default bucket; returns how many existed.
     pub fn delete_many<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
         self.default_bucket().delete_many(keys)

@@ -62,23 +62,11 @@ impl TxState {
 
     /// Checks a key against the limits.
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
-        if key.len() > self.limits.max_key_len {
-            return Err(Error::KeyTooLarge {
-                len: key.len(),
-                max: self.limits.max_key_len,
-            });
-        }
-        Ok(())
+        check_key(&self.limits, key)
     }
 
     fn check_value(&self, value: &[u8]) -> Result<()> {
-        if value.len() > self.limits.max_value_len {
-            return Err(Error::ValueTooLarge {
-                len: value.len(),
-                max: self.limits.max_value_len,
-            });
-        }
-        Ok(())
+        check_value(&self.limits, value)
     }
 
     /// Checks a bucket name (empty means the default bucket and is only
@@ -156,6 +144,52 @@ impl TxState {
         }
     }
 
+    /// Loads entries in strictly increasing key order into the empty
+    /// `bucket`, bottom-up, filling pages to about `fill`. Nothing changes
+    /// on an error. The transaction is then committed by checkpoint (its
+    /// log record would repeat every entry).
+    /// `feed` calls the function it is given once per entry, in order.
+    #[allow(clippy::type_complexity)]
+    pub fn load_sorted(
+        &mut self,
+        pager: &Pager,
+        bucket: &[u8],
+        fill: f64,
+        feed: &mut dyn FnMut(&mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()>,
+    ) -> Result<u64> {
+        let b = self.bucket_mut(bucket)?;
+        if b.len > 0 || b.root.is_some() {
+            return Err(Error::BucketNotEmpty(bucket.to_vec()));
+        }
+        let limits = self.limits;
+        let mut builder = btree::build::SortedBuilder::new(pager.page_size(), fill);
+        feed(&mut |key, value| {
+            check_key(&limits, key)?;
+            check_value(&limits, value)?;
+            let v = if value.len() > limits.max_inline_value_len {
+                ValueSrc::Pending(Arc::from(value))
+            } else {
+                ValueSrc::Inline(value)
+            };
+            builder
+                .push(key, v)
+                .map_err(|e| Error::NotSorted { index: e.index })
+        })?;
+        let n = builder.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let root = builder.finish();
+        let b = self.bucket_mut(bucket)?;
+        b.root = root;
+        b.len = n;
+        b.pin = RootPin::default();
+        self.changed = true;
+        self.too_big_for_log = true;
+        self.payload = Vec::new();
+        Ok(n)
+    }
+
     /// Creates a named bucket.
     pub fn create_bucket(&mut self, name: &[u8]) -> Result<()> {
         self.check_bucket_name(name)?;
@@ -197,4 +231,24 @@ impl TxState {
             Op::DropBucket(name) => self.drop_bucket(pager, &name),
         }
     }
+}
+
+fn check_key(limits: &Limits, key: &[u8]) -> Result<()> {
+    if key.len() > limits.max_key_len {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max: limits.max_key_len,
+        });
+    }
+    Ok(())
+}
+
+fn check_value(limits: &Limits, value: &[u8]) -> Result<()> {
+    if value.len() > limits.max_value_len {
+        return Err(Error::ValueTooLarge {
+            len: value.len(),
+            max: limits.max_value_len,
+        });
+    }
+    Ok(())
 }

@@ -145,6 +145,9 @@ pub struct Node {
     checksum: u64,
     /// CLOCK bit of the page cache.
     referenced: AtomicBool,
+    /// Filled to a fill factor the user chose (a sorted load): the
+    /// checkpoint writes it as it is instead of repacking it.
+    keep_fill: bool,
 }
 
 impl Clone for Node {
@@ -157,6 +160,7 @@ impl Clone for Node {
             garbage: self.garbage,
             checksum: 0,
             referenced: AtomicBool::new(false),
+            keep_fill: self.keep_fill,
         }
     }
 }
@@ -208,7 +212,20 @@ impl Node {
             garbage,
             checksum,
             referenced: AtomicBool::new(false),
+            keep_fill: false,
         }
+    }
+
+    /// Marks an in-memory node as filled to a chosen fill factor, which
+    /// the checkpoint keeps (no repacking).
+    pub fn keep_fill(mut self) -> Node {
+        self.keep_fill = true;
+        self
+    }
+
+    /// Whether the checkpoint must keep this node's fill.
+    pub fn keeps_fill(&self) -> bool {
+        self.keep_fill
     }
 
     /// A page read from disk, whose bytes the caller has checked against
