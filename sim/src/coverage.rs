@@ -80,6 +80,8 @@ pub struct Coverage {
     pub poison_reopens: u64,
     /// Errors injected by the disk (EIO, ENOSPC).
     pub injected_errors: u64,
+    /// Sorted loads that loaded their entries.
+    pub sorted_loads: u64,
     /// Silent faults injected.
     pub silent_faults: u64,
     /// Of those, bit flips inside durable log records.
@@ -133,6 +135,7 @@ impl Coverage {
             reopens,
             poison_reopens,
             injected_errors,
+            sorted_loads,
             silent_faults,
             log_bit_flips,
             log_flip_rollbacks,
@@ -172,8 +175,8 @@ impl fmt::Display for Coverage {
         )?;
         writeln!(
             f,
-            "  reads checked {} (snapshot reads {})",
-            self.reads_checked, self.snapshot_reads
+            "  reads checked {} (snapshot reads {})  sorted loads {}",
+            self.reads_checked, self.snapshot_reads, self.sorted_loads
         )?;
         writeln!(
             f,

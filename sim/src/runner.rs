@@ -281,6 +281,10 @@ enum Expect<T> {
     Ok(T),
     Model(ModelError),
     KeyTooLarge,
+    /// `load_sorted` into a bucket that holds keys.
+    NotEmpty,
+    /// `load_sorted` of keys out of order at this position.
+    NotSorted(u64),
 }
 
 struct Runner<'c> {
@@ -1216,6 +1220,7 @@ impl<'c> Runner<'c> {
             Op::Insert { b, k, v } => self.put(*b, k, *v, true)?,
             Op::Delete { b, k } => self.delete(*b, k)?,
             Op::DeleteRange { b, from, n } => self.delete_range(*b, from, *n)?,
+            Op::LoadSorted { b, keys, v, fill } => self.load_sorted(*b, keys, *v, *fill)?,
             Op::CreateBucket { b } => self.bucket_op(*b, true)?,
             Op::DropBucket { b } => self.bucket_op(*b, false)?,
             Op::Read(q) => {
@@ -1401,6 +1406,8 @@ impl<'c> Runner<'c> {
             (Err(Error::BucketExists(a)), Expect::Model(ModelError::BucketExists(b))) => a == b,
             (Err(Error::InvalidBucketName), Expect::Model(ModelError::InvalidBucketName)) => true,
             (Err(Error::KeyTooLarge { .. }), Expect::KeyTooLarge) => true,
+            (Err(Error::BucketNotEmpty(_)), Expect::NotEmpty) => true,
+            (Err(Error::NotSorted { index }), Expect::NotSorted(i)) => index == i,
             (Err(e), _) if is_disk_error(e) => {
                 self.tolerate(e, &what())?;
                 self.disrupted = true;
@@ -1482,6 +1489,53 @@ impl<'c> Runner<'c> {
         };
         let got = bucket_mut(&t.e, &name).and_then(|bk| bk.delete(key));
         self.compare(|| format!("delete({b}, {k:?})"), got, exp)?;
+        Ok(())
+    }
+
+    fn load_sorted(&mut self, b: BucketId, keys: &[Bytes], v: Val, fill: u8) -> R<()> {
+        if !self.ensure_txn()? {
+            return Ok(());
+        }
+        let name = bucket_name(b);
+        let max_key = self.limits.max_key_len;
+        let values: Vec<Vec<u8>> = (0..keys.len())
+            .map(|i| Val(v.0, v.1 ^ i as u32).bytes())
+            .collect();
+        let t = self.txn.as_mut().expect("begun");
+        // The engine checks each entry in turn: its key's length, then its
+        // order; nothing is loaded unless all pass.
+        let first_bad = keys.iter().enumerate().find_map(|(i, k)| {
+            if k.as_slice().len() > max_key {
+                Some(Expect::KeyTooLarge)
+            } else if i > 0 && keys[i - 1].as_slice() >= k.as_slice() {
+                Some(Expect::NotSorted(i as u64))
+            } else {
+                None
+            }
+        });
+        let exp = if !t.m.bucket_exists(&name) {
+            Expect::Model(ModelError::BucketNotFound(name.clone()))
+        } else if !t.m.is_empty(&name).expect("bucket exists") {
+            Expect::NotEmpty
+        } else if let Some(bad) = first_bad {
+            bad
+        } else {
+            for (k, v) in keys.iter().zip(&values) {
+                t.m.put(&name, k.as_slice(), v).expect("bucket exists");
+            }
+            Expect::Ok(keys.len() as u64)
+        };
+        let entries = keys.iter().map(|k| k.as_slice()).zip(values.iter());
+        let got =
+            bucket_mut(&t.e, &name).and_then(|bk| bk.load_sorted(entries, f64::from(fill) / 10.0));
+        let ok = self.compare(
+            || format!("load_sorted({b}, {} keys, fill {fill})", keys.len()),
+            got,
+            exp,
+        )?;
+        if ok {
+            self.cov.sorted_loads += 1;
+        }
         Ok(())
     }
 

@@ -333,6 +333,19 @@ pub enum Op {
         /// How many.
         n: u32,
     },
+    /// `load_sorted` of these keys (meant to be in increasing order; a
+    /// case may put two out of order or repeat one), entry `i` getting
+    /// value `Val(v.0, v.1 ^ i)`, at a fill of `fill` tenths.
+    LoadSorted {
+        /// Bucket.
+        b: BucketId,
+        /// Keys, in the order given.
+        keys: Vec<Bytes>,
+        /// Length and seed of the values.
+        v: Val,
+        /// Fill factor in tenths (5..=10).
+        fill: u8,
+    },
     /// `create_bucket`.
     CreateBucket {
         /// Bucket.
@@ -412,6 +425,7 @@ impl Op {
                 | Op::Insert { .. }
                 | Op::Delete { .. }
                 | Op::DeleteRange { .. }
+                | Op::LoadSorted { .. }
                 | Op::CreateBucket { .. }
                 | Op::DropBucket { .. }
         )
@@ -799,6 +813,52 @@ impl Generator {
         self.push(Op::Put { b, k, v });
     }
 
+    /// After some bucket creations, a sorted load into it. Decided from the
+    /// number of ops so far, without drawing from the generator's random
+    /// stream, so the rest of a seed's workload is what it was before
+    /// loads existed.
+    fn load_sorted(&mut self, b: BucketId) {
+        let at = self.ops.len() as u64;
+        if !at.is_multiple_of(3) {
+            return;
+        }
+        let space = self.shape.space.max(1);
+        let count = 1 + (at * 7919 % 150);
+        let first = at * 104_729 % space;
+        let step = 1 + at % 3;
+        let mut ns: Vec<u64> = (0..count)
+            .map(|i| first + i * step)
+            .filter(|&n| n < space)
+            .collect();
+        if ns.is_empty() {
+            ns.push(first);
+        }
+        let mut keys: Vec<Bytes> = ns.iter().map(|&n| self.key(n)).collect();
+        match at % 13 {
+            // Out of order, or a repeated key: nothing is loaded.
+            0 if keys.len() > 2 => keys.swap(1, 2),
+            1 if keys.len() > 1 => keys[1] = keys[0].clone(),
+            _ => {
+                for n in ns {
+                    self.remember(b, n);
+                }
+            }
+        }
+        let ps = self.page_size as u32;
+        let len = match at % 5 {
+            0 => ps + 7,
+            1 => ps / 4 + 1,
+            _ => (at % 60) as u32,
+        };
+        let fill = 5 + (at % 6) as u8;
+        self.push(Op::LoadSorted {
+            b,
+            keys,
+            v: Val(len, at as u32),
+            fill,
+        });
+    }
+
     fn remember(&mut self, b: BucketId, n: u64) {
         self.s.keys.entry(b).or_default().insert(n);
     }
@@ -988,7 +1048,11 @@ impl Generator {
             self.s.buckets.insert(b);
             Op::CreateBucket { b }
         };
+        let created = matches!(op, Op::CreateBucket { b: c } if c == b);
         self.push(op);
+        if created {
+            self.load_sorted(b);
+        }
         if self.chance(0.7) {
             for _ in 0..self.rng.between(1, 12) {
                 self.write_op(b);
