@@ -38,6 +38,9 @@ struct Args {
 
 type Entries = Vec<([u8; 24], [u8; 150])>;
 
+/// One way to load the entries, by name.
+type Way<'a> = (&'a str, &'a dyn Fn(&vellum::WriteTxn));
+
 fn entries(n: usize) -> Entries {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let mut e: Entries = (0..n)
@@ -48,7 +51,7 @@ fn entries(n: usize) -> Entries {
             (k, v)
         })
         .collect();
-    e.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    e.sort_unstable_by_key(|a| a.0);
     e.dedup_by(|a, b| a.0 == b.0);
     e
 }
@@ -114,7 +117,7 @@ fn main() {
     let e = entries(args.keys);
     let live: u64 = e.len() as u64 * (24 + 150);
     let mut rows = Vec::new();
-    let ways: [(&str, &dyn Fn(&vellum::WriteTxn)); 3] = [
+    let ways: [Way<'_>; 3] = [
         ("load_sorted, fill 1.0", &|tx| {
             tx.load_sorted(e.iter().map(|(k, v)| (k, v)), 1.0)
                 .expect("load");
