@@ -36,9 +36,10 @@ pub(crate) struct FileState {
     pub(crate) pending: Vec<PendingOp>,
     pub(crate) latent: BTreeSet<u64>,
     /// Durable writes that began with the log record magic, as (offset,
-    /// length), made durable by successful syncs: where a log bit flip may
-    /// land ([`crate::faults::FaultConfig::log_bit_flip`]).
-    pub(crate) log_records: Vec<(u64, u64)>,
+    /// length, hash of the bytes), made durable by successful syncs: where
+    /// a log bit flip may land ([`crate::faults::FaultConfig::log_bit_flip`])
+    /// while the bytes there are still exactly that record.
+    pub(crate) log_records: Vec<(u64, u64, u64)>,
 }
 
 /// Why a read failed.

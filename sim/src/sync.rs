@@ -124,13 +124,18 @@ fn log_bit_flip(
     faults: &mut Vec<Fault>,
 ) {
     let durable = &file.durable;
-    // Records since overwritten (or cut off) are no longer candidates.
-    file.log_records.retain(|&(o, l)| {
+    // Records overwritten in any part since (the extent reused for other
+    // pages, say), or cut off, are no longer candidates: a flip must land
+    // in bytes that are still the record.
+    file.log_records.retain(|&(o, l, h)| {
         let (o, l) = (o as usize, l as usize);
-        o + l <= durable.len() && &durable[o..o + 4] == LOG_MAGIC
+        durable
+            .get(o..o + l)
+            .is_some_and(|b| xxhash_rust::xxh3::xxh3_64(b) == h)
     });
     if !file.log_records.is_empty() && rng.chance(cfg.log_bit_flip) {
-        let (o, l) = file.log_records[rng.below(file.log_records.len() as u64) as usize];
+        let i = rng.below(file.log_records.len() as u64) as usize;
+        let (o, l, _) = file.log_records.remove(i);
         let offset = o + rng.below(l);
         let bit = rng.below(8) as u8;
         file.durable[offset as usize] ^= 1 << bit;
@@ -138,20 +143,20 @@ fn log_bit_flip(
     }
     let landed =
         |o: u64, data: &[u8]| file.durable.get(o as usize..o as usize + data.len()) == Some(data);
-    let new: Vec<(u64, u64)> = ops
+    let new: Vec<(u64, u64, u64)> = ops
         .iter()
         .filter_map(|op| match op {
             PendingOp::Write { offset, data }
                 if data.len() > 4 && data.starts_with(LOG_MAGIC) && landed(*offset, data) =>
             {
-                Some((*offset, data.len() as u64))
+                Some((*offset, data.len() as u64, xxhash_rust::xxh3::xxh3_64(data)))
             }
             _ => None,
         })
         .collect();
-    for (o, l) in new {
-        file.log_records.retain(|&(p, _)| p != o);
-        file.log_records.push((o, l));
+    for (o, l, h) in new {
+        file.log_records.retain(|&(p, _, _)| p != o);
+        file.log_records.push((o, l, h));
     }
 }
 
