@@ -981,6 +981,11 @@ impl<'c> Runner<'c> {
                         return Ok(true);
                     }
                 }
+                let kind = if after_crash {
+                    FailureKind::Recovery
+                } else {
+                    FailureKind::LiveState
+                };
                 if self.tainted() && self.only_log_flips() && self.past.is_empty() {
                     // Damage to a durable log record is an error (FORMAT.md
                     // §2.3) unless no later record vouches for it: only the
@@ -1004,11 +1009,6 @@ impl<'c> Runner<'c> {
                         self.past.push(std::mem::replace(&mut self.model, current));
                         return Ok(true);
                     }
-                    let kind = if after_crash {
-                        FailureKind::Recovery
-                    } else {
-                        FailureKind::LiveState
-                    };
                     return Err(self.fail(
                         kind,
                         format!(
@@ -1036,11 +1036,6 @@ impl<'c> Runner<'c> {
                         return Ok(true);
                     }
                 }
-                let kind = if after_crash {
-                    FailureKind::Recovery
-                } else {
-                    FailureKind::LiveState
-                };
                 Err(self.fail(kind, err.to_string()))
             }
         }
