@@ -315,6 +315,11 @@ struct Runner<'c> {
     silent_base: u64,
     /// Log bit flips injected before this database (see `silent_base`).
     log_flip_base: u64,
+    /// The model's durable floor (`last_acked_durable`) now, and what it
+    /// was before its latest advance: the commits in between became
+    /// durable by one sync, so their records vouch for none of them.
+    floor_now: usize,
+    floor_before: usize,
     op_index: usize,
     errs_at_start: u64,
     recovery_crash: Option<RecoveryCrash>,
@@ -673,6 +678,8 @@ impl<'c> Runner<'c> {
             rt: SimRng::new(case.seed ^ 0x7275_6e6e_6572),
             silent_base: 0,
             log_flip_base: 0,
+            floor_now: 0,
+            floor_before: 0,
             past: Vec::new(),
             unsettled: Vec::new(),
             op_index: 0,
@@ -989,13 +996,15 @@ impl<'c> Runner<'c> {
                 if self.tainted() && self.only_log_flips() && self.past.is_empty() {
                     // Damage to a durable log record is an error (FORMAT.md
                     // §2.3) unless no later record vouches for it: only the
-                    // newest acknowledged commit may go without one (the
-                    // runner has one writer, so every record written after
-                    // an acknowledged one vouches for it).
+                    // commits made durable by the latest sync may go (the
+                    // newest `Immediate` commit, or an `Eventual` batch
+                    // that a `sync()` covered), since every record written
+                    // after that sync vouches for them.
+                    self.note_floor();
                     let m = &self.model;
-                    let lo = m
-                        .last_acked_durable()
-                        .saturating_sub(1)
+                    let lo = self
+                        .floor_before
+                        .min(m.last_acked_durable().saturating_sub(1))
                         .max(m.oldest_kept());
                     if let Some(c) = model::find_commit(m, &state, lo..=m.last_attempted()) {
                         self.note(|| {
@@ -1298,7 +1307,19 @@ impl<'c> Runner<'c> {
         }
     }
 
+    /// Follows the model's durable floor (see `floor_before`).
+    fn note_floor(&mut self) {
+        let f = self.model.last_acked_durable();
+        if f < self.floor_now {
+            // A new history (a rollback or a fresh database).
+            (self.floor_before, self.floor_now) = (f, f);
+        } else if f > self.floor_now {
+            (self.floor_before, self.floor_now) = (self.floor_now, f);
+        }
+    }
+
     fn after_op(&mut self) -> R<()> {
+        self.note_floor();
         if self.settle()? {
             return Ok(());
         }
