@@ -78,6 +78,23 @@ enum End {
     Suspect,
 }
 
+/// A record that passed every test, read from the tail.
+struct Record {
+    header: RecordHeader,
+    /// Its header checksum (the next record's link).
+    link: u64,
+    /// Pages it occupies.
+    pages: u64,
+    /// Header and payload bytes (the pages' padding cut off).
+    bytes: Vec<u8>,
+}
+
+impl Record {
+    fn payload(&self) -> &[u8] {
+        &self.bytes[HEADER_LEN..]
+    }
+}
+
 /// What [`replay`] found.
 #[derive(Debug)]
 pub struct Replayed {
@@ -105,13 +122,12 @@ pub fn replay(
     let mut cut_at = None;
     loop {
         match next_record(pager, &log, txn)? {
-            Ok((h, link, pages, payload)) => {
-                let page = log.start + log.tail;
-                let ops = log_record::decode_ops(&payload, page)?;
-                apply(h.txn, ops)?;
-                txn = h.txn;
-                log.tail += pages;
-                log.link = link;
+            Ok(r) => {
+                let ops = log_record::decode_ops(r.payload(), log.start + log.tail)?;
+                apply(r.header.txn, ops)?;
+                txn = r.header.txn;
+                log.tail += r.pages;
+                log.link = r.link;
             }
             Err(End::Clean) => break,
             Err(End::Suspect) => {
@@ -143,12 +159,11 @@ pub fn replay(
 
 /// The record at the tail if it passes every test of FORMAT.md §2.3
 /// (header, link, payload length and checksum), else why the log ends.
-#[allow(clippy::type_complexity)]
 fn next_record(
     pager: &Pager,
     log: &LogState,
     txn: u64,
-) -> Result<std::result::Result<(RecordHeader, u64, u64, Vec<u8>), End>> {
+) -> Result<std::result::Result<Record, End>> {
     let ps = pager.page_size();
     if log.tail >= log.pages {
         return Ok(Err(End::Clean));
@@ -186,20 +201,25 @@ fn next_record(
     if log.tail + pages > log.pages {
         return Ok(Err(End::Suspect));
     }
-    let mut whole = if pages == 1 {
-        first
-    } else {
-        match read_or_end(pager, page, pages)? {
-            Some(b) => b,
+    let mut bytes = first;
+    if pages > 1 {
+        // The first page is read already: only the rest.
+        match read_or_end(pager, page + 1, pages - 1)? {
+            Some(rest) => bytes.extend_from_slice(&rest),
             None => return Ok(Err(End::Suspect)),
         }
+    }
+    bytes.truncate(HEADER_LEN + h.payload_len as usize);
+    let r = Record {
+        header: h,
+        link,
+        pages,
+        bytes,
     };
-    whole.truncate(HEADER_LEN + h.payload_len as usize);
-    let payload = whole.split_off(HEADER_LEN);
-    if crate::checksum::checksum(&payload) != h.payload_checksum {
+    if crate::checksum::checksum(r.payload()) != h.payload_checksum {
         return Ok(Err(End::Suspect));
     }
-    Ok(Ok((h, link, pages, payload)))
+    Ok(Ok(r))
 }
 
 /// Pages of the extent read at a time while looking for evidence.

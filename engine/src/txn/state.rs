@@ -65,10 +65,6 @@ impl TxState {
         check_key(&self.limits, key)
     }
 
-    fn check_value(&self, value: &[u8]) -> Result<()> {
-        check_value(&self.limits, value)
-    }
-
     /// Checks a bucket name (empty means the default bucket and is only
     /// valid internally).
     pub fn check_bucket_name(&self, name: &[u8]) -> Result<()> {
@@ -93,13 +89,7 @@ impl TxState {
 
     /// Sets `key` to `value` in `bucket`; returns whether the key existed.
     pub fn put(&mut self, pager: &Pager, bucket: &[u8], key: &[u8], value: &[u8]) -> Result<bool> {
-        self.check_key(key)?;
-        self.check_value(value)?;
-        let v = if value.len() > self.limits.max_inline_value_len {
-            ValueSrc::Pending(Arc::from(value))
-        } else {
-            ValueSrc::Inline(value)
-        };
+        let v = entry_value(&self.limits, key, value)?;
         let mut freed = Vec::new();
         let b = self.bucket_mut(bucket)?;
         let old = btree::insert(&mut TreeMut::new(pager, &mut freed), &mut b.root, key, v);
@@ -164,15 +154,8 @@ impl TxState {
         let limits = self.limits;
         let mut builder = btree::build::SortedBuilder::new(pager.page_size(), fill);
         feed(&mut |key, value| {
-            check_key(&limits, key)?;
-            check_value(&limits, value)?;
-            let v = if value.len() > limits.max_inline_value_len {
-                ValueSrc::Pending(Arc::from(value))
-            } else {
-                ValueSrc::Inline(value)
-            };
             builder
-                .push(key, v)
+                .push(key, entry_value(&limits, key, value)?)
                 .map_err(|e| Error::NotSorted { index: e.index })
         })?;
         let n = builder.len();
@@ -243,12 +226,19 @@ fn check_key(limits: &Limits, key: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn check_value(limits: &Limits, value: &[u8]) -> Result<()> {
+/// The value of a new entry as a leaf stores it (inline, or pending for an
+/// overflow run), once the key and value pass the limits.
+fn entry_value<'a>(limits: &Limits, key: &[u8], value: &'a [u8]) -> Result<ValueSrc<'a>> {
+    check_key(limits, key)?;
     if value.len() > limits.max_value_len {
         return Err(Error::ValueTooLarge {
             len: value.len(),
             max: limits.max_value_len,
         });
     }
-    Ok(())
+    Ok(if value.len() > limits.max_inline_value_len {
+        ValueSrc::Pending(Arc::from(value))
+    } else {
+        ValueSrc::Inline(value)
+    })
 }
