@@ -245,12 +245,25 @@ fn insert_rec(
 
 /// Removes `key`; returns what its value was if it was present. An absent
 /// key leaves the tree (and its pages) untouched.
+///
+/// Merges are lazy: a delete copies only the path to its key, and a node is
+/// merged with (or refilled from) a sibling only when it would be left
+/// empty, or a branch with a single child. Leaves that deletes leave sparse
+/// are packed when the checkpoint writes them ([`flush::repack_leaves`]).
 pub fn delete(
     t: &mut TreeMut<'_>,
     root: &mut Option<Child>,
     key: &[u8],
 ) -> Result<Option<OldValue>> {
-    if !prefetch_for_delete(t, root, key)? {
+    let Some((leaf, _)) = get(t.pager, root, None, key)? else {
+        return Ok(None);
+    };
+    // Only a delete that empties its leaf can rebalance, up to the root:
+    // read every sibling it may merge with before anything changes, so
+    // that a failed read leaves the tree as it was.
+    let empties_leaf = leaf.len() == 1;
+    drop(leaf);
+    if empties_leaf && !prefetch_for_delete(t, root, key)? {
         return Ok(None);
     }
     let ps = t.page_size();
@@ -323,7 +336,7 @@ fn delete_rec(t: &mut TreeMut<'_>, node: &mut Node, key: &[u8]) -> Result<(OldVa
     let i = node.child_index(key);
     let child = t.child_mut(node, i)?;
     let (old, split) = delete_rec(t, child, key)?;
-    let underfull = child.used_bytes() < ps / 4;
+    let underfull = child.is_empty() || (!child.is_leaf() && child.len() < 2);
     let split = match split {
         Some((sep, right)) => adopt(node, i, sep, right, ps),
         None if underfull && node.len() > 1 => rebalance(t, node, i)?,
@@ -332,7 +345,7 @@ fn delete_rec(t: &mut TreeMut<'_>, node: &mut Node, key: &[u8]) -> Result<(OldVa
     Ok((old, split))
 }
 
-/// Merges the underfull child `i` of `node` with a sibling, or
+/// Merges the empty (or single-child) child `i` of `node` with a sibling, or
 /// redistributes their entries when the two do not fit in one page.
 fn rebalance(t: &mut TreeMut<'_>, node: &mut Node, i: usize) -> Result<Split> {
     let ps = t.page_size();

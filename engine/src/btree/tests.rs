@@ -233,6 +233,60 @@ fn a_delete_leaving_its_leaf_full_enough_touches_only_its_path() {
         .is_some());
 }
 
+/// Merges are lazy: deleting all but one entry of a leaf merges nothing
+/// (the leaf is packed when a checkpoint writes it); deleting its last
+/// entry removes the leaf, its entries' neighbours intact.
+#[test]
+fn a_leaf_merges_only_when_a_delete_empties_it() {
+    let ps = 1024;
+    let pager = Pager::in_memory(ps);
+    let keys: Vec<[u8; 4]> = (0..300u32).map(|i| i.to_be_bytes()).collect();
+    let mut root = build::build_sorted(
+        keys.iter().map(|k| (&k[..], ValueSrc::Inline(&[1; 20]))),
+        ps,
+        1.0,
+    );
+    let children = |root: &Option<Child>| match root {
+        Some(Child::Mem(r)) => r.len(),
+        _ => panic!("an in-memory branch root"),
+    };
+    let first_leaf_len = |root: &Option<Child>| match root {
+        Some(Child::Mem(r)) => match r.child(0) {
+            ChildAt::Mem(l) => l.len(),
+            ChildAt::Disk(_) => panic!(),
+        },
+        _ => panic!(),
+    };
+    let before = children(&root);
+    let n = first_leaf_len(&root) as u32;
+    assert!(n > 2 && before > 2);
+    let mut freed = Freed::new();
+    for k in 0..n - 1 {
+        let old = delete(
+            &mut TreeMut::new(&pager, &mut freed),
+            &mut root,
+            &k.to_be_bytes(),
+        );
+        assert_eq!(old.unwrap(), Some(OldValue::Inline), "key {k}");
+        assert_eq!(children(&root), before, "no merge after deleting key {k}");
+    }
+    assert_eq!(first_leaf_len(&root), 1, "a sparse leaf is kept");
+    delete(
+        &mut TreeMut::new(&pager, &mut freed),
+        &mut root,
+        &(n - 1).to_be_bytes(),
+    )
+    .unwrap();
+    assert_eq!(children(&root), before - 1, "the emptied leaf is gone");
+    let pin = RootPin::default();
+    let left: Vec<Vec<u8>> = contents(&pager, &root, &pin)
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    let want: Vec<Vec<u8>> = keys[n as usize..].iter().map(|k| k.to_vec()).collect();
+    assert_eq!(left, want);
+}
+
 /// Changing a tree shared with a snapshot copies what it changes: the
 /// snapshot's nodes keep their content.
 #[test]

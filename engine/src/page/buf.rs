@@ -199,9 +199,18 @@ impl Drop for PageBuf {
 }
 
 impl Clone for PageBuf {
-    /// A private copy, on the heap.
+    /// A private copy: in a free frame of the same arena if the bytes are
+    /// in one (a write transaction copying a cached page; frames are
+    /// recycled without the general allocator, and the copy counts against
+    /// the cache's memory), else on the heap.
     fn clone(&self) -> PageBuf {
-        PageBuf::from(Box::<[u8]>::from(&**self))
+        match self.frame.as_ref().and_then(|f| f.arena.take()) {
+            Some(mut f) => {
+                f.copy_from_slice(self);
+                PageBuf::from(f)
+            }
+            None => PageBuf::from(Box::<[u8]>::from(&**self)),
+        }
     }
 }
 
@@ -265,8 +274,20 @@ mod tests {
         assert!(first.is_frame() && !second.is_frame());
         assert!(!PageBuf::for_read(None, 1024).is_frame());
         let copy = first.clone();
-        assert!(!copy.is_frame(), "a copy is private heap memory");
+        assert!(!copy.is_frame(), "no frame free: a copy goes to the heap");
         assert_eq!(&*copy, &*first);
+        drop(second);
+        let b = Arena::new(2, 1024).unwrap();
+        let mut framed = PageBuf::for_read(Some(&b), 1024);
+        framed[7] = 3;
+        let copy = framed.clone();
+        assert!(copy.is_frame(), "a frame's copy takes a free frame");
+        assert_eq!(&*copy, &*framed);
+        assert_eq!(b.free_frames(), 0);
+        let heap_copy = copy.clone();
+        assert!(!heap_copy.is_frame() && heap_copy[7] == 3);
+        drop((copy, framed));
+        assert_eq!(b.free_frames(), 2, "both frames came back");
     }
 
     #[test]

@@ -393,26 +393,23 @@ impl Cache {
         self.stripe_of(set).lock().flights.retain(|(r, _)| *r != at);
     }
 
-    /// Caches a page that was just written (it is its own verified image).
-    pub fn insert(&self, node: Arc<Node>) {
+    /// Caches the page `at` that was just written from `bytes`, which were
+    /// checked before the write (a page is its own verified image): copied
+    /// into a frame of the cache's own memory if one is free.
+    pub fn insert_written(&self, bytes: Box<[u8]>, at: PageRef) {
         if self.sets.len == 0 {
             return;
         }
-        // Into the cache's own memory if a frame is free.
         let node = match self.arena.as_ref().and_then(Arena::take) {
             Some(mut frame) => {
-                frame.copy_from_slice(node.bytes());
-                let at = PageRef {
-                    page: node.page(),
-                    checksum: node.checksum(),
-                };
-                Arc::new(Node::from_verified_page(frame, at).expect("a copy of a verified page"))
+                frame.copy_from_slice(&bytes);
+                Node::from_checked_page(frame, at)
             }
-            None => node,
+            None => Node::from_checked_page(bytes, at),
         };
-        let set = self.set_of(node.page());
+        let set = self.set_of(at.page);
         let _s = self.stripe_of(set).lock();
-        self.insert_locked(set, node);
+        self.insert_locked(set, Arc::new(node));
     }
 
     /// Puts `node` into its set: over an older image of the same page, else

@@ -296,9 +296,7 @@ impl Pager {
             checksum: checksum(&bytes),
         };
         self.write_pages(page, &bytes)?;
-        self.cache.insert(Arc::new(
-            Node::from_verified_page(bytes, at).expect("verified above"),
-        ));
+        self.cache.insert_written(bytes, at);
         Ok(at)
     }
 

@@ -236,6 +236,18 @@ impl Node {
         Ok(Node::from_parts(buf, Vec::new(), 0, at.checksum))
     }
 
+    /// A page that was checked with [`verify::verify`] before it was
+    /// written (the pair of the check after reading: see
+    /// [`crate::pager::Pager::write_node`]), kept without checking it again.
+    pub(crate) fn from_checked_page(buf: impl Into<PageBuf>, at: PageRef) -> Node {
+        let buf = buf.into();
+        debug_assert!(
+            verify::verify(&buf, at.page).is_ok(),
+            "a page is checked before it is written"
+        );
+        Node::from_parts(buf, Vec::new(), 0, at.checksum)
+    }
+
     /// Decodes page `page` from `bytes` (verified; its checksum becomes the
     /// node's identity).
     pub fn decode(bytes: &[u8], page: u64) -> Result<Node> {

@@ -150,6 +150,7 @@ fn a_cache_without_frames_still_serves_pages() {
         assert!(load(&c, at(4, 1), &calls).is_page(at(4, 1)));
     }
     assert_eq!(calls.load(SeqCst), 3);
-    c.insert(Arc::new(node(4, 1)));
+    let n = node(4, 1);
+    c.insert_written(n.bytes().into(), at(4, 1));
     assert_eq!(c.bytes(), 0);
 }
