@@ -7,7 +7,7 @@ use crate::btree::cursor::{Root, TreeCursor};
 use crate::btree::flush::{flush, PageSource};
 use crate::page::node::{Child, ValueAt, ValueSrc};
 use crate::page::PageRef;
-use crate::pager::{Pager, RootPin};
+use crate::pager::{PageWriter, Pager, RootPin};
 use crate::{Error, Result};
 
 /// One bucket: its tree and its number of keys.
@@ -111,11 +111,12 @@ impl Catalog {
         src: &mut dyn PageSource,
         checkpoint: u64,
     ) -> Result<(Catalog, Option<PageRef>, Vec<u64>)> {
+        let mut writer = PageWriter::new(pager);
         let mut out = Catalog::default();
         let mut entries = Vec::new();
         for (name, b) in self.iter() {
             let root = match &b.root {
-                Some(c) => Some(flush(pager, src, checkpoint, c)?),
+                Some(c) => Some(flush(&mut writer, src, checkpoint, c)?),
                 None => None,
             };
             let flushed = BucketRoot {
@@ -147,9 +148,11 @@ impl Catalog {
             1.0,
         );
         let root = match &tree {
-            Some(c) => Some(flush(pager, src, checkpoint, c)?),
+            Some(c) => Some(flush(&mut writer, src, checkpoint, c)?),
             None => None,
         };
+        // Every page is written before the catalog is read back.
+        writer.finish()?;
         let mut pages = Vec::new();
         crate::btree::for_each_page(pager, &root.map(Child::Disk), &mut |p, _| {
             pages.push(p);

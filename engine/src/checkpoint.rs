@@ -30,9 +30,11 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         alloc.free(p, 1, next)?;
     }
     let (mut log_start, mut log_pages) = (core.log.start, core.log.pages);
-    if core.log_full {
+    if let Some(needed) = core.log_full {
         let want = grown_log_pages(log_pages, alloc.page_count(), inner.max_log_pages());
-        if want > log_pages {
+        // Only for records the grown log could hold: a larger one commits
+        // by checkpoint whatever the log's size.
+        if want > log_pages && want >= needed {
             alloc.free(log_start, log_pages, next)?;
             log_start = alloc.allocate(want)?;
             log_pages = want;
@@ -44,10 +46,14 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     crate::failpoint::hit("checkpoint::after_flush")?;
     alloc.persist(pager, next)?;
     crate::failpoint::hit("checkpoint::after_alloc_persist")?;
-    // Set the length whenever the file grows or differs from it: after a
-    // failed sync the cached length may be one that never became durable.
+    // The growth slack at the end goes back; the page count may now be
+    // below an older checkpoint's.
+    alloc.trim_tail();
+    // The file only grows: an older slot (the durable one, until this
+    // checkpoint's slot is) may count pages past the new page count, and
+    // a file shorter than a slot's count fails to open.
     let len = alloc.page_count() * ps;
-    if alloc.page_count() != core.alloc.page_count() || pager.file().len()? != len {
+    if pager.file().len()? < len {
         pager.file().set_len(len)?;
     }
     // C3: barrier 1.
@@ -85,7 +91,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     core.catalog = Arc::new(catalog);
     core.catalog_pages = catalog_pages;
     core.freed_since.clear();
-    core.log_full = false;
+    core.log_full = None;
     core.needs_new_epoch = false;
     core.dirty_bytes = 0;
     core.log = LogState {
@@ -110,7 +116,8 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
 
 /// The log extent's new length after a full log forced a checkpoint: at
 /// least double, and at least a quarter of the file, up to `max` (never
-/// shrinking). A checkpoint costs up to the pages changed since the last
+/// shrinking). The log grows only if the record that did not fit would fit
+/// the new length. A checkpoint costs up to the pages changed since the last
 /// one, which is bounded by the file's size, so a log in proportion to the
 /// file keeps a busy database from checkpointing after every few commits
 /// (a 1,000-put commit into a million keys is about 190 KB of log), while a

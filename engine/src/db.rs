@@ -73,7 +73,9 @@ pub(crate) struct Core {
     pub log: LogState,
     pub freed_since: Freed,
     pub catalog_pages: Vec<u64>,
-    pub log_full: bool,
+    /// A record did not fit in the log since the last checkpoint: the
+    /// pages the largest such record needs.
+    pub log_full: Option<u64>,
     /// No checkpoint of this session has completed yet, so the log may hold
     /// stale records of the current epoch (FORMAT.md §4 step 6).
     pub needs_new_epoch: bool,
@@ -118,9 +120,13 @@ impl Inner {
         (self.opts.max_log_size / self.pager.page_size() as u64).max(4)
     }
 
-    /// In-memory changes allowed between checkpoints: half the cache.
+    /// In-memory changes allowed between checkpoints
+    /// ([`crate::Options::checkpoint_budget`], by default half the cache).
     pub fn dirty_budget(&self) -> u64 {
-        (self.opts.cache_size as u64 / 2).max(64 * self.pager.page_size() as u64)
+        self.opts
+            .checkpoint_budget
+            .unwrap_or(self.opts.cache_size as u64 / 2)
+            .max(64 * self.pager.page_size() as u64)
     }
 
     pub fn acquire_writer(&self, wait: bool) -> Result<()> {
@@ -302,7 +308,7 @@ impl Db {
                 log,
                 freed_since: state.freed,
                 catalog_pages,
-                log_full: false,
+                log_full: None,
                 needs_new_epoch: !opts_read_only,
                 dir_synced: opts_read_only,
                 slot: slot.clone(),

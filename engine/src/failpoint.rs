@@ -26,6 +26,7 @@ pub const ALL: &[&str] = &[
     "commit::after_log_append",
     "commit::before_sync",
     "checkpoint::start",
+    "checkpoint::write_run",
     "checkpoint::after_flush",
     "checkpoint::after_alloc_persist",
     "checkpoint::before_barrier1",

@@ -174,6 +174,35 @@ impl Allocator {
         Ok(())
     }
 
+    /// Gives back the growth slack at the end of the file: lowers the page
+    /// count to just past the last page that is in use or may still be read
+    /// (blocked), keeping the number of bitmap pages. Growth adds an eighth
+    /// of the file at a time so that allocations stay cheap; without this,
+    /// up to that eighth would stay in the file as free pages. Called once
+    /// a checkpoint has allocated everything, before the file's length is
+    /// set.
+    pub fn trim_tail(&mut self) {
+        let last_blocked = self
+            .blocked
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, w)| **w != 0)
+            .map_or(0, |(i, w)| {
+                i as u64 * 64 + 63 - u64::from(w.leading_zeros())
+            });
+        let per_bitmap = bits_per_bitmap(self.page_size);
+        let bitmaps = self.page_count.div_ceil(per_bitmap);
+        let keeps_bitmaps = (bitmaps.saturating_sub(1)) * per_bitmap + 1;
+        let count = (last_blocked + 1)
+            .max(keeps_bitmaps)
+            .max(RESERVED_PAGES)
+            .min(self.page_count);
+        debug_assert!((count..self.page_count).all(|p| !get(&self.blocked, p)));
+        self.page_count = count;
+        self.hint = self.hint.min(count);
+    }
+
     /// Allocates `n` consecutive pages that are neither in use nor possibly
     /// visible to a snapshot, growing the file if there are none.
     pub fn allocate(&mut self, n: u64) -> Result<u64> {
@@ -390,6 +419,24 @@ mod tests {
         assert!(a.free(RESERVED_PAGES - 1, 1, 2).is_err(), "a slot page");
         assert!(a.free(a.page_count, 1, 2).is_err(), "a page past the end");
         assert!(a.is_in_use(p + 1), "the failed frees changed nothing else");
+    }
+
+    #[test]
+    fn trimming_gives_back_the_growth_slack_but_no_page_in_use_or_blocked() {
+        let mut a = Allocator::new(1024);
+        let pages: Vec<u64> = (0..200).map(|_| a.allocate(1).unwrap()).collect();
+        assert!(a.page_count() > 200 + RESERVED_PAGES, "grown with slack");
+        let last = *pages.last().unwrap();
+        // A freed page near the end stays blocked (a snapshot may read it).
+        a.free(last, 1, 2).unwrap();
+        a.trim_tail();
+        assert_eq!(a.page_count(), last + 1, "the blocked page is kept");
+        a.release(None);
+        a.trim_tail();
+        assert_eq!(a.page_count(), last, "released: trimmed too");
+        assert_eq!(a.free_pages(), 0);
+        // The next allocation grows the file again.
+        assert_eq!(a.allocate(1).unwrap(), last);
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub struct Options {
     pub(crate) read_only: bool,
     pub(crate) create: bool,
     pub(crate) max_log_size: u64,
+    pub(crate) checkpoint_budget: Option<u64>,
     pub(crate) truncate_damaged_log: bool,
     pub(crate) vfs: Arc<dyn Vfs>,
 }
@@ -55,6 +56,7 @@ impl fmt::Debug for Options {
             .field("read_only", &self.read_only)
             .field("create", &self.create)
             .field("max_log_size", &self.max_log_size)
+            .field("checkpoint_budget", &self.checkpoint_budget)
             .field("truncate_damaged_log", &self.truncate_damaged_log)
             .field("vfs", &self.vfs)
             .finish()
@@ -84,6 +86,7 @@ impl Options {
             read_only: false,
             create: true,
             max_log_size: 64 << 20,
+            checkpoint_budget: None,
             truncate_damaged_log: false,
             vfs: Arc::new(StdVfs),
         }
@@ -126,6 +129,27 @@ impl Options {
     /// checkpoints and longer (still bounded) recovery after a crash.
     pub fn max_log_size(mut self, bytes: u64) -> Self {
         self.max_log_size = bytes;
+        self
+    }
+
+    /// Bytes of pages changed in memory since the last checkpoint after
+    /// which a commit runs a checkpoint (default: half of
+    /// [`Options::cache_size`]; at least 64 pages). Changed pages stay in
+    /// memory until a checkpoint writes them, each once however often it
+    /// changed, so a larger budget means fewer, larger checkpoints and
+    /// less writing for the same changes, and more memory. A full log (see
+    /// [`Options::max_log_size`]) or a clean close also checkpoints.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = vellum::Options::new()
+    ///     .checkpoint_budget(8 << 20)
+    ///     .open(dir.path().join("db"))
+    ///     .unwrap();
+    /// db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    /// ```
+    pub fn checkpoint_budget(mut self, bytes: u64) -> Self {
+        self.checkpoint_budget = Some(bytes);
         self
     }
 

@@ -65,7 +65,64 @@ pub fn unconfirmed_frees(pager: &Pager, alloc: &Allocator, older: &Slot) -> Resu
         Err(Error::Io(e)) => return Err(Error::Io(e)),
         Err(_) => return Ok(Vec::new()),
     };
-    Ok((0..older.page_count.min(alloc.page_count()))
+    // Past the newest page count too: a checkpoint gives back the free
+    // pages at the end of the file (`Allocator::trim_tail`), which may be
+    // pages the older checkpoint still uses; growing the file again must
+    // not reuse them before the confirmation either.
+    Ok((0..older.page_count)
         .filter(|&p| old.is_in_use(p) && !alloc.is_in_use(p))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::freelist::Allocator;
+
+    fn slot_of(a: &Allocator) -> Slot {
+        Slot {
+            checkpoint: 1,
+            last_txn: 0,
+            page_count: a.page_count(),
+            log_start: 0,
+            log_pages: 0,
+            catalog: None,
+            alloc_index: a.index_refs().to_vec(),
+        }
+    }
+
+    /// The newest checkpoint does not use the older one's last pages and
+    /// its page count ends before them (a checkpoint gives back the free
+    /// pages at the end of the file): they stay blocked until the session
+    /// confirms the newest slot, even past the newest page count, so
+    /// growing the file cannot reuse them early.
+    #[test]
+    fn pages_past_the_newest_page_count_that_the_older_checkpoint_uses_stay_blocked() {
+        let pager = Pager::in_memory(1024);
+        let mut older = Allocator::new(1024);
+        for _ in 0..200 {
+            older.allocate(1).unwrap();
+        }
+        older.persist(&pager, 1).unwrap();
+        let mut newest = Allocator::new(1024);
+        for _ in 0..120 {
+            newest.allocate(1).unwrap();
+        }
+        let past: Vec<u64> = (newest.page_count()..older.page_count())
+            .filter(|&p| older.is_in_use(p))
+            .collect();
+        assert!(
+            past.len() > 20,
+            "the older checkpoint uses pages past the newest count"
+        );
+        let blocked = unconfirmed_frees(&pager, &newest, &slot_of(&older)).unwrap();
+        for p in &past {
+            assert!(blocked.contains(p), "page {p} is not blocked");
+        }
+        newest.block_until_confirmed(blocked);
+        for _ in 0..150 {
+            let p = newest.allocate(1).unwrap();
+            assert!(!past.contains(&p), "page {p} reused before confirmation");
+        }
+    }
 }

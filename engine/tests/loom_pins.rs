@@ -30,7 +30,7 @@ use vellum::btree::{self, build, flush};
 use vellum::page::node::{Child, ValueSrc};
 use vellum::pager::cache::frame_bytes;
 use vellum::pager::pin::RootPin;
-use vellum::pager::Pager;
+use vellum::pager::{PageWriter, Pager};
 use vellum::vfs::{MemVfs, OpenMode, Vfs, VfsFile};
 
 const PS: usize = 1024;
@@ -74,7 +74,9 @@ fn tree() -> (Arc<dyn VfsFile>, Option<Child>) {
         0.5,
     );
     let pager = Pager::new(file.clone(), PS, 16 * frame_bytes(PS));
-    let root = flush::flush(&pager, &mut Bump(8), 1, built.as_ref().unwrap()).unwrap();
+    let mut out = PageWriter::new(&pager);
+    let root = flush::flush(&mut out, &mut Bump(8), 1, built.as_ref().unwrap()).unwrap();
+    out.finish().unwrap();
     (file, Some(Child::Disk(root)))
 }
 

@@ -316,8 +316,9 @@ struct Runner<'c> {
     /// Log bit flips injected before this database (see `silent_base`).
     log_flip_base: u64,
     /// The model's durable floor (`last_acked_durable`) now, and what it
-    /// was before its latest advance: the commits in between became
-    /// durable by one sync, so their records vouch for none of them.
+    /// was before its latest advance over commits that changed something:
+    /// the commits in between became durable by one sync, so their records
+    /// vouch for none of them.
     floor_now: usize,
     floor_before: usize,
     op_index: usize,
@@ -1314,7 +1315,18 @@ impl<'c> Runner<'c> {
             // A new history (a rollback or a fresh database).
             (self.floor_before, self.floor_now) = (f, f);
         } else if f > self.floor_now {
-            (self.floor_before, self.floor_now) = (self.floor_now, f);
+            // Commits that changed nothing write no log record, so they
+            // vouch for nothing: a floor that advances over such commits
+            // only keeps the earlier records as exposed as they were (the
+            // newest record may still be the one a flip damages).
+            let base = self.model.state(self.floor_now);
+            let no_records =
+                base.is_some() && (self.floor_now + 1..=f).all(|c| self.model.state(c) == base);
+            if no_records {
+                self.floor_now = f;
+            } else {
+                (self.floor_before, self.floor_now) = (self.floor_now, f);
+            }
         }
     }
 

@@ -75,11 +75,23 @@ impl<'t> View<'t> {
         }
     }
 
-    /// Child `i` of this node, which is at `depth` below the root.
-    fn child(&self, pager: &Pager, i: usize, depth: usize) -> Result<View<'t>> {
+    /// Child `i` of this node, which is at `depth` below the root, for a
+    /// walk going `forward` (or back): a child read from the file comes
+    /// with its next sibling that way when the two are adjacent on disk
+    /// ([`Pager::load_with_neighbor`]).
+    fn child(&self, pager: &Pager, i: usize, depth: usize, forward: bool) -> Result<View<'t>> {
+        let next = if forward {
+            i.checked_add(1)
+        } else {
+            i.checked_sub(1)
+        };
         if let View::Pinned(p) = self {
             let p: &'t Pinned = p;
-            return Ok(match pager.child_of(&NodeRef::Pinned(p), i, depth)? {
+            let kid = match next {
+                Some(j) => pager.pinned_child_toward(p, i, depth, j)?,
+                None => pager.child_of(&NodeRef::Pinned(p), i, depth)?,
+            };
+            return Ok(match kid {
                 NodeRef::Pinned(kid) => View::Pinned(kid),
                 NodeRef::Mem(n) => View::Ref(n),
                 NodeRef::Page(g) => match p.node().child(i) {
@@ -105,7 +117,10 @@ impl<'t> View<'t> {
         };
         Ok(match at {
             ChildAt::Mem(c) => View::Ref(c),
-            ChildAt::Disk(r) => View::Page(r, pager.load(r)?),
+            ChildAt::Disk(r) => {
+                let nb = next.and_then(|j| self.node().disk_child(j));
+                View::Page(r, pager.load_with_neighbor(r, nb)?)
+            }
         })
     }
 }
@@ -226,11 +241,13 @@ impl<'t> TreeCursor<'t> {
     }
 
     /// Descends from `v` to a leaf, choosing at each branch the child
-    /// `pick(node)` and in the leaf the entry `pick(leaf)`.
+    /// `pick(node)` and in the leaf the entry `pick(leaf)`; the walk will
+    /// then go `forward` (or back).
     fn descend(
         &mut self,
         pager: &Pager,
         mut v: View<'t>,
+        forward: bool,
         mut pick: impl FnMut(&Node) -> usize,
     ) -> Result<()> {
         loop {
@@ -246,7 +263,7 @@ impl<'t> TreeCursor<'t> {
                 self.path.push((v.hold(true), i));
                 return Ok(());
             }
-            let next = v.child(pager, i, self.path.len())?;
+            let next = v.child(pager, i, self.path.len(), forward)?;
             self.path.push((v.hold(false), i));
             v = next;
         }
@@ -254,7 +271,7 @@ impl<'t> TreeCursor<'t> {
 
     /// Descends from `v` to its first (or last) entry.
     fn descend_edge(&mut self, pager: &Pager, v: View<'t>, last: bool) -> Result<bool> {
-        self.descend(pager, v, |n| if last { n.len() - 1 } else { 0 })?;
+        self.descend(pager, v, !last, |n| if last { n.len() - 1 } else { 0 })?;
         Ok(self.current().is_some())
     }
 
@@ -291,7 +308,8 @@ impl<'t> TreeCursor<'t> {
         let Some(root) = self.root_view(pager)? else {
             return Ok(false);
         };
-        self.descend(pager, root, |n| {
+        let forward = matches!(how, Seek::Ge | Seek::Gt);
+        self.descend(pager, root, forward, |n| {
             if !n.is_leaf() {
                 return n.child_index(key);
             }
@@ -412,7 +430,7 @@ impl<'t> TreeCursor<'t> {
             let Some(j) = next else {
                 continue;
             };
-            let child = v.child(pager, j, self.path.len())?;
+            let child = v.child(pager, j, self.path.len(), forward)?;
             self.path.push((held, j));
             return self.descend_edge(pager, child, !forward);
         }

@@ -1,11 +1,12 @@
-//! Writing in-memory nodes to pages at a checkpoint.
+//! Writing in-memory nodes to pages at a checkpoint (through a
+//! [`PageWriter`], which gathers them into runs of consecutive pages).
 
 use std::sync::Arc;
 
 use crate::page::node::edit::{encode_page, separator};
 use crate::page::node::{fits, Child, ChildAt, Item, Node, ValueSrc};
 use crate::page::{overflow, PageRef, HEADER_LEN};
-use crate::pager::Pager;
+use crate::pager::PageWriter;
 use crate::Result;
 
 /// Where a checkpoint gets pages from.
@@ -17,30 +18,31 @@ pub trait PageSource {
 /// Writes every in-memory node (and large value) under `child`, children
 /// first, and returns the on-disk reference of the root.
 pub fn flush(
-    pager: &Pager,
+    out: &mut PageWriter<'_>,
     src: &mut dyn PageSource,
     checkpoint: u64,
     child: &Child,
 ) -> Result<PageRef> {
     match child {
         Child::Disk(r) => Ok(*r),
-        Child::Mem(n) => flush_node(pager, src, checkpoint, n),
+        Child::Mem(n) => flush_node(out, src, checkpoint, n),
     }
 }
 
 /// Writes a pending large value to a new overflow run.
 fn write_overflow(
-    pager: &Pager,
+    out: &mut PageWriter<'_>,
     src: &mut dyn PageSource,
     checkpoint: u64,
     bytes: &[u8],
 ) -> Result<ValueSrc<'static>> {
     crate::failpoint::hit("overflow::write")?;
-    let pages = overflow::run_pages(bytes.len(), pager.page_size());
+    let ps = out.pager().page_size();
+    let pages = overflow::run_pages(bytes.len(), ps);
     let first = src.alloc_pages(pages)?;
-    let run = overflow::encode(bytes, first, checkpoint, pager.page_size());
+    let run = overflow::encode(bytes, first, checkpoint, ps);
     let c = crate::checksum::checksum(&run);
-    pager.write_pages(first, &run)?;
+    out.write_pages(first, &run)?;
     let len = u32::try_from(bytes.len()).expect("values are at most 1 GiB");
     Ok(ValueSrc::Overflow(
         PageRef {
@@ -52,12 +54,12 @@ fn write_overflow(
 }
 
 fn flush_node(
-    pager: &Pager,
+    out: &mut PageWriter<'_>,
     src: &mut dyn PageSource,
     checkpoint: u64,
     node: &Node,
 ) -> Result<PageRef> {
-    let ps = pager.page_size();
+    let ps = out.pager().page_size();
     let repacked = if node.is_leaf() {
         None
     } else {
@@ -70,19 +72,19 @@ fn flush_node(
             Item::Leaf { value, .. } => {
                 if let ValueSrc::Pending(v) = value {
                     let v = v.clone();
-                    *value = write_overflow(pager, src, checkpoint, &v)?;
+                    *value = write_overflow(out, src, checkpoint, &v)?;
                 }
             }
             Item::Branch { child, .. } => {
                 if let Child::Mem(_) = child {
-                    *child = Child::Disk(flush(pager, src, checkpoint, child)?);
+                    *child = Child::Disk(flush(out, src, checkpoint, child)?);
                 }
             }
         }
     }
     let page = src.alloc_pages(1)?;
     let bytes = encode_page(node.is_leaf(), &items, ps, page, checkpoint);
-    pager.write_node(bytes, page)
+    out.write_node(&bytes, page)
 }
 
 /// Whether a tree has any in-memory node.

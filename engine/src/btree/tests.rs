@@ -143,7 +143,9 @@ proptest! {
                 }
                 Op::Flush => {
                     if let Some(r) = &root {
-                        root = Some(Child::Disk(flush(&pager, &mut src, 1, r).unwrap()));
+                        let mut w = crate::pager::PageWriter::new(&pager);
+                        root = Some(Child::Disk(flush(&mut w, &mut src, 1, r).unwrap()));
+                        w.finish().unwrap();
                     }
                     at_flush = reachable(&pager, &root);
                     freed.clear();
@@ -345,9 +347,11 @@ fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
             1.0,
         );
         let mut src = Bump(crate::page::slot::RESERVED_PAGES);
+        let mut w = crate::pager::PageWriter::new(&pager);
         let root = Some(Child::Disk(
-            flush::flush(&pager, &mut src, 1, root.as_ref().unwrap()).unwrap(),
+            flush::flush(&mut w, &mut src, 1, root.as_ref().unwrap()).unwrap(),
         ));
+        w.finish().unwrap();
         // Branches below the root (the pages that may be pinned).
         let mut branches = 0;
         for_each_page(&pager, &root, &mut |p, _| {

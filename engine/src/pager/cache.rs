@@ -395,21 +395,35 @@ impl Cache {
 
     /// Caches the page `at` that was just written from `bytes`, which were
     /// checked before the write (a page is its own verified image): copied
-    /// into a frame of the cache's own memory if one is free.
-    pub fn insert_written(&self, bytes: Box<[u8]>, at: PageRef) {
+    /// into a frame of the cache's own memory if one is free, else to the
+    /// heap.
+    pub fn insert_written(&self, bytes: &[u8], at: PageRef) {
         if self.sets.len == 0 {
             return;
         }
         let node = match self.arena.as_ref().and_then(Arena::take) {
             Some(mut frame) => {
-                frame.copy_from_slice(&bytes);
+                frame.copy_from_slice(bytes);
                 Node::from_checked_page(frame, at)
             }
-            None => Node::from_checked_page(bytes, at),
+            None => Node::from_checked_page(Box::<[u8]>::from(bytes), at),
         };
-        let set = self.set_of(at.page);
+        self.insert_verified(Arc::new(node));
+    }
+
+    /// Caches a verified page (one read ahead of need, say).
+    pub fn insert_verified(&self, node: Arc<Node>) {
+        if self.sets.len == 0 {
+            return;
+        }
+        let set = self.set_of(node.page());
         let _s = self.stripe_of(set).lock();
-        self.insert_locked(set, Arc::new(node));
+        self.insert_locked(set, node);
+    }
+
+    /// Whether the page `at` is cached (marking it recently used if so).
+    pub fn contains(&self, at: PageRef) -> bool {
+        self.probe(at).is_some()
     }
 
     /// Puts `node` into its set: over an older image of the same page, else

@@ -2,6 +2,7 @@
 //! verification of everything read, and the page cache.
 
 pub mod cache;
+pub mod page_writer;
 pub mod pin;
 
 use std::io;
@@ -9,12 +10,13 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::checksum::checksum;
-use crate::page::node::{verify, Child, ChildAt, Node};
+use crate::page::node::{Child, ChildAt, Node};
 use crate::page::{overflow, PageRef};
 use crate::vfs::VfsFile;
 use crate::{Error, Result};
 
 pub use cache::{Cache, PageGuard};
+pub use page_writer::PageWriter;
 pub use pin::{PinBudget, Pinned, RootPin};
 
 /// A node being read: an in-memory node borrowed from its parent (or the
@@ -267,6 +269,54 @@ impl Pager {
         self.cache.get_or_load(at, || self.read_node_uncached(at))
     }
 
+    /// [`Pager::load`] for a walk that likely wants `neighbor` next (a
+    /// scan's next leaf): on a miss, when `neighbor` is the page right
+    /// before or after `at` and is not cached, both pages are read with one
+    /// call. The neighbour is cached only if it verifies against its own
+    /// reference; if it does not, whoever reads it later finds out.
+    pub fn load_with_neighbor(&self, at: PageRef, neighbor: Option<PageRef>) -> Result<PageGuard> {
+        self.cache.get_or_load(at, || match neighbor {
+            Some(nb) if nb.page.abs_diff(at.page) == 1 && !self.cache.contains(nb) => {
+                self.read_pair(at, nb)
+            }
+            _ => self.read_node_uncached(at),
+        })
+    }
+
+    /// Reads `at` and its adjacent page `nb` with one call (see
+    /// [`Pager::load_with_neighbor`]).
+    fn read_pair(&self, at: PageRef, nb: PageRef) -> Result<Node> {
+        let ps = self.page_size;
+        let first = at.page.min(nb.page);
+        let Some(off) = first.checked_mul(ps as u64) else {
+            return self.read_node_uncached(at);
+        };
+        let mut pair = vec![0u8; 2 * ps];
+        if self.file.read_at(&mut pair, off).is_err() {
+            // Past the end of the file, say: `at` alone tells what is wrong.
+            return self.read_node_uncached(at);
+        }
+        let (low, high) = pair.split_at(ps);
+        let (mine, theirs) = if first == at.page {
+            (low, high)
+        } else {
+            (high, low)
+        };
+        if checksum(theirs) == nb.checksum {
+            let mut buf = self.cache.buffer_for_read(ps);
+            buf.copy_from_slice(theirs);
+            if let Ok(n) = Node::from_verified_page(buf, nb) {
+                self.cache.insert_verified(Arc::new(n));
+            }
+        }
+        if checksum(mine) != at.checksum {
+            return Err(Error::corrupt(at.page, "checksum mismatch"));
+        }
+        let mut buf = self.cache.buffer_for_read(ps);
+        buf.copy_from_slice(mine);
+        Node::from_verified_page(buf, at)
+    }
+
     /// Reads a node bypassing the cache: checksum against `at`, then the
     /// page's own checks (FORMAT.md §1.4).
     pub fn read_node_uncached(&self, at: PageRef) -> Result<Node> {
@@ -284,26 +334,90 @@ impl Pager {
         Node::from_verified_page(buf, at)
     }
 
-    /// Writes an encoded tree page to `page` and returns its reference. The
-    /// page is checked first (the pair of the check after reading) and
-    /// cached.
-    pub fn write_node(&self, bytes: Box<[u8]>, page: u64) -> Result<PageRef> {
-        if let Err(e) = verify::verify(&bytes, page) {
-            panic!("a tree page about to be written is invalid: {e}");
-        }
-        let at = PageRef {
-            page,
-            checksum: checksum(&bytes),
-        };
-        self.write_pages(page, &bytes)?;
-        self.cache.insert_written(bytes, at);
-        Ok(at)
-    }
-
     /// Reads the value of `len` bytes in the overflow run `at`.
     pub fn read_overflow(&self, at: PageRef, len: u32) -> Result<Vec<u8>> {
         let pages = overflow::run_pages(len as usize, self.page_size);
         let run = self.read_verified(at, pages)?;
         overflow::decode(&run, at.page, len as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::node::{Item, ValueSrc};
+
+    /// Writes one-entry leaves at `pages` and returns their references.
+    fn leaves(pager: &Pager, pages: &[u64]) -> Vec<PageRef> {
+        let mut w = PageWriter::new(pager);
+        let refs = pages
+            .iter()
+            .map(|&p| {
+                let items = [Item::Leaf {
+                    key: &p.to_be_bytes(),
+                    value: ValueSrc::Inline(b"v"),
+                }];
+                let bytes = Node::build(true, &items, pager.page_size()).encode(p, 1);
+                w.write_node(&bytes, p).unwrap()
+            })
+            .collect();
+        w.finish().unwrap();
+        refs
+    }
+
+    /// A pager over the same file with an empty cache.
+    fn reopened(pager: &Pager) -> Pager {
+        Pager::new(pager.file().clone(), pager.page_size(), 1 << 20)
+    }
+
+    #[test]
+    fn a_miss_reads_the_adjacent_neighbour_along_and_caches_it_if_it_verifies() {
+        let pager = Pager::in_memory(1024);
+        let r = leaves(&pager, &[10, 11, 12, 20]);
+        let cold = reopened(&pager);
+        // Forward and backward neighbours.
+        assert_eq!(
+            cold.load_with_neighbor(r[1], Some(r[2])).unwrap().key(0),
+            11u64.to_be_bytes()
+        );
+        assert!(cold.cache().contains(r[2]), "the next page came along");
+        assert!(!cold.cache().contains(r[0]));
+        let cold = reopened(&pager);
+        cold.load_with_neighbor(r[1], Some(r[0])).unwrap();
+        assert!(cold.cache().contains(r[0]), "the previous page came along");
+        // A neighbour that is not adjacent is not read.
+        let cold = reopened(&pager);
+        cold.load_with_neighbor(r[2], Some(r[3])).unwrap();
+        assert!(!cold.cache().contains(r[3]));
+        // A neighbour that fails its checksum is not cached, and the page
+        // asked for is still served; reading the neighbour reports it.
+        let cold = reopened(&pager);
+        let wrong = PageRef {
+            page: 11,
+            checksum: r[1].checksum ^ 1,
+        };
+        assert_eq!(
+            cold.load_with_neighbor(r[0], Some(wrong)).unwrap().key(0),
+            10u64.to_be_bytes()
+        );
+        assert!(!cold.cache().contains(wrong) && !cold.cache().contains(r[1]));
+        assert!(cold.load(wrong).is_err());
+        // The page asked for is verified as ever.
+        let cold = reopened(&pager);
+        let bad = PageRef {
+            page: 10,
+            checksum: r[0].checksum ^ 1,
+        };
+        assert!(cold.load_with_neighbor(bad, Some(r[1])).is_err());
+        // A neighbour past the end of the file: the page alone is read.
+        let cold = reopened(&pager);
+        let beyond = PageRef {
+            page: 21,
+            checksum: 0,
+        };
+        assert_eq!(
+            cold.load_with_neighbor(r[3], Some(beyond)).unwrap().key(0),
+            20u64.to_be_bytes()
+        );
     }
 }

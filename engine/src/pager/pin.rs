@@ -144,12 +144,32 @@ impl Pager {
         depth: usize,
     ) -> Result<NodeRef<'a>> {
         match parent {
-            NodeRef::Pinned(p) => self.pinned_child(p, i, depth),
+            NodeRef::Pinned(p) => self.pinned_child(p, i, depth, None),
             other => self.node(other.child(i)),
         }
     }
 
-    fn pinned_child<'a>(&self, parent: &'a Pinned, i: usize, depth: usize) -> Result<NodeRef<'a>> {
+    /// Child `i` of the pinned `parent` (see [`Pager::child_of`]) for a
+    /// walk that goes on to its child `next` (a scan): a leaf missing from
+    /// the cache is read together with that sibling when they are adjacent
+    /// on disk ([`Pager::load_with_neighbor`]).
+    pub fn pinned_child_toward<'a>(
+        &self,
+        parent: &'a Pinned,
+        i: usize,
+        depth: usize,
+        next: usize,
+    ) -> Result<NodeRef<'a>> {
+        self.pinned_child(parent, i, depth, Some(next))
+    }
+
+    fn pinned_child<'a>(
+        &self,
+        parent: &'a Pinned,
+        i: usize,
+        depth: usize,
+        next: Option<usize>,
+    ) -> Result<NodeRef<'a>> {
         let Some(slot) = parent.kids.get(i) else {
             return self.node(parent.node.child(i));
         };
@@ -160,7 +180,10 @@ impl Pager {
             ChildAt::Disk(r) => r,
             ChildAt::Mem(_) => unreachable!("a verified page has no in-memory child"),
         };
-        let page = self.load(r)?;
+        let page = match next {
+            Some(j) => self.load_with_neighbor(r, parent.node.disk_child(j)),
+            None => self.load(r),
+        }?;
         if page.is_leaf() || !self.pins.take() {
             return Ok(NodeRef::Page(page));
         }

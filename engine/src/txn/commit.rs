@@ -30,7 +30,12 @@ pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
         // Commit by checkpoint (acknowledged after C5): the transaction is
         // too large for the log, or this session has not yet started an
         // epoch of its own (FORMAT.md §4 step 6).
-        core.log_full |= !state.too_big_for_log && !fits;
+        if !state.too_big_for_log && !fits {
+            let pages = core
+                .log
+                .record_pages(state.payload.len(), pager.page_size());
+            core.log_full = Some(core.log_full.unwrap_or(0).max(pages));
+        }
         let saved = (core.catalog.clone(), core.txn, core.freed_since.len());
         core.catalog = Arc::new(state.catalog);
         core.txn = txn;

@@ -238,7 +238,7 @@ impl Node {
 
     /// A page that was checked with [`verify::verify`] before it was
     /// written (the pair of the check after reading: see
-    /// [`crate::pager::Pager::write_node`]), kept without checking it again.
+    /// [`crate::pager::PageWriter::write_node`]), kept without checking it again.
     pub(crate) fn from_checked_page(buf: impl Into<PageBuf>, at: PageRef) -> Node {
         let buf = buf.into();
         debug_assert!(
@@ -415,6 +415,17 @@ impl Node {
             }
         } else {
             ChildAt::Disk(r)
+        }
+    }
+
+    /// Child `i` of a branch if there is one and it is on disk.
+    pub fn disk_child(&self, i: usize) -> Option<PageRef> {
+        if i >= self.len() {
+            return None;
+        }
+        match self.child(i) {
+            ChildAt::Disk(r) => Some(r),
+            ChildAt::Mem(_) => None,
         }
     }
 

@@ -151,6 +151,6 @@ fn a_cache_without_frames_still_serves_pages() {
     }
     assert_eq!(calls.load(SeqCst), 3);
     let n = node(4, 1);
-    c.insert_written(n.bytes().into(), at(4, 1));
+    c.insert_written(n.bytes(), at(4, 1));
     assert_eq!(c.bytes(), 0);
 }
