@@ -39,11 +39,12 @@ use crate::Result;
 pub struct Range<'tx> {
     pager: &'tx Pager,
     front: TreeCursor<'tx>,
-    back: TreeCursor<'tx>,
+    /// The back end, made on its first move (a forward walk, the common
+    /// case, never needs it: the range stays small to create and move).
+    back: Option<Box<TreeCursor<'tx>>>,
     start: Bound<BoundKey>,
     end: Bound<BoundKey>,
     front_started: bool,
-    back_started: bool,
     with_values: bool,
     done: bool,
 }
@@ -68,12 +69,11 @@ impl<'tx> Range<'tx> {
     ) -> Range<'tx> {
         Range {
             pager,
-            front: TreeCursor::new(root.clone()),
-            back: TreeCursor::new(root),
+            front: TreeCursor::new(root),
+            back: None,
             start: owned(start),
             end: owned(end),
             front_started: false,
-            back_started: false,
             with_values: true,
             done: false,
         }
@@ -143,14 +143,16 @@ impl<'tx> Range<'tx> {
 
     /// Moves the back end: to the last entry in bounds, then back.
     fn move_back(&mut self) -> Result<bool> {
-        if self.back_started {
-            return self.back.prev(self.pager);
+        if let Some(back) = &mut self.back {
+            return back.prev(self.pager);
         }
-        self.back_started = true;
+        let back = self
+            .back
+            .insert(Box::new(TreeCursor::new(self.front.root().clone())));
         match &self.end {
-            Bound::Included(k) => self.back.seek(self.pager, k, Seek::Le),
-            Bound::Excluded(k) => self.back.seek(self.pager, k, Seek::Lt),
-            Bound::Unbounded => self.back.last(self.pager),
+            Bound::Included(k) => back.seek(self.pager, k, Seek::Le),
+            Bound::Excluded(k) => back.seek(self.pager, k, Seek::Lt),
+            Bound::Unbounded => back.last(self.pager),
         }
     }
 
@@ -171,7 +173,7 @@ impl<'tx> Iterator for Range<'tx> {
             return None;
         }
         // The common step: the next entry of the same leaf.
-        if self.front_started && !self.back_started {
+        if self.front_started && self.back.is_none() {
             if let Some((held, i)) = self.front.next_in_leaf() {
                 let e = match Entry::at(self.pager, held, i, self.with_values) {
                     Ok(e) => e,
@@ -197,7 +199,11 @@ impl<'tx> Iterator for Range<'tx> {
         };
         let k = e.key();
         // The back end stands on the last entry it yielded: stop before it.
-        if !self.below_end(k) || (self.back_started && self.back.key().is_none_or(|b| k >= b)) {
+        let before_back = match &self.back {
+            Some(back) => back.key().is_some_and(|b| k < b),
+            None => true,
+        };
+        if !self.below_end(k) || !before_back {
             return self.end(None);
         }
         Some(Ok(e))
@@ -214,7 +220,7 @@ impl DoubleEndedIterator for Range<'_> {
             Ok(false) => return self.end(None),
             Err(e) => return self.end(Some(e)),
         }
-        let Some((held, _, i)) = self.back.current_held() else {
+        let Some((held, _, i)) = self.back.as_ref().and_then(|b| b.current_held()) else {
             return self.end(None);
         };
         let e = match Entry::at(self.pager, held, i, self.with_values) {

@@ -178,6 +178,11 @@ impl<'t> TreeCursor<'t> {
         }
     }
 
+    /// The tree it walks.
+    pub fn root(&self) -> &Root<'t> {
+        &self.root
+    }
+
     fn root_view(&self, pager: &Pager) -> Result<Option<View<'t>>> {
         Ok(match &self.root {
             Root::Borrowed(r, pin) => {

@@ -284,37 +284,45 @@ impl Pager {
     }
 
     /// Reads `at` and its adjacent page `nb` with one call (see
-    /// [`Pager::load_with_neighbor`]).
+    /// [`Pager::load_with_neighbor`]), through a buffer each thread keeps
+    /// (two pages; a miss allocates nothing but the cache frames).
     fn read_pair(&self, at: PageRef, nb: PageRef) -> Result<Node> {
+        thread_local! {
+            static PAIR: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
         let ps = self.page_size;
         let first = at.page.min(nb.page);
         let Some(off) = first.checked_mul(ps as u64) else {
             return self.read_node_uncached(at);
         };
-        let mut pair = vec![0u8; 2 * ps];
-        if self.file.read_at(&mut pair, off).is_err() {
+        let read = PAIR.with_borrow_mut(|pair| -> Option<Result<Node>> {
+            pair.resize(2 * ps, 0);
             // Past the end of the file, say: `at` alone tells what is wrong.
-            return self.read_node_uncached(at);
-        }
-        let (low, high) = pair.split_at(ps);
-        let (mine, theirs) = if first == at.page {
-            (low, high)
-        } else {
-            (high, low)
-        };
-        if checksum(theirs) == nb.checksum {
-            let mut buf = self.cache.buffer_for_read(ps);
-            buf.copy_from_slice(theirs);
-            if let Ok(n) = Node::from_verified_page(buf, nb) {
-                self.cache.insert_verified(Arc::new(n));
+            self.file.read_at(&mut pair[..2 * ps], off).ok()?;
+            let (low, high) = pair[..2 * ps].split_at(ps);
+            let (mine, theirs) = if first == at.page {
+                (low, high)
+            } else {
+                (high, low)
+            };
+            if checksum(theirs) == nb.checksum {
+                let mut buf = self.cache.buffer_for_read(ps);
+                buf.copy_from_slice(theirs);
+                if let Ok(n) = Node::from_verified_page(buf, nb) {
+                    self.cache.insert_verified(Arc::new(n));
+                }
             }
+            if checksum(mine) != at.checksum {
+                return Some(Err(Error::corrupt(at.page, "checksum mismatch")));
+            }
+            let mut buf = self.cache.buffer_for_read(ps);
+            buf.copy_from_slice(mine);
+            Some(Node::from_verified_page(buf, at))
+        });
+        match read {
+            Some(r) => r,
+            None => self.read_node_uncached(at),
         }
-        if checksum(mine) != at.checksum {
-            return Err(Error::corrupt(at.page, "checksum mismatch"));
-        }
-        let mut buf = self.cache.buffer_for_read(ps);
-        buf.copy_from_slice(mine);
-        Node::from_verified_page(buf, at)
     }
 
     /// Reads a node bypassing the cache: checksum against `at`, then the
