@@ -66,6 +66,13 @@ fn flush_node(
         repack_leaves(node, ps)
     };
     let node = repacked.as_ref().unwrap_or(node);
+    if node.is_leaf() && node.is_packed_leaf() {
+        // Already canonical (built or repacked, nothing pending): written
+        // as it is, without encoding its entries again.
+        let page = src.alloc_pages(1)?;
+        let bytes = node.packed_leaf_page(page, checkpoint);
+        return out.write_node(&bytes, page);
+    }
     let mut items = node.items();
     for it in &mut items {
         match it {

@@ -111,6 +111,34 @@ pub fn write_header(
     b[16..24].copy_from_slice(&checkpoint.to_le_bytes());
 }
 
+/// Sets the page number and checkpoint the header names.
+#[inline]
+pub fn set_identity(b: &mut [u8], page: u64, checkpoint: u64) {
+    b[8..16].copy_from_slice(&page.to_le_bytes());
+    b[16..24].copy_from_slice(&checkpoint.to_le_bytes());
+}
+
+/// Whether a leaf's bytes are in the canonical form (FORMAT.md §1.4):
+/// entries packed in slot order from the data start to the end of the
+/// page, zeros between the slot directory and the data start, and no
+/// value pending in memory. Such bytes, with [`set_identity`], are the
+/// page a checkpoint would encode from the leaf's entries.
+pub fn is_packed_leaf(b: &[u8]) -> bool {
+    let n = count(b);
+    let end = slots_end(n);
+    let mut o = data_start(b);
+    if !is_leaf(b) || o < end || o > b.len() || b[end..o].iter().any(|&x| x != 0) {
+        return false;
+    }
+    for i in 0..n {
+        if slot(b, i) != o || o + LEAF_FIXED > b.len() || leaf_value_kind(b, o) == VALUE_PENDING {
+            return false;
+        }
+        o += leaf_entry_len(b, o);
+    }
+    o == b.len()
+}
+
 /// Sets the entry count.
 #[inline]
 pub fn set_count(b: &mut [u8], n: usize) {

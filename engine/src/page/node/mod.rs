@@ -248,6 +248,23 @@ impl Node {
         Node::from_parts(buf, Vec::new(), 0, at.checksum)
     }
 
+    /// Whether this leaf's bytes are already the canonical page for its
+    /// entries (a leaf built or repacked since it was last edited in
+    /// place, with no value pending in memory).
+    pub fn is_packed_leaf(&self) -> bool {
+        layout::is_packed_leaf(&self.buf)
+    }
+
+    /// The page a checkpoint writes for this leaf, which
+    /// [`Node::is_packed_leaf`], as page `page` of checkpoint `checkpoint`:
+    /// its bytes with the header's identity set.
+    pub fn packed_leaf_page(&self, page: u64, checkpoint: u64) -> Box<[u8]> {
+        debug_assert!(self.is_packed_leaf());
+        let mut b = Box::<[u8]>::from(&*self.buf);
+        layout::set_identity(&mut b, page, checkpoint);
+        b
+    }
+
     /// Decodes page `page` from `bytes` (verified; its checksum becomes the
     /// node's identity).
     pub fn decode(bytes: &[u8], page: u64) -> Result<Node> {

@@ -162,6 +162,11 @@ proptest! {
             }
             node.check_shape().unwrap();
             prop_assert!(node.used_bytes() <= PS);
+            // A leaf that says its bytes are canonical gives exactly the
+            // page its entries encode to (a checkpoint writes it as it is).
+            if node.is_packed_leaf() {
+                prop_assert_eq!(node.packed_leaf_page(9, 2), node.encode(9, 2));
+            }
             let got: BTreeMap<Vec<u8>, Vec<u8>> = (0..node.len())
                 .map(|i| {
                     let v = match node.value(i) {
@@ -178,6 +183,10 @@ proptest! {
         let used = node.used_bytes();
         node.compact();
         prop_assert_eq!(leaf_map(&node), before);
+        if pending == 0 || (0..node.len()).all(|i| !matches!(node.value(i), ValueAt::Pending(_))) {
+            prop_assert!(node.is_packed_leaf(), "a compacted leaf with nothing pending is canonical");
+            prop_assert_eq!(node.packed_leaf_page(9, 2), node.encode(9, 2));
+        }
         prop_assert_eq!(node.used_bytes(), used);
         prop_assert_eq!(layout::data_start(node.bytes()), PS - (used - layout::slots_end(node.len())));
         let _ = pending;
