@@ -289,6 +289,64 @@ fn a_leaf_merges_only_when_a_delete_empties_it() {
     assert_eq!(left, want);
 }
 
+/// A delete that empties its leaf reads the sibling it merges with before
+/// it changes anything: when that read fails, the delete fails and the
+/// tree is as it was (the leaf still holds its last key).
+#[test]
+fn a_delete_whose_merge_cannot_read_the_sibling_changes_nothing() {
+    let ps = 1024;
+    let pager = Pager::in_memory(ps);
+    let keys: Vec<[u8; 4]> = (0..300u32).map(|i| i.to_be_bytes()).collect();
+    let built = build::build_sorted(
+        keys.iter().map(|k| (&k[..], ValueSrc::Inline(&[1; 20]))),
+        ps,
+        1.0,
+    );
+    let mut w = crate::pager::PageWriter::new(&pager);
+    let r = flush(
+        &mut w,
+        &mut Bump(crate::page::slot::RESERVED_PAGES),
+        1,
+        built.as_ref().unwrap(),
+    )
+    .unwrap();
+    w.finish().unwrap();
+    let mut root = Some(Child::Disk(r));
+    let first_leaf = |root: &Option<Child>, pager: &Pager| -> (usize, Option<PageRef>) {
+        let top = pager.root(root.as_ref().unwrap()).unwrap();
+        let leaf = pager.node(top.child(0)).unwrap();
+        let sibling = match top.child(1) {
+            ChildAt::Disk(r) => Some(r),
+            ChildAt::Mem(_) => None,
+        };
+        (leaf.len(), sibling)
+    };
+    let (n, sibling) = first_leaf(&root, &pager);
+    let mut freed = Freed::new();
+    for k in 0..n as u32 - 1 {
+        delete(
+            &mut TreeMut::new(&pager, &mut freed),
+            &mut root,
+            &k.to_be_bytes(),
+        )
+        .unwrap();
+    }
+    assert_eq!(first_leaf(&root, &pager).0, 1);
+    // The sibling's page goes bad on disk; a pager with an empty cache
+    // must read it.
+    let sibling = sibling.expect("the sibling is on disk");
+    pager.write_pages(sibling.page, &vec![0xA5; ps]).unwrap();
+    let cold = Pager::new(pager.file().clone(), ps, 1 << 20);
+    let last = (n as u32 - 1).to_be_bytes();
+    assert!(delete(&mut TreeMut::new(&cold, &mut freed), &mut root, &last).is_err());
+    assert_eq!(
+        first_leaf(&root, &cold).0,
+        1,
+        "the failed delete changed the leaf"
+    );
+    assert!(get(&cold, &root, None, &last).unwrap().is_some());
+}
+
 /// Changing a tree shared with a snapshot copies what it changes: the
 /// snapshot's nodes keep their content.
 #[test]
