@@ -347,6 +347,46 @@ fn a_delete_whose_merge_cannot_read_the_sibling_changes_nothing() {
     assert!(get(&cold, &root, None, &last).unwrap().is_some());
 }
 
+/// Deletes shrink the root: a branch left with one child gives way to that
+/// child, a leaf keeps its last key until it goes, and then the tree is
+/// empty.
+#[test]
+fn deletes_shrink_the_root_to_a_leaf_and_then_to_nothing() {
+    let ps = 1024;
+    let pager = Pager::in_memory(ps);
+    let mut root = None;
+    let mut freed = Freed::new();
+    let n = 60u32;
+    for i in 0..n {
+        insert(
+            &mut TreeMut::new(&pager, &mut freed),
+            &mut root,
+            &i.to_be_bytes(),
+            ValueSrc::Inline(&[3; 40]),
+        )
+        .unwrap();
+    }
+    let is_leaf = |root: &Option<Child>| pager.root(root.as_ref().unwrap()).unwrap().is_leaf();
+    assert!(!is_leaf(&root), "two levels to start with");
+    for i in 0..n - 1 {
+        delete(
+            &mut TreeMut::new(&pager, &mut freed),
+            &mut root,
+            &i.to_be_bytes(),
+        )
+        .unwrap();
+    }
+    assert!(is_leaf(&root), "the root shrank to a leaf");
+    let last = (n - 1).to_be_bytes();
+    let (leaf, i) = get(&pager, &root, None, &last)
+        .unwrap()
+        .expect("the last key");
+    assert_eq!((leaf.len(), leaf.key(i)), (1, &last[..]));
+    drop(leaf);
+    delete(&mut TreeMut::new(&pager, &mut freed), &mut root, &last).unwrap();
+    assert!(root.is_none(), "the tree is empty");
+}
+
 /// Changing a tree shared with a snapshot copies what it changes: the
 /// snapshot's nodes keep their content.
 #[test]
