@@ -40,8 +40,9 @@ pub struct Range<'tx> {
     pager: &'tx Pager,
     front: TreeCursor<'tx>,
     /// The back end, made on its first move (a forward walk, the common
-    /// case, never needs it: the range stays small to create and move).
-    back: Option<Box<TreeCursor<'tx>>>,
+    /// case, never needs it). Inline, not boxed: a backward walk from the
+    /// cache allocates nothing either.
+    back: Option<TreeCursor<'tx>>,
     start: Bound<BoundKey>,
     end: Bound<BoundKey>,
     front_started: bool,
@@ -146,9 +147,7 @@ impl<'tx> Range<'tx> {
         if let Some(back) = &mut self.back {
             return back.prev(self.pager);
         }
-        let back = self
-            .back
-            .insert(Box::new(TreeCursor::new(self.front.root().clone())));
+        let back = self.back.insert(TreeCursor::new(self.front.root().clone()));
         match &self.end {
             Bound::Included(k) => back.seek(self.pager, k, Seek::Le),
             Bound::Excluded(k) => back.seek(self.pager, k, Seek::Lt),
