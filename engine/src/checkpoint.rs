@@ -208,3 +208,21 @@ pub(crate) fn ensure_confirmed(inner: &Inner, core: &mut Core) -> Result<()> {
     core.alloc.confirm();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::grown_log_pages;
+
+    #[test]
+    fn a_full_log_grows_to_double_or_a_quarter_of_the_file_up_to_the_maximum() {
+        // A small file: the log doubles.
+        assert_eq!(grown_log_pages(16, 40, 16_384), 32);
+        // A large file: a quarter of it at once (a 1M-key database).
+        assert_eq!(grown_log_pages(16, 57_218, 16_384), 14_304);
+        // Never past the maximum...
+        assert_eq!(grown_log_pages(16, 200_000, 16_384), 16_384);
+        assert_eq!(grown_log_pages(10_000, 1_000, 16_384), 16_384);
+        // ...and never shrinking, even when the maximum was lowered.
+        assert_eq!(grown_log_pages(500, 1_000, 100), 500);
+    }
+}
