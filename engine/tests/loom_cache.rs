@@ -96,7 +96,7 @@ fn a_lookup_returns_only_the_page_it_asked_for() {
             let c = c.clone();
             thread::spawn(move || {
                 // A newer image of page 4 (the page was freed and rewritten).
-                c.insert(Arc::new(image(4, 2)));
+                c.insert_verified(Arc::new(image(4, 2)));
                 load(&c, at(5, 1));
                 load(&c, at(6, 1));
             })
