@@ -440,6 +440,26 @@ mod tests {
     }
 
     #[test]
+    fn trimming_never_drops_a_bitmap_page() {
+        // Two bitmap pages' worth of pages, only the first 5,000 in use:
+        // the count stops one page into the second bitmap, whose page the
+        // checkpoint has already written (a slot's bitmap count must match
+        // its page count).
+        let per = bits_per_bitmap(1024);
+        let mut a = Allocator::new(1024);
+        a.page_count = per + 100;
+        let words = (a.page_count as usize).div_ceil(64);
+        a.in_use = vec![0; words];
+        for p in 0..5_000 {
+            set(&mut a.in_use, p, true);
+        }
+        a.blocked = a.in_use.clone();
+        a.trim_tail();
+        assert_eq!(a.page_count(), per + 1);
+        assert_eq!(a.page_count().div_ceil(per), 2);
+    }
+
+    #[test]
     fn growth_is_capped_at_16_mib_per_step() {
         // A file of 2M pages (8 GiB) with every page in use: growing by an
         // eighth would add 1 GiB at once; the step is capped at 16 MiB.
