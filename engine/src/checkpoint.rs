@@ -116,8 +116,8 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
 
 /// The log extent's new length after a full log forced a checkpoint: at
 /// least double, and at least a quarter of the file, up to `max` (never
-/// shrinking). The log grows only if the record that did not fit would fit
-/// the new length. A checkpoint costs up to the pages changed since the last
+/// shrinking); the caller grows the log only if the record that did not fit
+/// would fit the new length. A checkpoint costs up to the pages changed since the last
 /// one, which is bounded by the file's size, so a log in proportion to the
 /// file keeps a busy database from checkpointing after every few commits
 /// (a 1,000-put commit into a million keys is about 190 KB of log), while a

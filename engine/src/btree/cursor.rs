@@ -87,11 +87,7 @@ impl<'t> View<'t> {
         };
         if let View::Pinned(p) = self {
             let p: &'t Pinned = p;
-            let kid = match next {
-                Some(j) => pager.pinned_child_toward(p, i, depth, j)?,
-                None => pager.child_of(&NodeRef::Pinned(p), i, depth)?,
-            };
-            return Ok(match kid {
+            return Ok(match pager.pinned_child(p, i, depth, next)? {
                 NodeRef::Pinned(kid) => View::Pinned(kid),
                 NodeRef::Mem(n) => View::Ref(n),
                 NodeRef::Page(g) => match p.node().child(i) {

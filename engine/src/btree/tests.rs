@@ -190,6 +190,21 @@ proptest! {
     }
 }
 
+/// Keys 0..300 as 4-byte big-endian numbers.
+fn keys_0_to_300() -> Vec<[u8; 4]> {
+    (0..300u32).map(|i| i.to_be_bytes()).collect()
+}
+
+/// An in-memory tree of `keys` (20-byte values) with full leaves: two
+/// levels at 1 KiB pages.
+fn full_leaves(keys: &[[u8; 4]], ps: usize) -> Option<Child> {
+    build::build_sorted(
+        keys.iter().map(|k| (&k[..], ValueSrc::Inline(&[1; 20]))),
+        ps,
+        1.0,
+    )
+}
+
 /// A delete that leaves its leaf more than a quarter full copies only the
 /// path to its key: no sibling is merged or redistributed (each copied
 /// sibling would be one more page written at the checkpoint).
@@ -197,12 +212,8 @@ proptest! {
 fn a_delete_leaving_its_leaf_full_enough_touches_only_its_path() {
     let ps = 1024;
     let pager = Pager::in_memory(ps);
-    let keys: Vec<[u8; 4]> = (0..300u32).map(|i| i.to_be_bytes()).collect();
-    let mut root = build::build_sorted(
-        keys.iter().map(|k| (&k[..], ValueSrc::Inline(&[1; 20]))),
-        ps,
-        1.0,
-    );
+    let keys = keys_0_to_300();
+    let mut root = full_leaves(&keys, ps);
     let Some(Child::Mem(r)) = &root else { panic!() };
     let before: Vec<Arc<Node>> = (0..r.len())
         .map(|i| match r.child(i) {
@@ -242,12 +253,8 @@ fn a_delete_leaving_its_leaf_full_enough_touches_only_its_path() {
 fn a_leaf_merges_only_when_a_delete_empties_it() {
     let ps = 1024;
     let pager = Pager::in_memory(ps);
-    let keys: Vec<[u8; 4]> = (0..300u32).map(|i| i.to_be_bytes()).collect();
-    let mut root = build::build_sorted(
-        keys.iter().map(|k| (&k[..], ValueSrc::Inline(&[1; 20]))),
-        ps,
-        1.0,
-    );
+    let keys = keys_0_to_300();
+    let mut root = full_leaves(&keys, ps);
     let children = |root: &Option<Child>| match root {
         Some(Child::Mem(r)) => r.len(),
         _ => panic!("an in-memory branch root"),
@@ -296,12 +303,7 @@ fn a_leaf_merges_only_when_a_delete_empties_it() {
 fn a_delete_whose_merge_cannot_read_the_sibling_changes_nothing() {
     let ps = 1024;
     let pager = Pager::in_memory(ps);
-    let keys: Vec<[u8; 4]> = (0..300u32).map(|i| i.to_be_bytes()).collect();
-    let built = build::build_sorted(
-        keys.iter().map(|k| (&k[..], ValueSrc::Inline(&[1; 20]))),
-        ps,
-        1.0,
-    );
+    let built = full_leaves(&keys_0_to_300(), ps);
     let mut w = crate::pager::PageWriter::new(&pager);
     let r = flush(
         &mut w,

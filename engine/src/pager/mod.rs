@@ -305,24 +305,26 @@ impl Pager {
             } else {
                 (high, low)
             };
-            if checksum(theirs) == nb.checksum {
-                let mut buf = self.cache.buffer_for_read(ps);
-                buf.copy_from_slice(theirs);
-                if let Ok(n) = Node::from_verified_page(buf, nb) {
-                    self.cache.insert_verified(Arc::new(n));
-                }
+            if let Ok(n) = self.verified_copy(theirs, nb) {
+                self.cache.insert_verified(Arc::new(n));
             }
-            if checksum(mine) != at.checksum {
-                return Some(Err(Error::corrupt(at.page, "checksum mismatch")));
-            }
-            let mut buf = self.cache.buffer_for_read(ps);
-            buf.copy_from_slice(mine);
-            Some(Node::from_verified_page(buf, at))
+            Some(self.verified_copy(mine, at))
         });
         match read {
             Some(r) => r,
             None => self.read_node_uncached(at),
         }
+    }
+
+    /// The page `at` from bytes read for it: checksum against `at`, then
+    /// the page's own checks, in a buffer of the cache's.
+    fn verified_copy(&self, bytes: &[u8], at: PageRef) -> Result<Node> {
+        if checksum(bytes) != at.checksum {
+            return Err(Error::corrupt(at.page, "checksum mismatch"));
+        }
+        let mut buf = self.cache.buffer_for_read(self.page_size);
+        buf.copy_from_slice(bytes);
+        Node::from_verified_page(buf, at)
     }
 
     /// Reads a node bypassing the cache: checksum against `at`, then the

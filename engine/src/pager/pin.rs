@@ -149,21 +149,11 @@ impl Pager {
         }
     }
 
-    /// Child `i` of the pinned `parent` (see [`Pager::child_of`]) for a
-    /// walk that goes on to its child `next` (a scan): a leaf missing from
-    /// the cache is read together with that sibling when they are adjacent
-    /// on disk ([`Pager::load_with_neighbor`]).
-    pub fn pinned_child_toward<'a>(
-        &self,
-        parent: &'a Pinned,
-        i: usize,
-        depth: usize,
-        next: usize,
-    ) -> Result<NodeRef<'a>> {
-        self.pinned_child(parent, i, depth, Some(next))
-    }
-
-    fn pinned_child<'a>(
+    /// Child `i` of the pinned `parent` (see [`Pager::child_of`]), for a
+    /// walk that goes on to its child `next` if there is one (a scan): a
+    /// leaf missing from the cache is read together with that sibling when
+    /// they are adjacent on disk ([`Pager::load_with_neighbor`]).
+    pub fn pinned_child<'a>(
         &self,
         parent: &'a Pinned,
         i: usize,
@@ -180,10 +170,7 @@ impl Pager {
             ChildAt::Disk(r) => r,
             ChildAt::Mem(_) => unreachable!("a verified page has no in-memory child"),
         };
-        let page = match next {
-            Some(j) => self.load_with_neighbor(r, parent.node.disk_child(j)),
-            None => self.load(r),
-        }?;
+        let page = self.load_with_neighbor(r, next.and_then(|j| parent.node.disk_child(j)))?;
         if page.is_leaf() || !self.pins.take() {
             return Ok(NodeRef::Page(page));
         }
