@@ -64,7 +64,7 @@ impl<'tx> Bucket<'tx> {
                     None => Ok(None),
                 }
             }
-            Root::Owned(r) => match crate::btree::get(self.pager, r, None, key)? {
+            Root::Owned(r, _) => match crate::btree::get(self.pager, r, None, key)? {
                 Some((leaf, i)) => entry::value_in_owned(self.pager, leaf, i).map(Some),
                 None => Ok(None),
             },
@@ -75,7 +75,7 @@ impl<'tx> Bucket<'tx> {
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         let found = match &self.root {
             Root::Borrowed(r, pin) => crate::btree::get(self.pager, r, Some(pin), key.as_ref())?,
-            Root::Owned(r) => crate::btree::get(self.pager, r, None, key.as_ref())?,
+            Root::Owned(r, _) => crate::btree::get(self.pager, r, None, key.as_ref())?,
         };
         Ok(found.is_some())
     }
@@ -150,7 +150,11 @@ impl<'tx> BucketMut<'tx> {
                 .ok_or_else(|| crate::Error::BucketNotFound(self.name.clone()))?;
             Ok((b.root.clone(), b.len))
         })?;
-        Ok(Bucket::new(&self.tx.inner.pager, Root::Owned(root), len))
+        Ok(Bucket::new(
+            &self.tx.inner.pager,
+            Root::Owned(root, Some(self.tx.cursors.clone())),
+            len,
+        ))
     }
 
     /// The value of `key` as this transaction sees it.
@@ -186,13 +190,11 @@ impl<'tx> BucketMut<'tx> {
         &self,
         items: impl IntoIterator<Item = (K, V)>,
     ) -> Result<()> {
-        let pager = &self.tx.inner.pager;
-        self.tx.with_state(|s| {
-            for (k, v) in items {
-                s.put(pager, &self.name, k.as_ref(), v.as_ref())?;
-            }
-            Ok(())
-        })
+        // One operation at a time: each may spill first.
+        for (k, v) in items {
+            self.put(k, v)?;
+        }
+        Ok(())
     }
 
     /// Loads entries given in strictly increasing key order into this
@@ -259,14 +261,11 @@ impl<'tx> BucketMut<'tx> {
 
     /// Removes many keys; returns how many existed.
     pub fn delete_many<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
-        let pager = &self.tx.inner.pager;
-        self.tx.with_state(|s| {
-            let mut n = 0;
-            for k in keys {
-                n += s.delete(pager, &self.name, k.as_ref())? as u64;
-            }
-            Ok(n)
-        })
+        let mut n = 0;
+        for k in keys {
+            n += u64::from(self.delete(k)?);
+        }
+        Ok(n)
     }
 
     /// All entries in key order.

@@ -71,7 +71,7 @@ impl Catalog {
             Child::Disk(r) => r.page,
             Child::Mem(_) => 0,
         });
-        let mut c = TreeCursor::new(Root::Owned(root));
+        let mut c = TreeCursor::new(Root::Owned(root, None));
         let mut ok = c.first(pager)?;
         while ok {
             let (leaf, i) = c.current().expect("positioned");

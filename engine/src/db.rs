@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     writer: WriterSlot,
     poisoned: AtomicBool,
     pub checkpoints: AtomicU64,
+    /// Spills run by write transactions (FORMAT.md §3 Spill).
+    pub spills: AtomicU64,
     pub replayed: u64,
 }
 
@@ -127,6 +129,21 @@ impl Inner {
             .checkpoint_budget
             .unwrap_or(self.opts.cache_size as u64 / 2)
             .max(64 * self.pager.page_size() as u64)
+    }
+
+    /// A write transaction's memory: the memory of changed nodes plus log
+    /// payload past which it spills (the checkpoint budget less 8 MiB for
+    /// what the count leaves out: node headers, side tables, the
+    /// allocator's own; but at least half the budget), and the largest log
+    /// payload it keeps (half the log extent's maximum, and at most half of
+    /// the spill limit, so that spilling always frees most of the memory).
+    /// A transaction of any size stays within the checkpoint budget.
+    pub fn transaction_memory(&self) -> (usize, u64) {
+        let budget = self.dirty_budget();
+        let spill_at = budget.saturating_sub(8 << 20).max(budget / 2);
+        let log_max = self.max_log_pages() * self.pager.page_size() as u64 / 2;
+        let log_limit = log_max.min(spill_at / 2);
+        (log_limit as usize, spill_at)
     }
 
     pub fn acquire_writer(&self, wait: bool) -> Result<()> {
@@ -269,7 +286,7 @@ impl Db {
             link: slot_checksum,
         };
         // Replay the log tail onto the in-memory trees.
-        let mut state = crate::txn::state::TxState::new(catalog.clone(), limits, 0);
+        let mut state = crate::txn::state::TxState::new(catalog.clone(), limits, 0, None);
         let damaged = if opts.truncate_damaged_log {
             crate::log::Damaged::Truncate
         } else {
@@ -320,6 +337,7 @@ impl Db {
             writer: WriterSlot::new(),
             poisoned: AtomicBool::new(false),
             checkpoints: AtomicU64::new(0),
+            spills: AtomicU64::new(0),
             replayed,
             pager,
             opts,
@@ -476,6 +494,7 @@ impl Db {
             last_txn: core.txn,
             checkpoint: core.checkpoint,
             checkpoints_run: self.inner.checkpoints.load(Relaxed),
+            spills: self.inner.spills.load(Relaxed),
             log_pages_used: core.log.tail,
             log_pages: core.log.pages,
             cache_hits,

@@ -35,6 +35,7 @@ pub const ALL: &[&str] = &[
     "alloc::allocate",
     "alloc::persist",
     "overflow::write",
+    "spill::write",
     "recovery::after_slots",
     "recovery::after_alloc_load",
     "recovery::replay_record",

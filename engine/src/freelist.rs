@@ -265,6 +265,22 @@ impl Allocator {
         Ok(())
     }
 
+    /// Gives back `n` pages from `first` that [`Allocator::allocate`]
+    /// handed out since the last checkpoint and that nothing durable and no
+    /// snapshot can reach (an open transaction's spilled pages, FORMAT.md
+    /// §3 Spill): they are free again at once.
+    pub fn unallocate(&mut self, first: u64, n: u64) {
+        for p in first..first + n {
+            debug_assert!(
+                p >= RESERVED_PAGES && p < self.page_count && self.is_in_use(p),
+                "page {p} given back but not allocated"
+            );
+            self.mark(p, false);
+            set(&mut self.blocked, p, false);
+        }
+        self.hint = self.hint.min(first);
+    }
+
     /// Unblocks pages freed by checkpoints `<= oldest_snapshot_base`
     /// (every live snapshot was taken at or after that checkpoint), or all
     /// pending pages when `None` (no snapshot is live).
@@ -548,5 +564,28 @@ mod tests {
         a.hint = 0;
         assert_eq!(a.allocate(1).unwrap(), p);
         assert!(a.free(p + 1000, 1, 6).is_err());
+    }
+
+    #[test]
+    fn pages_given_back_are_reused_at_once_and_leave_no_bit_set() {
+        let mut a = Allocator::new(1024);
+        let p = a.allocate(3).unwrap();
+        let q = a.allocate(1).unwrap();
+        a.unallocate(p, 3);
+        assert!((p..p + 3).all(|x| !a.is_in_use(x)));
+        assert!(a.is_in_use(q));
+        assert_eq!(
+            a.allocate(2).unwrap(),
+            p,
+            "given-back pages need no release"
+        );
+        a.unallocate(p, 2);
+        a.unallocate(q, 1);
+        assert_eq!(
+            a.free_pages(),
+            a.page_count() - RESERVED_PAGES,
+            "nothing stays in use"
+        );
+        assert_eq!(a.pending_pages(), 0);
     }
 }

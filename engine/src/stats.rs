@@ -31,6 +31,10 @@ pub struct Stats {
     pub checkpoint: u64,
     /// Checkpoints run by this handle.
     pub checkpoints_run: u64,
+    /// Spills run by this handle's write transactions: a transaction whose
+    /// changes outgrew its share of memory wrote its changed pages to free
+    /// pages before committing ([`crate::Options::checkpoint_budget`]).
+    pub spills: u64,
     /// Log pages in use / extent size.
     pub log_pages_used: u64,
     /// Log extent size in pages.

@@ -56,6 +56,10 @@ pub struct Coverage {
     pub page_reuse: u64,
     /// Checkpoints run (seen through `stats().checkpoint`).
     pub checkpoints: u64,
+    /// Spills of write transactions larger than their memory budget (seen
+    /// through `stats().spills`; those in a session a crash ended are not
+    /// counted).
+    pub spills: u64,
     /// Checkpoints inferred from the shape samples.
     pub shape_samples: u64,
     /// Opens that replayed log records.
@@ -123,6 +127,7 @@ impl Coverage {
             overflow_chains,
             page_reuse,
             checkpoints,
+            spills,
             shape_samples,
             log_replays,
             records_replayed,
@@ -157,6 +162,7 @@ impl Coverage {
             ("log_replays", self.log_replays),
             ("torn_recoveries", self.torn_recoveries),
             ("checkpoints", self.checkpoints),
+            ("spills", self.spills),
         ]
     }
 }
@@ -185,12 +191,13 @@ impl fmt::Display for Coverage {
         )?;
         writeln!(
             f,
-            "  overflow values {} (multi-page chains {})  page reuse {}  checkpoints {} (shape samples {})",
+            "  overflow values {} (multi-page chains {})  page reuse {}  checkpoints {} (shape samples {})  spills {}",
             self.overflow_values,
             self.overflow_chains,
             self.page_reuse,
             self.checkpoints,
-            self.shape_samples
+            self.shape_samples,
+            self.spills
         )?;
         writeln!(
             f,

@@ -339,6 +339,8 @@ struct Runner<'c> {
     log: Vec<String>,
     // Coverage sampling.
     last_checkpoint: u64,
+    /// `stats().spills` of the open handle at the last sample.
+    last_spills: u64,
     txn_at_checkpoint: u64,
     prev_stats: Option<vellum::Stats>,
     shape: Option<(u64, u32)>,
@@ -696,6 +698,7 @@ impl<'c> Runner<'c> {
             verbose,
             log: Vec::new(),
             last_checkpoint: 0,
+            last_spills: 0,
             txn_at_checkpoint: 0,
             prev_stats: None,
             shape: None,
@@ -928,6 +931,7 @@ impl<'c> Runner<'c> {
         }
         let st = self.db().stats();
         self.last_checkpoint = st.checkpoint;
+        self.last_spills = st.spills;
         self.txn_at_checkpoint = st.last_txn;
         self.prev_stats = Some(st);
         self.shape = Some((rep.tree_pages, rep.max_depth));
@@ -1358,6 +1362,8 @@ impl<'c> Runner<'c> {
     /// checkpoint.
     fn sample(&mut self) -> R<()> {
         let st = self.db().stats();
+        self.cov.spills += st.spills.saturating_sub(self.last_spills);
+        self.last_spills = st.spills;
         if st.checkpoint != self.last_checkpoint {
             // A checkpoint of this session is durable: records of earlier
             // epochs are stale for good.

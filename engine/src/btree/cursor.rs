@@ -31,8 +31,22 @@ pub enum Root<'t> {
     /// Borrowed for the cursor's whole life (a snapshot's tree), with its
     /// root's pin.
     Borrowed(&'t Option<Child>, &'t RootPin),
-    /// Owned by the cursor (a copy of a write transaction's root).
-    Owned(Option<Child>),
+    /// Owned by the cursor (a copy of a write transaction's root), with the
+    /// transaction's [`ReuseGuard`] if its pages may be spilled ones.
+    Owned(Option<Child>, Option<ReuseGuard>),
+}
+
+/// Held by every cursor over a write transaction's tree: while a clone
+/// lives, the transaction gives none of its spilled pages back for reuse
+/// (FORMAT.md §3 SP1), since the cursor may still read them.
+#[derive(Clone, Debug, Default)]
+pub struct ReuseGuard(std::sync::Arc<()>);
+
+impl ReuseGuard {
+    /// Whether any clone other than this one lives.
+    pub fn shared(&self) -> bool {
+        std::sync::Arc::strong_count(&self.0) > 1
+    }
 }
 
 /// How the cursor holds a node of its path.
@@ -195,9 +209,9 @@ impl<'t> TreeCursor<'t> {
                     },
                 }
             }
-            Root::Owned(None) => None,
-            Root::Owned(Some(Child::Mem(n))) => Some(View::Arc(n.clone())),
-            Root::Owned(Some(Child::Disk(p))) => Some(View::Page(*p, pager.load(*p)?)),
+            Root::Owned(None, _) => None,
+            Root::Owned(Some(Child::Mem(n)), _) => Some(View::Arc(n.clone())),
+            Root::Owned(Some(Child::Disk(p)), _) => Some(View::Page(*p, pager.load(*p)?)),
         })
     }
 

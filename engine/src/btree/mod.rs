@@ -42,6 +42,10 @@ pub struct TreeMut<'a> {
     pub freed: &'a mut Freed,
     /// Nodes read before the operation started changing anything.
     prefetched: HashMap<PageRef, Arc<Node>>,
+    /// Nodes this operation made: private copies (of pages, or of
+    /// in-memory nodes shared with a snapshot) and nodes split off. Each
+    /// costs about a page of memory until it is written.
+    made: usize,
 }
 
 impl<'a> TreeMut<'a> {
@@ -51,7 +55,13 @@ impl<'a> TreeMut<'a> {
             pager,
             freed,
             prefetched: HashMap::new(),
+            made: 0,
         }
+    }
+
+    /// Nodes made by the operations so far (see the field).
+    pub fn made(&self) -> usize {
+        self.made
     }
 
     fn page_size(&self) -> usize {
@@ -65,7 +75,16 @@ impl<'a> TreeMut<'a> {
             None => Node::clone(&*self.pager.load(r)?),
         };
         self.freed.push((r.page, 1));
+        self.made += 1;
         Ok(Arc::new(copy))
+    }
+
+    /// `n` made private: copied first if a snapshot shares it.
+    fn private<'n>(&mut self, n: &'n mut Arc<Node>) -> &'n mut Node {
+        if Arc::get_mut(n).is_none() {
+            self.made += 1;
+        }
+        Arc::make_mut(n)
     }
 
     /// The root, made private to this transaction.
@@ -74,7 +93,7 @@ impl<'a> TreeMut<'a> {
             *root = Child::Mem(self.private_copy(r)?);
         }
         match root {
-            Child::Mem(n) => Ok(Arc::make_mut(n)),
+            Child::Mem(n) => Ok(self.private(n)),
             Child::Disk(_) => unreachable!("made private above"),
         }
     }
@@ -85,9 +104,7 @@ impl<'a> TreeMut<'a> {
             let copy = self.private_copy(r)?;
             parent.set_child(i, Child::Mem(copy));
         }
-        Ok(Arc::make_mut(
-            parent.child_mut(i).expect("the child is in memory"),
-        ))
+        Ok(self.private(parent.child_mut(i).expect("the child is in memory")))
     }
 
     /// Child `i` of `parent` as it is (no copy); a page is recorded as no
@@ -192,12 +209,14 @@ pub fn insert(
     let Some(r) = root else {
         let leaf = Node::build(true, &[Item::Leaf { key, value }], ps);
         *root = Some(Child::Mem(Arc::new(leaf)));
+        t.made += 1;
         return Ok(None);
     };
     let node = t.root_mut(r)?;
     let (old, split) = insert_rec(t, node, key, value)?;
     if let Some((sep, right)) = split {
         grow_root(root, &sep, right, ps);
+        t.made += 1;
     }
     Ok(old)
 }
@@ -231,6 +250,7 @@ fn insert_rec(
         };
         let (left, sep, right) = split_items(items, true, ps);
         *node = left;
+        t.made += 1;
         return Ok((old, Some((sep, right))));
     }
     let i = node.child_index(key);
@@ -240,6 +260,7 @@ fn insert_rec(
         Some((sep, right)) => adopt(node, i, sep, right, ps),
         None => None,
     };
+    t.made += usize::from(split.is_some());
     Ok((old, split))
 }
 
@@ -349,6 +370,7 @@ fn delete_rec(t: &mut TreeMut<'_>, node: &mut Node, key: &[u8]) -> Result<(OldVa
 /// redistributes their entries when the two do not fit in one page.
 fn rebalance(t: &mut TreeMut<'_>, node: &mut Node, i: usize) -> Result<Split> {
     let ps = t.page_size();
+    t.made += 2;
     let left = if i + 1 < node.len() { i } else { i - 1 };
     let l = t.take_child_content(node, left)?;
     let r = t.take_child_content(node, left + 1)?;

@@ -10,7 +10,19 @@ use crate::{Durability, Result};
 /// Commits `state`. Returns the transaction id to wait for durability
 /// (after the writer slot is released, so that waiting committers share a
 /// sync), or `None` when nothing is left to wait for.
-pub(crate) fn commit(inner: &Inner, state: TxState) -> Result<Option<u64>> {
+pub(crate) fn commit(inner: &Inner, mut state: TxState) -> Result<Option<u64>> {
+    let spilled = std::mem::take(&mut state.spilled);
+    if spilled.is_empty() {
+        return commit_state(inner, state);
+    }
+    // The spilled pages the committed trees refer to stay in use; if the
+    // commit fails (or panics, or changed nothing) they are free again
+    // (FORMAT.md §3 Spill).
+    let _settle = crate::txn::spill::SettleSpills::new(inner, spilled);
+    commit_state(inner, state)
+}
+
+fn commit_state(inner: &Inner, state: TxState) -> Result<Option<u64>> {
     inner.check_poisoned()?;
     let eventual = inner.opts.durability == Durability::Eventual;
     if !state.changed {

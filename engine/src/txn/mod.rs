@@ -2,13 +2,14 @@
 
 pub(crate) mod commit;
 pub mod group_commit;
+pub(crate) mod spill;
 pub mod state;
 pub mod writer_slot;
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::btree::cursor::Root;
+use crate::btree::cursor::{ReuseGuard, Root};
 use crate::bucket::{Bucket, BucketMut};
 use crate::cursor::{Cursor, Range};
 use crate::db::Inner;
@@ -143,6 +144,9 @@ impl Drop for ReadTxn {
 pub struct WriteTxn {
     pub(crate) inner: Arc<Inner>,
     pub(crate) state: RefCell<Option<TxState>>,
+    /// Cloned into every cursor over this transaction's trees, so that a
+    /// spill knows whether one may still read a spilled page.
+    pub(crate) cursors: ReuseGuard,
 }
 
 impl WriteTxn {
@@ -156,20 +160,26 @@ impl WriteTxn {
             let core = inner.core.lock();
             ((*core.catalog).clone(), core.txn)
         };
-        let log_limit = (inner.max_log_pages() as usize * inner.pager.page_size()) / 2;
-        let mut state = TxState::new(catalog, inner.limits, log_limit);
+        let (log_limit, spill_at) = inner.transaction_memory();
+        let mut state = TxState::new(catalog, inner.limits, log_limit, Some(spill_at));
         state.base_txn = base_txn;
         Ok(WriteTxn {
             inner,
             state: RefCell::new(Some(state)),
+            cursors: ReuseGuard::default(),
         })
     }
 
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut TxState) -> Result<T>) -> Result<T> {
         self.inner.check_poisoned()?;
         let mut s = self.state.borrow_mut();
-        f(s.as_mut()
-            .expect("transaction state is present until commit"))
+        let s = s
+            .as_mut()
+            .expect("transaction state is present until commit");
+        if s.spill_due() {
+            spill::run(&self.inner, s, &self.cursors)?;
+        }
+        f(s)
     }
 
     /// The default bucket.
@@ -344,6 +354,12 @@ impl WriteTxn {
 
 impl Drop for WriteTxn {
     fn drop(&mut self) {
+        // An abort: the spilled pages are free again at once.
+        if let Some(s) = self.state.get_mut() {
+            if !s.spilled.is_empty() {
+                s.spilled.abort(&mut self.inner.core.lock().alloc);
+            }
+        }
         self.inner.release_writer();
     }
 }

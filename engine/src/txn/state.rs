@@ -11,6 +11,7 @@ use crate::page::node::Child;
 use crate::page::node::{OldValue, ValueSrc};
 use crate::page::overflow::run_pages;
 use crate::pager::{Pager, RootPin};
+use crate::txn::spill::Spilled;
 use crate::{Error, Limits, Result};
 
 /// A transaction's private state.
@@ -30,12 +31,23 @@ pub struct TxState {
     pub changed: bool,
     /// The committed transaction this one started from.
     pub base_txn: u64,
+    /// What this transaction spilled (FORMAT.md §3 Spill).
+    pub spilled: Spilled,
+    /// Memory of changed nodes past which the transaction spills (`None`:
+    /// never, as in replay, whose records the log's size bounds).
+    spill_at: Option<u64>,
     limits: Limits,
 }
 
 impl TxState {
-    /// A transaction starting from `catalog`.
-    pub fn new(catalog: Catalog, limits: Limits, log_limit: usize) -> TxState {
+    /// A transaction starting from `catalog`, spilling past `spill_at`
+    /// bytes of changed nodes.
+    pub fn new(
+        catalog: Catalog,
+        limits: Limits,
+        log_limit: usize,
+        spill_at: Option<u64>,
+    ) -> TxState {
         TxState {
             catalog,
             payload: Vec::new(),
@@ -44,8 +56,33 @@ impl TxState {
             freed: Vec::new(),
             changed: false,
             base_txn: 0,
+            spilled: Spilled::default(),
+            spill_at,
             limits,
         }
+    }
+
+    /// Whether the changed nodes and the log payload passed the memory
+    /// budget: the next operation spills first.
+    pub fn spill_due(&self) -> bool {
+        self.spill_at
+            .is_some_and(|at| self.spilled.dirty() + self.payload.len() as u64 > at)
+    }
+
+    /// Records pages the trees stopped using: a spilled run goes back to
+    /// the spill bookkeeping (nothing durable used it), any other page is
+    /// freed by the next checkpoint.
+    fn stopped_using(&mut self, pages: Freed) {
+        for (p, n) in pages {
+            if !self.spilled.take_back(p, n) {
+                self.freed.push((p, n));
+            }
+        }
+    }
+
+    /// Counts the memory an operation's new nodes hold.
+    fn count_made(&mut self, made: usize, page_size: usize) {
+        self.spilled.add_dirty((made * page_size) as u64);
     }
 
     fn log(&mut self, bucket: &[u8], code: u8, key: Option<&[u8]>, value: Option<&[u8]>) {
@@ -82,22 +119,29 @@ impl TxState {
 
     fn free_value(&mut self, v: &OldValue, page_size: usize) {
         if let OldValue::Overflow(at, len) = v {
-            self.freed
-                .push((at.page, run_pages(*len as usize, page_size)));
+            self.stopped_using(vec![(at.page, run_pages(*len as usize, page_size))]);
         }
     }
 
     /// Sets `key` to `value` in `bucket`; returns whether the key existed.
     pub fn put(&mut self, pager: &Pager, bucket: &[u8], key: &[u8], value: &[u8]) -> Result<bool> {
         let v = entry_value(&self.limits, key, value)?;
+        let pending = match &v {
+            ValueSrc::Pending(v) => v.len(),
+            _ => 0,
+        };
         let mut freed = Vec::new();
         let b = self.bucket_mut(bucket)?;
-        let old = btree::insert(&mut TreeMut::new(pager, &mut freed), &mut b.root, key, v);
+        let mut t = TreeMut::new(pager, &mut freed);
+        let old = btree::insert(&mut t, &mut b.root, key, v);
+        let made = t.made();
         if matches!(old, Ok(None)) {
             b.len += 1;
         }
+        self.count_made(made, pager.page_size());
+        self.spilled.add_dirty(pending as u64);
         // Pages copied before a failure are no longer referenced either.
-        self.freed.extend(freed);
+        self.stopped_using(freed);
         let old = old?;
         if let Some(o) = &old {
             self.free_value(o, pager.page_size());
@@ -112,7 +156,9 @@ impl TxState {
         let mut freed = Vec::new();
         let b = self.bucket_mut(bucket)?;
         let before = b.root.as_ref().and_then(Child::disk_ref);
-        let old = btree::delete(&mut TreeMut::new(pager, &mut freed), &mut b.root, key);
+        let mut t = TreeMut::new(pager, &mut freed);
+        let old = btree::delete(&mut t, &mut b.root, key);
+        let made = t.made();
         // A root that collapsed onto a page it did not name needs a pin of
         // its own (the old one stays with the snapshots that share it).
         let after = b.root.as_ref().and_then(Child::disk_ref);
@@ -122,7 +168,8 @@ impl TxState {
         if matches!(old, Ok(Some(_))) {
             b.len -= 1;
         }
-        self.freed.extend(freed);
+        self.count_made(made, pager.page_size());
+        self.stopped_using(freed);
         let old = old?;
         match old {
             Some(o) => {
@@ -200,7 +247,7 @@ impl TxState {
             Ok(())
         })?;
         self.catalog.named.remove(name);
-        self.freed.extend(freed);
+        self.stopped_using(freed);
         self.log(name, op::DROP, None, None);
         Ok(())
     }

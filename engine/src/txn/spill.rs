@@ -1,0 +1,219 @@
+//! Spilling: a write transaction whose changed nodes pass its memory budget
+//! writes them to free pages, so that a transaction of any size runs in
+//! bounded memory (FORMAT.md §3 Spill, steps SP1–SP3; §5).
+//!
+//! The pages come from the writer's allocator, like a checkpoint's (C1),
+//! and nothing durable refers to them: a crash leaves them free, an abort
+//! gives them back at once, and a commit keeps the ones its trees refer to.
+//! A spilled page the transaction stops using (a later change copies the
+//! node into memory again) is given back at the next spill, unless a cursor
+//! of the transaction, which may still read it, is open.
+
+use std::collections::HashMap;
+
+use crate::btree::cursor::ReuseGuard;
+use crate::btree::flush::{flush, PageSource};
+use crate::btree::Freed;
+use crate::db::Inner;
+use crate::freelist::Allocator;
+use crate::page::node::Child;
+use crate::pager::{PageWriter, RootPin};
+use crate::txn::state::TxState;
+use crate::Result;
+
+/// What a transaction's spills wrote, and the memory it holds since.
+#[derive(Debug, Default)]
+pub struct Spilled {
+    /// Runs written by spills that the transaction's trees may still refer
+    /// to: first page -> pages.
+    runs: HashMap<u64, u64>,
+    /// Spilled runs the trees no longer refer to, waiting to be given back
+    /// (SP1).
+    released: Freed,
+    /// Bytes of nodes made and large values held since the last spill.
+    dirty: u64,
+    /// Spills done.
+    count: u64,
+}
+
+impl Spilled {
+    /// Counts `bytes` more memory held by changed nodes or pending values.
+    pub fn add_dirty(&mut self, bytes: u64) {
+        self.dirty += bytes;
+    }
+
+    /// Memory held by changes since the last spill.
+    pub fn dirty(&self) -> u64 {
+        self.dirty
+    }
+
+    /// Spills done by this transaction.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether `(first, pages)`, which the trees stopped using, is a spilled
+    /// run; if so it is kept for giving back (and must not be freed by a
+    /// checkpoint: nothing durable ever used it).
+    pub fn take_back(&mut self, first: u64, pages: u64) -> bool {
+        match self.runs.remove(&first) {
+            Some(n) => {
+                debug_assert_eq!(n, pages, "a spilled run is freed whole");
+                self.released.push((first, n));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives back the released runs (SP1; at the end of the transaction no
+    /// cursor of it is left).
+    pub fn give_back_released(&mut self, alloc: &mut Allocator) {
+        for (p, n) in self.released.drain(..) {
+            alloc.unallocate(p, n);
+        }
+    }
+
+    /// The transaction ends without committing (an abort or a failed
+    /// commit): every spilled page is free again at once. (On a commit the
+    /// runs its trees refer to simply stay in use, like pages a checkpoint
+    /// allocated.)
+    pub fn abort(&mut self, alloc: &mut Allocator) {
+        self.give_back_released(alloc);
+        for (p, n) in self.runs.drain() {
+            alloc.unallocate(p, n);
+        }
+    }
+
+    /// Whether nothing is left to give back.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.released.is_empty()
+    }
+}
+
+/// Settles a committing transaction's spilled pages when dropped, on every
+/// path out of the commit (an error or a panic included): if the commit
+/// installed the transaction's trees (the latest transaction id moved on),
+/// the pages they refer to stay in use; otherwise every spilled page is
+/// given back.
+pub(crate) struct SettleSpills<'a> {
+    inner: &'a Inner,
+    spilled: Spilled,
+    txn_before: u64,
+}
+
+impl<'a> SettleSpills<'a> {
+    /// Takes over `spilled` for the commit about to run, giving back the
+    /// runs the trees no longer use at once (no cursor of the transaction
+    /// is left).
+    pub fn new(inner: &'a Inner, mut spilled: Spilled) -> SettleSpills<'a> {
+        let mut core = inner.core.lock();
+        spilled.give_back_released(&mut core.alloc);
+        let txn_before = core.txn;
+        drop(core);
+        SettleSpills {
+            inner,
+            spilled,
+            txn_before,
+        }
+    }
+}
+
+impl Drop for SettleSpills<'_> {
+    fn drop(&mut self) {
+        let mut core = self.inner.core.lock();
+        if core.txn == self.txn_before {
+            self.spilled.abort(&mut core.alloc);
+        }
+    }
+}
+
+/// Allocates from the writer's allocator and records every run at once in
+/// the transaction's spill bookkeeping, so that a panic half-way through
+/// leaves them to the abort that follows.
+struct SpillSource<'a> {
+    alloc: &'a mut Allocator,
+    spilled: &'a mut Spilled,
+    /// The runs of this spill.
+    runs: Vec<(u64, u64)>,
+}
+
+impl PageSource for SpillSource<'_> {
+    fn alloc_pages(&mut self, pages: u64) -> Result<u64> {
+        let p = self.alloc.allocate(pages)?;
+        self.spilled.runs.insert(p, pages);
+        self.runs.push((p, pages));
+        Ok(p)
+    }
+}
+
+/// Spills every changed node of `state`'s trees (SP1–SP3). On an error the
+/// trees are unchanged and every page this spill allocated is given back.
+pub(crate) fn run(inner: &Inner, state: &mut TxState, cursors: &ReuseGuard) -> Result<()> {
+    let pager = &inner.pager;
+    let mut core = inner.core.lock();
+    // SP1: spilled pages an open cursor may still read wait.
+    if !cursors.shared() {
+        state.spilled.give_back_released(&mut core.alloc);
+    }
+    // SP2: allocate and write, children first.
+    let next = core.checkpoint + 1;
+    let mut src = SpillSource {
+        alloc: &mut core.alloc,
+        spilled: &mut state.spilled,
+        runs: Vec::new(),
+    };
+    let written = write_trees(pager, &state.catalog, &mut src, next);
+    let SpillSource {
+        alloc,
+        spilled,
+        runs,
+    } = src;
+    let roots = match written {
+        Ok(roots) => roots,
+        Err(e) => {
+            for (p, n) in runs {
+                spilled.runs.remove(&p);
+                alloc.unallocate(p, n);
+            }
+            return Err(e);
+        }
+    };
+    // The page count bounds the depth of a valid tree (the pager's check).
+    pager.set_page_count(alloc.page_count().max(core.slot.page_count));
+    // SP3: the trees refer to the spilled pages.
+    for (name, root) in roots {
+        let b = state
+            .catalog
+            .get_mut(&name)
+            .expect("a bucket spilled is in the catalog");
+        b.root = Some(Child::Disk(root));
+        b.pin = RootPin::default();
+    }
+    state.spilled.dirty = 0;
+    state.spilled.count += 1;
+    inner
+        .spills
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Writes the in-memory nodes of every bucket tree; returns the new roots
+/// of the trees that had any.
+fn write_trees(
+    pager: &crate::pager::Pager,
+    catalog: &crate::catalog::Catalog,
+    src: &mut SpillSource<'_>,
+    checkpoint: u64,
+) -> Result<Vec<(Vec<u8>, crate::page::PageRef)>> {
+    crate::failpoint::hit("spill::write")?;
+    let mut writer = PageWriter::new(pager);
+    let mut roots = Vec::new();
+    for (name, b) in catalog.iter() {
+        if let Some(c @ Child::Mem(_)) = &b.root {
+            roots.push((name.to_vec(), flush(&mut writer, src, checkpoint, c)?));
+        }
+    }
+    writer.finish()?;
+    Ok(roots)
+}

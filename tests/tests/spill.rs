@@ -1,0 +1,210 @@
+//! Spilling (FORMAT.md §3 Spill): a write transaction larger than its
+//! memory budget writes its changed pages to free pages and goes on, so its
+//! size is not bounded by memory. What a user relies on: the transaction
+//! still commits (or aborts) whole, its own cursors keep reading what they
+//! saw, the file does not fill with the pages spills wrote and later
+//! replaced, and an abort leaves no page behind.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use vellum::{Db, Durability, Options};
+use vellum_tests::util::{assert_check_ok, num_key, Rng};
+
+fn tmp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.vellum");
+    (dir, path)
+}
+
+/// 1 KiB pages and the smallest budgets: a transaction spills after about
+/// 32 changed pages.
+fn open(path: &Path) -> Db {
+    Options::new()
+        .page_size(1024)
+        .cache_size(64 * 1024)
+        .checkpoint_budget(64 * 1024)
+        .durability(Durability::Eventual)
+        .open(path)
+        .unwrap()
+}
+
+fn value(i: u64, round: u64) -> Vec<u8> {
+    format!(
+        "value {i} of round {round} {}",
+        "x".repeat((i % 50) as usize)
+    )
+    .into_bytes()
+}
+
+fn content(db: &Db) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let tx = db.begin_read().unwrap();
+    tx.iter()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.key().to_vec(), e.value().to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn a_transaction_larger_than_its_budget_spills_and_commits_whole() {
+    let (_d, path) = tmp();
+    let db = open(&path);
+    let mut model = BTreeMap::new();
+    let mut rng = Rng::new(11);
+    let tx = db.begin_write().unwrap();
+    for _ in 0..6_000 {
+        let i = rng.below(4_000);
+        tx.put(num_key("k", i), value(i, 1)).unwrap();
+        model.insert(num_key("k", i), value(i, 1));
+        if rng.chance(1, 5) {
+            let j = rng.below(4_000);
+            let had = tx.delete(num_key("k", j)).unwrap();
+            assert_eq!(had, model.remove(&num_key("k", j)).is_some());
+        }
+    }
+    // The transaction reads its own writes across the spilled pages.
+    for (k, v) in model.iter().step_by(97) {
+        assert_eq!(tx.get(k).unwrap().unwrap().as_ref(), v.as_slice());
+    }
+    assert_eq!(tx.len().unwrap(), model.len() as u64);
+    let spills = db.stats().spills;
+    assert!(spills >= 5, "only {spills} spills");
+    tx.commit().unwrap();
+    assert_eq!(content(&db), model);
+    assert_check_ok(&db);
+    drop(db);
+    let db = open(&path);
+    assert_eq!(content(&db), model);
+    assert_check_ok(&db);
+}
+
+#[test]
+fn an_aborted_spilling_transaction_leaves_the_database_and_its_pages_as_they_were() {
+    let (_d, path) = tmp();
+    let db = open(&path);
+    db.update(|tx| {
+        for i in 0..1_000 {
+            tx.put(num_key("k", i), value(i, 0))?;
+        }
+        Ok::<_, vellum::Error>(())
+    })
+    .unwrap();
+    let before = content(&db);
+    for _ in 0..3 {
+        let tx = db.begin_write().unwrap();
+        for i in 0..3_000 {
+            tx.put(num_key("k", i), value(i, 1)).unwrap();
+        }
+        assert!(db.stats().spills > 0);
+        tx.abort();
+        assert_eq!(content(&db), before);
+    }
+    db.checkpoint().unwrap();
+    let s = db.stats();
+    // No page the aborted spills took is left in use: the check finds
+    // every page in use reachable, and the file is what one copy of the
+    // tree and one transaction's spills need, not three.
+    assert_check_ok(&db);
+    assert!(
+        s.file_pages - s.free_pages < 400,
+        "{} pages in use for 1,000 small keys",
+        s.file_pages - s.free_pages
+    );
+    drop(db);
+    let db = open(&path);
+    assert_eq!(content(&db), before);
+}
+
+#[test]
+fn rewriting_the_same_keys_reuses_the_pages_of_earlier_spills() {
+    let (_d, path) = tmp();
+    let db = open(&path);
+    let tx = db.begin_write().unwrap();
+    for round in 0..20 {
+        for i in 0..1_500 {
+            tx.put(num_key("k", i), value(i, round)).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let s = db.stats();
+    assert!(s.spills >= 20, "only {} spills", s.spills);
+    // Twenty rounds over the same keys: a spilled page the next round
+    // replaces is free again at once, so the file holds about two copies
+    // of the tree (about 100 pages each), not twenty.
+    assert!(
+        s.file_pages < 500,
+        "{} pages for 1,500 small keys",
+        s.file_pages
+    );
+    assert_check_ok(&db);
+    let expect: BTreeMap<_, _> = (0..1_500)
+        .map(|i| (num_key("k", i), value(i, 19)))
+        .collect();
+    assert_eq!(content(&db), expect);
+}
+
+#[test]
+fn a_cursor_opened_before_a_spill_reads_what_it_saw_while_the_transaction_goes_on() {
+    let (_d, path) = tmp();
+    let db = open(&path);
+    let tx = db.begin_write().unwrap();
+    for i in 0..2_000 {
+        tx.put(num_key("k", i), value(i, 0)).unwrap();
+    }
+    let mut old = tx.iter().unwrap();
+    let first = old.next().unwrap().unwrap();
+    assert_eq!(first.value(), value(0, 0).as_slice());
+    let spills = db.stats().spills;
+    // Rewrite everything several times: the pages the cursor's tree uses
+    // are replaced, and later spills need pages.
+    for round in 1..6 {
+        for i in 0..2_000 {
+            tx.put(num_key("k", i), value(i, round)).unwrap();
+        }
+    }
+    assert!(db.stats().spills > spills + 3);
+    let mut n = 1;
+    for e in old {
+        let e = e.unwrap();
+        assert_eq!(e.key(), num_key("k", n).as_slice());
+        assert_eq!(e.value(), value(n, 0).as_slice());
+        n += 1;
+    }
+    assert_eq!(n, 2_000);
+    // With the cursor gone, the next spill gives those pages back.
+    for i in 0..2_000 {
+        tx.put(num_key("k", i), value(i, 9)).unwrap();
+    }
+    tx.commit().unwrap();
+    assert_check_ok(&db);
+}
+
+#[test]
+fn large_values_are_spilled_to_overflow_runs() {
+    let (_d, path) = tmp();
+    let db = open(&path);
+    let big = |i: u64| vec![(i % 251) as u8; 5_000 + i as usize];
+    let tx = db.begin_write().unwrap();
+    for i in 0..60 {
+        tx.put(num_key("big", i), big(i)).unwrap();
+    }
+    // Overwrite half: their spilled runs are given back.
+    for i in (0..60).step_by(2) {
+        tx.put(num_key("big", i), big(i + 1)).unwrap();
+    }
+    assert!(db.stats().spills > 0);
+    tx.commit().unwrap();
+    assert_check_ok(&db);
+    drop(db);
+    let db = open(&path);
+    let tx = db.begin_read().unwrap();
+    for i in 0..60 {
+        let want = if i % 2 == 0 { big(i + 1) } else { big(i) };
+        assert_eq!(
+            tx.get(num_key("big", i)).unwrap().unwrap().as_ref(),
+            want.as_slice()
+        );
+    }
+}
