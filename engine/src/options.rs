@@ -140,13 +140,33 @@ impl Options {
     /// less writing for the same changes, and more memory. A full log (see
     /// [`Options::max_log_size`]) or a clean close also checkpoints.
     ///
+    /// The budget also bounds one write transaction, whatever its size:
+    /// once its changed pages and log payload pass the budget less 8 MiB
+    /// (at least half the budget), it *spills* them to free pages of the
+    /// file and goes on (an abort gives those pages back; [`crate::Stats`]
+    /// counts spills). So the memory of changes stays within about the
+    /// cache plus this budget. With the defaults (64 MiB cache) a
+    /// transaction of any size peaks near 96 MiB; spilling costs time when
+    /// a transaction changes pages all over a tree larger than the budget,
+    /// since a spilled page that changes again is copied and written again.
+    ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
     /// let db = vellum::Options::new()
-    ///     .checkpoint_budget(8 << 20)
+    ///     .page_size(1024)
+    ///     .checkpoint_budget(64 << 10)
     ///     .open(dir.path().join("db"))
     ///     .unwrap();
-    /// db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    /// // Far more than 64 KiB of changes in one transaction: it spills.
+    /// db.update(|tx| {
+    ///     for i in 0..5_000u32 {
+    ///         tx.put(i.to_be_bytes(), [7u8; 40])?;
+    ///     }
+    ///     Ok::<_, vellum::Error>(())
+    /// })
+    /// .unwrap();
+    /// assert!(db.stats().spills > 0);
+    /// assert_eq!(db.begin_read().unwrap().len(), 5_000);
     /// ```
     pub fn checkpoint_budget(mut self, bytes: u64) -> Self {
         self.checkpoint_budget = Some(bytes);

@@ -27,7 +27,9 @@ use vellum_model::stateright::commit_protocol::{
     self, CommitProtocol, ConfirmAt, Durability, P_ACKED, P_DURABLE_READS, P_NO_FALSE_CORRUPTION,
     P_NO_FALSE_LOG_CORRUPTION, P_ONE_WRITER, P_PREFIX,
 };
-use vellum_model::stateright::page_reuse::{self, PageReuse, P_NO_REUSE_UNDER_READER, P_RELEASED};
+use vellum_model::stateright::page_reuse::{
+    self, PageReuse, P_NO_REUSE_UNDER_CURSOR, P_NO_REUSE_UNDER_READER, P_RELEASED,
+};
 
 /// Explores the whole state space, asserts every property, returns the
 /// number of unique states.
@@ -493,6 +495,44 @@ fn page_reuse_mutants_are_caught() {
             P_NO_REUSE_UNDER_READER,
         );
     }
+}
+
+/// Write transactions that spill (FORMAT.md §3 Spill, §5) among
+/// snapshots, checkpoints and a reopen: spills take only reusable pages,
+/// give back at once what nothing can read, and never a page the
+/// transaction's open cursor may read.
+fn reuse_with_spills() -> PageReuse {
+    PageReuse {
+        pages: 5,
+        checkpoints: 2,
+        reads: 1,
+        max_live: 1,
+        reopens: 1,
+        txns: 2,
+        spills: 3,
+        ..PageReuse::default()
+    }
+}
+
+#[test]
+fn page_reuse_with_spills() {
+    let n = check("page reuse with spills", reuse_with_spills());
+    assert!(n > 10_000);
+}
+
+#[test]
+fn spilling_past_the_transactions_cursor_is_caught() {
+    let model = PageReuse {
+        mutant: page_reuse::Mutant::SpillIgnoresCursor,
+        ..reuse_with_spills()
+    };
+    discovers(
+        "page reuse mutant SpillIgnoresCursor",
+        model.clone(),
+        P_NO_REUSE_UNDER_CURSOR,
+    );
+    let checker = model.checker().spawn_bfs().join();
+    checker.assert_no_discovery(P_NO_REUSE_UNDER_READER);
 }
 
 #[test]

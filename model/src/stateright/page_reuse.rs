@@ -26,6 +26,12 @@
 //! | [`Action::Finish`] | §3 C3–C5 (they do not change which pages are in use) + C6: the replaced pages of `k` are *freed by `k+1`*; each is reusable at once if no live snapshot is older than `k+1`, else held until the last such snapshot ends (§5). The session's own checkpoint has completed: pages blocked at open (§4 step 4) become free |
 //! | [`Action::Reopen`] | a crash (before C5 of a checkpoint in flight, which is abandoned) or a close, then open: §4 steps 2–3 choose checkpoint `k`; §5 "on open there are no snapshots, so every page not in use by the chosen checkpoint is free", except that §4 step 4 blocks the pages `k` freed relative to the older valid slots (here `k-1`: the model tracks the two newest checkpoints; it keeps blocked those an earlier open blocked, if no checkpoint completed since) until this session confirms slot `k`. The confirmation comes after C3 of the session's first checkpoint, so that is the same as "until its first checkpoint completes" here. Whether slot `k` is durable is checked by `commit_protocol` ([`super::commit_protocol::Mutant::NoUnconfirmedBlocking`]) |
 //!
+//! | [`Action::BeginTxn`] | a write transaction starts (it holds the writer slot: no checkpoint runs until it ends) |
+//! | [`Action::Spill`] | §3 SP1–SP2: first give back the spilled pages the transaction stopped using, unless its cursor is open (SP1); then spill one changed node into a page that is free and reusable under `k` (the same rule as C1) |
+//! | [`Action::Replace`] | §3 SP3: a later change copies a spilled node into memory again; the transaction stops using that spilled page |
+//! | [`Action::OpenCursor`] / [`Action::CloseCursor`] | a cursor of the transaction (it may read every spilled page its trees use when it opens, until it closes) |
+//! | [`Action::EndTxn`] | §3 Spill, end of the transaction: an abort gives every spilled page back at once; a commit gives back those no longer used and keeps the others in use (modelled as in use by `k`: snapshots taken after the commit reach them; after a crash the engine finds them free, which the model conservatively does not) |
+//!
 //! Snapshots may be taken and dropped between C1 and C6, so the model covers
 //! readers that start while a checkpoint is in flight (they pin `k`).
 //! Which checkpoint a commit goes by (§3 L2, §4 step 6) and what the log
@@ -43,6 +49,10 @@
 //!   last older reader ends).
 //! - `always` [`P_REUSABLE_UNREACHABLE`]: no page in the reusable set is
 //!   reachable by a live snapshot.
+//! - `always` [`P_NO_REUSE_UNDER_CURSOR`]: no page a write transaction's
+//!   open cursor may read is reallocated (by a spill).
+//! - `sometimes` (with spills): a page a spill gave back is spilled again;
+//!   a page the transaction stopped using waits for its cursor.
 //! - `sometimes`: a freed page is reallocated; a freed page is held back by a
 //!   reader; a page that was held back is reallocated after its reader ended;
 //!   a page freed before a reopen is reallocated after it; a page is blocked
@@ -56,6 +66,14 @@ pub const P_NO_REUSE_UNDER_READER: &str = "no page reachable by a live snapshot 
 pub const P_RELEASED: &str = "a freed page with no older live snapshot is reusable";
 /// Reusable pages are unreachable by live snapshots.
 pub const P_REUSABLE_UNREACHABLE: &str = "no reusable page is reachable by a live snapshot";
+/// No page a write transaction's cursor may read is reallocated.
+pub const P_NO_REUSE_UNDER_CURSOR: &str =
+    "no page a write transaction's open cursor may read is reallocated";
+/// A page a spill gave back is spilled again.
+pub const S_SPILL_REUSED: &str = "a page a spill gave back is spilled again";
+/// A spilled page the transaction stopped using waits for its cursor.
+pub const S_SPILL_HELD_BY_CURSOR: &str =
+    "a spilled page the transaction stopped using waits for its cursor";
 /// A freed page is allocated again.
 pub const S_REALLOCATED: &str = "a freed page is reallocated";
 /// A freed page is held back by a live snapshot.
@@ -84,6 +102,9 @@ pub enum Mutant {
     /// although its trees still reference the pages of `k` (the pin and the
     /// published tree are not read atomically).
     PinNewIdEarly,
+    /// SP1 gives back the spilled pages the transaction stopped using even
+    /// while its cursor, which may still read them, is open.
+    SpillIgnoresCursor,
 }
 
 /// Model configuration.
@@ -99,6 +120,10 @@ pub struct PageReuse {
     pub max_live: u8,
     /// Crashes or closes followed by an open.
     pub reopens: u8,
+    /// Write transactions (0: the model has none, only checkpoints).
+    pub txns: u8,
+    /// Spills in total.
+    pub spills: u8,
     /// Rule deviation.
     pub mutant: Mutant,
 }
@@ -111,6 +136,8 @@ impl Default for PageReuse {
             reads: 3,
             max_live: 2,
             reopens: 1,
+            txns: 0,
+            spills: 0,
             mutant: Mutant::None,
         }
     }
@@ -144,6 +171,11 @@ pub enum Page {
         reusable: bool,
         /// Was ever held back by a live snapshot.
         held: bool,
+    },
+    /// Written by a spill of the open write transaction (§3 Spill).
+    Spilled {
+        /// The transaction's trees still use it (else it waits for SP1).
+        in_tree: bool,
     },
 }
 
@@ -191,6 +223,19 @@ pub struct State {
     pub violation: bool,
     /// Notable effect of the last action.
     pub event: Event,
+    /// A write transaction is open.
+    pub txn_open: bool,
+    /// The pages the transaction's open cursor may read (bitmask; `None`:
+    /// no cursor is open).
+    pub cursor: Option<u32>,
+    /// A page the open cursor may read was reallocated.
+    pub cursor_violation: bool,
+    /// Transactions left.
+    pub txns_left: u8,
+    /// Spills left.
+    pub spills_left: u8,
+    /// Pages SP1 gave back (bitmask), for the `sometimes` property.
+    pub given_back: u32,
 }
 
 /// Model actions.
@@ -206,11 +251,23 @@ pub enum Action {
     Finish,
     /// Crash or close, then open.
     Reopen,
+    /// A write transaction starts.
+    BeginTxn,
+    /// SP1–SP2: one changed node is spilled.
+    Spill,
+    /// SP3: the transaction stops using spilled page `p`.
+    Replace(usize),
+    /// A cursor of the transaction opens.
+    OpenCursor,
+    /// The cursor closes.
+    CloseCursor,
+    /// The transaction commits (`true`) or aborts.
+    EndTxn(bool),
 }
 
 fn reaches(r: &Reader, page: &Page) -> bool {
     match *page {
-        Page::Unused { .. } | Page::Blocked => false,
+        Page::Unused { .. } | Page::Blocked | Page::Spilled { .. } => false,
         Page::InUse { since } => since <= r.reach,
         Page::Freed {
             since, freed_by, ..
@@ -242,9 +299,36 @@ impl PageReuse {
     fn allocatable(&self, s: &State, mask: u32, p: usize) -> bool {
         match s.pages[p] {
             Page::Unused { .. } => true,
-            Page::Blocked => false,
+            Page::Blocked | Page::Spilled { .. } => false,
             Page::Freed { reusable, .. } => reusable,
             Page::InUse { .. } => self.mutant == Mutant::ReuseOwnFreed && mask & (1 << p) != 0,
+        }
+    }
+}
+
+impl PageReuse {
+    /// SP1: the spilled pages the transaction stopped using are free again
+    /// at once, unless its cursor is open.
+    fn give_back(&self, s: &mut State) {
+        if s.cursor.is_some() && self.mutant != Mutant::SpillIgnoresCursor {
+            return;
+        }
+        for p in 0..s.pages.len() {
+            if s.pages[p] == (Page::Spilled { in_tree: false }) {
+                s.pages[p] = Page::Unused { before_open: false };
+                s.given_back |= 1 << p;
+            }
+        }
+    }
+
+    /// Records a reallocation of page `p`: a violation if a snapshot or
+    /// the transaction's cursor may read it.
+    fn check_reuse(s: &mut State, p: usize) {
+        if s.readers.iter().any(|r| reaches(r, &s.pages[p])) {
+            s.violation = true;
+        }
+        if s.cursor.is_some_and(|c| c & (1 << p) != 0) {
+            s.cursor_violation = true;
         }
     }
 }
@@ -267,12 +351,23 @@ impl Model for PageReuse {
             reopens_left: self.reopens,
             violation: false,
             event: Event::None,
+            txn_open: false,
+            cursor: None,
+            cursor_violation: false,
+            txns_left: self.txns,
+            spills_left: self.spills,
+            given_back: 0,
         }]
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
-        if s.violation {
+        if s.violation || s.cursor_violation {
             return;
+        }
+        if s.txn_open {
+            self.txn_actions(s, actions);
+        } else if s.txns_left > 0 && s.replacing.is_none() {
+            actions.push(Action::BeginTxn);
         }
         if s.reads_left > 0 && s.readers.len() < self.max_live as usize {
             actions.push(Action::BeginRead);
@@ -283,7 +378,8 @@ impl Model for PageReuse {
             }
         }
         match s.replacing {
-            None if s.ckpts_left > 0 => {
+            // A checkpoint needs the writer slot the transaction holds.
+            None if s.ckpts_left > 0 && !s.txn_open => {
                 let in_use: u32 = (0..s.pages.len())
                     .filter(|&p| matches!(s.pages[p], Page::InUse { .. }))
                     .fold(0, |m, p| m | 1 << p);
@@ -402,6 +498,10 @@ impl Model for PageReuse {
                 s.reopens_left -= 1;
                 s.readers.clear();
                 s.replacing = None;
+                // The open transaction is lost; nothing durable used its
+                // spilled pages, so they are free.
+                s.txn_open = false;
+                s.cursor = None;
                 // §4 step 4: pages the newest checkpoint `k` freed relative
                 // to the second valid slot (`k-1`) stay blocked.
                 let cur = s.cur;
@@ -411,6 +511,10 @@ impl Model for PageReuse {
                     let freed_by_newest =
                         cur > 0 && matches!(*p, Page::Freed { freed_by, .. } if freed_by == cur);
                     let was_blocked = *p == Page::Blocked;
+                    if matches!(*p, Page::Spilled { .. }) {
+                        *p = Page::Unused { before_open: true };
+                        continue;
+                    }
                     if freed_by_newest || was_blocked {
                         *p = Page::Blocked;
                     } else if !in_use && !never_used {
@@ -418,6 +522,12 @@ impl Model for PageReuse {
                     }
                 }
             }
+            Action::BeginTxn
+            | Action::Spill
+            | Action::Replace(_)
+            | Action::OpenCursor
+            | Action::CloseCursor
+            | Action::EndTxn(_) => self.txn_step(&mut s, action),
         }
         Some(s)
     }
@@ -459,6 +569,26 @@ impl Model for PageReuse {
                 matches!(s.event, Event::Reallocated { held: true, .. })
             }),
         ];
+        props.push(Property::always(P_NO_REUSE_UNDER_CURSOR, |_, s: &State| {
+            !s.cursor_violation
+        }));
+        if self.spills > 0 {
+            props.push(Property::sometimes(S_SPILL_REUSED, |_, s: &State| {
+                (0..s.pages.len()).any(|p| {
+                    s.given_back & (1 << p) != 0 && matches!(s.pages[p], Page::Spilled { .. })
+                })
+            }));
+            props.push(Property::sometimes(
+                S_SPILL_HELD_BY_CURSOR,
+                |_, s: &State| {
+                    s.cursor.is_some_and(|c| {
+                        (0..s.pages.len()).any(|p| {
+                            c & (1 << p) != 0 && s.pages[p] == (Page::Spilled { in_tree: false })
+                        })
+                    })
+                },
+            ));
+        }
         if self.reopens > 0 {
             props.push(Property::sometimes(S_BLOCKED_AT_OPEN, |_, s: &State| {
                 s.pages.contains(&Page::Blocked)
@@ -477,5 +607,71 @@ impl Model for PageReuse {
             ));
         }
         props
+    }
+}
+
+impl PageReuse {
+    fn txn_actions(&self, s: &State, actions: &mut Vec<Action>) {
+        if s.spills_left > 0 {
+            // SP1 may free pages first; one is enough.
+            let mut after = s.clone();
+            self.give_back(&mut after);
+            if (0..after.pages.len()).any(|p| self.allocatable(&after, 0, p)) {
+                actions.push(Action::Spill);
+            }
+        }
+        for (p, page) in s.pages.iter().enumerate() {
+            if *page == (Page::Spilled { in_tree: true }) {
+                actions.push(Action::Replace(p));
+            }
+        }
+        match s.cursor {
+            None => actions.push(Action::OpenCursor),
+            Some(_) => actions.push(Action::CloseCursor),
+        }
+        actions.push(Action::EndTxn(true));
+        actions.push(Action::EndTxn(false));
+    }
+
+    fn txn_step(&self, s: &mut State, action: Action) {
+        match action {
+            Action::BeginTxn => {
+                s.txns_left -= 1;
+                s.txn_open = true;
+            }
+            Action::Spill => {
+                s.spills_left -= 1;
+                self.give_back(s);
+                let p = (0..s.pages.len())
+                    .find(|&p| self.allocatable(s, 0, p))
+                    .expect("Spill is offered only with a free page");
+                Self::check_reuse(s, p);
+                s.pages[p] = Page::Spilled { in_tree: true };
+            }
+            Action::Replace(p) => s.pages[p] = Page::Spilled { in_tree: false },
+            Action::OpenCursor => {
+                let in_tree = (0..s.pages.len())
+                    .filter(|&p| s.pages[p] == (Page::Spilled { in_tree: true }))
+                    .fold(0, |m, p| m | 1 << p);
+                s.cursor = Some(in_tree);
+            }
+            Action::CloseCursor => s.cursor = None,
+            Action::EndTxn(commit) => {
+                // A transaction's cursors end with it.
+                s.cursor = None;
+                s.txn_open = false;
+                let cur = s.cur;
+                for p in s.pages.iter_mut() {
+                    if let Page::Spilled { in_tree } = *p {
+                        *p = if commit && in_tree {
+                            Page::InUse { since: cur }
+                        } else {
+                            Page::Unused { before_open: false }
+                        };
+                    }
+                }
+            }
+            _ => unreachable!("not a transaction action"),
+        }
     }
 }
