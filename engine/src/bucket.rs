@@ -231,15 +231,22 @@ impl<'tx> BucketMut<'tx> {
         entries: impl IntoIterator<Item = (K, V)>,
         fill: f64,
     ) -> Result<u64> {
-        let pager = &self.tx.inner.pager;
+        let inner = &self.tx.inner;
         let mut entries = Some(entries);
+        let mut spill = crate::txn::spill::LoadSpiller::new(inner);
         self.tx.with_state(|s| {
-            s.load_sorted(pager, &self.name, fill, &mut |push| {
-                for (k, v) in entries.take().into_iter().flatten() {
-                    push(k.as_ref(), v.as_ref())?;
-                }
-                Ok(())
-            })
+            s.load_sorted(
+                &inner.pager,
+                &self.name,
+                fill,
+                &mut |push| {
+                    for (k, v) in entries.take().into_iter().flatten() {
+                        push(k.as_ref(), v.as_ref())?;
+                    }
+                    Ok(())
+                },
+                &mut spill,
+            )
         })
     }
 

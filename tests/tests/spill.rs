@@ -208,3 +208,59 @@ fn large_values_are_spilled_to_overflow_runs() {
         );
     }
 }
+
+#[test]
+fn a_sorted_load_larger_than_the_budget_writes_its_leaves_as_it_goes() {
+    let (_d, path) = tmp();
+    let db = open(&path);
+    let n = db
+        .update(|tx| {
+            let b = tx.create_bucket("bulk")?;
+            b.load_sorted((0..20_000).map(|i| (num_key("k", i), value(i, 0))), 1.0)
+        })
+        .unwrap();
+    assert_eq!(n, 20_000);
+    assert!(db.stats().spills >= 5, "{} spills", db.stats().spills);
+    assert_check_ok(&db);
+    drop(db);
+    let db = open(&path);
+    let tx = db.begin_read().unwrap();
+    let b = tx.bucket("bulk").unwrap();
+    assert_eq!(b.len(), 20_000);
+    for (i, e) in b.iter().enumerate() {
+        let e = e.unwrap();
+        assert_eq!(e.key(), num_key("k", i as u64).as_slice());
+        assert_eq!(e.value(), value(i as u64, 0).as_slice());
+    }
+}
+
+#[test]
+fn a_sorted_load_that_fails_after_spilling_leaves_no_page_behind() {
+    let (_d, path) = tmp();
+    let db = open(&path);
+    db.update(|tx| tx.put(b"keep", b"me")).unwrap();
+    let tx = db.begin_write().unwrap();
+    let b = tx.create_bucket("bulk").unwrap();
+    // Sorted for 15,000 entries (several spills), then a key out of order.
+    let entries = (0..15_000)
+        .map(|i| (num_key("k", i), value(i, 0)))
+        .chain([(num_key("k", 3), b"late".to_vec())]);
+    let err = b.load_sorted(entries, 1.0).unwrap_err();
+    assert!(
+        matches!(err, vellum::Error::NotSorted { index: 15_000 }),
+        "{err:?}"
+    );
+    assert!(db.stats().spills > 0);
+    assert!(b.is_empty().unwrap());
+    // The transaction goes on and commits without the failed load's pages.
+    tx.put(b"after", b"load").unwrap();
+    tx.commit().unwrap();
+    db.checkpoint().unwrap();
+    assert_check_ok(&db);
+    let s = db.stats();
+    assert!(
+        s.file_pages - s.free_pages < 100,
+        "{} pages in use for two keys",
+        s.file_pages - s.free_pages
+    );
+}

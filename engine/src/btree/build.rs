@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use crate::page::node::edit::separator;
 use crate::page::node::{Child, Item, Node, ValueSrc};
-use crate::page::HEADER_LEN;
+use crate::page::{PageRef, HEADER_LEN};
 
 /// A node of the level being built, with the separator in front of it.
 struct Built {
     sep: Vec<u8>,
-    node: Node,
+    child: Child,
 }
 
 /// Builds an in-memory tree from entries in strictly increasing key order,
@@ -62,6 +62,10 @@ pub struct SortedBuilder {
     size: usize,
     prev_last: Option<Vec<u8>>,
     pushed: u64,
+    /// Leaves of `level` before this index are written (on disk).
+    written: usize,
+    /// Large values held by the leaves in memory.
+    pending_bytes: u64,
 }
 
 impl SortedBuilder {
@@ -81,7 +85,38 @@ impl SortedBuilder {
             size: HEADER_LEN,
             prev_last: None,
             pushed: 0,
+            written: 0,
+            pending_bytes: 0,
         }
+    }
+
+    /// Memory held by the leaves built and not yet written (pages and
+    /// large values).
+    pub fn memory(&self) -> u64 {
+        ((self.level.len() - self.written) * self.page_size) as u64 + self.pending_bytes
+    }
+
+    /// Writes the leaves built so far through `write` (which returns their
+    /// page references in order) and keeps only the references.
+    pub fn write_leaves(
+        &mut self,
+        write: &mut dyn FnMut(&[&Child]) -> crate::Result<Vec<PageRef>>,
+    ) -> crate::Result<()> {
+        let leaves: Vec<&Child> = self.level[self.written..]
+            .iter()
+            .map(|b| &b.child)
+            .collect();
+        if leaves.is_empty() {
+            return Ok(());
+        }
+        let refs = write(&leaves)?;
+        debug_assert_eq!(refs.len(), leaves.len());
+        for (b, r) in self.level[self.written..].iter_mut().zip(refs) {
+            b.child = Child::Disk(r);
+        }
+        self.written = self.level.len();
+        self.pending_bytes = 0;
+        Ok(())
     }
 
     /// Entries pushed so far.
@@ -115,7 +150,10 @@ impl SortedBuilder {
         let held = match value {
             ValueSrc::Inline(v) => HeldValue::Inline(v.to_vec()),
             ValueSrc::Overflow(r, len) => HeldValue::Overflow(r, len),
-            ValueSrc::Pending(a) => HeldValue::Pending(a),
+            ValueSrc::Pending(a) => {
+                self.pending_bytes += a.len() as u64;
+                HeldValue::Pending(a)
+            }
         };
         self.size += size;
         self.leaf.push((key.to_vec(), held));
@@ -142,7 +180,10 @@ impl SortedBuilder {
         self.prev_last = self.leaf.pop().map(|(k, _)| k);
         self.leaf.clear();
         self.size = HEADER_LEN;
-        self.level.push(Built { sep, node });
+        self.level.push(Built {
+            sep,
+            child: Child::Mem(Arc::new(node)),
+        });
     }
 
     /// The tree built (`None` if nothing was pushed).
@@ -154,7 +195,7 @@ impl SortedBuilder {
         while level.len() > 1 {
             level = branch_level(level, self.page_size, self.target);
         }
-        level.pop().map(|b| Child::Mem(Arc::new(b.node)))
+        level.pop().map(|b| b.child)
     }
 }
 
@@ -165,7 +206,7 @@ fn branch_level(level: Vec<Built>, page_size: usize, target: usize) -> Vec<Built
     let mut groups: Vec<Vec<(Vec<u8>, Child)>> = Vec::new();
     let mut size = HEADER_LEN;
     for b in level {
-        let child = Child::Mem(Arc::new(b.node));
+        let child = b.child;
         let item_size = Item::Branch {
             key: &b.sep,
             child: child.clone(),
@@ -206,7 +247,10 @@ fn branch_level(level: Vec<Built>, page_size: usize, target: usize) -> Vec<Built
             let node = Node::build(false, &items, page_size);
             drop(items);
             let sep = g.into_iter().next().expect("a branch has children").0;
-            Built { sep, node }
+            Built {
+                sep,
+                child: Child::Mem(Arc::new(node)),
+            }
         })
         .collect()
 }

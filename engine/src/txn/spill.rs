@@ -147,42 +147,82 @@ impl PageSource for SpillSource<'_> {
     }
 }
 
-/// Spills every changed node of `state`'s trees (SP1–SP3). On an error the
-/// trees are unchanged and every page this spill allocated is given back.
-pub(crate) fn run(inner: &Inner, state: &mut TxState, cursors: &ReuseGuard) -> Result<()> {
+/// SP2 for `nodes` (in-memory subtrees, each written children first):
+/// allocates from the writer's allocator, writes, and returns their page
+/// references and the runs it wrote. On an error every page it allocated
+/// is given back.
+#[allow(clippy::type_complexity)]
+fn write_nodes(
+    inner: &Inner,
+    spilled: &mut Spilled,
+    nodes: &[&Child],
+) -> Result<(Vec<crate::page::PageRef>, Vec<(u64, u64)>)> {
     let pager = &inner.pager;
     let mut core = inner.core.lock();
-    // SP1: spilled pages an open cursor may still read wait.
-    if !cursors.shared() {
-        state.spilled.give_back_released(&mut core.alloc);
-    }
-    // SP2: allocate and write, children first.
     let next = core.checkpoint + 1;
+    let slot_pages = core.slot.page_count;
     let mut src = SpillSource {
         alloc: &mut core.alloc,
-        spilled: &mut state.spilled,
+        spilled,
         runs: Vec::new(),
     };
-    let written = write_trees(pager, &state.catalog, &mut src, next);
+    let written = (|| {
+        crate::failpoint::hit("spill::write")?;
+        let mut writer = PageWriter::new(pager);
+        let refs = nodes
+            .iter()
+            .map(|c| flush(&mut writer, &mut src, next, c))
+            .collect::<Result<Vec<_>>>()?;
+        writer.finish()?;
+        Ok(refs)
+    })();
     let SpillSource {
         alloc,
         spilled,
         runs,
     } = src;
-    let roots = match written {
-        Ok(roots) => roots,
+    match written {
+        Ok(refs) => {
+            // The page count bounds the depth of a valid tree (the pager's
+            // check).
+            pager.set_page_count(alloc.page_count().max(slot_pages));
+            spilled.count += 1;
+            inner
+                .spills
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok((refs, runs))
+        }
         Err(e) => {
             for (p, n) in runs {
                 spilled.runs.remove(&p);
                 alloc.unallocate(p, n);
             }
-            return Err(e);
+            Err(e)
         }
-    };
-    // The page count bounds the depth of a valid tree (the pager's check).
-    pager.set_page_count(alloc.page_count().max(core.slot.page_count));
+    }
+}
+
+/// Spills every changed node of `state`'s trees (SP1–SP3). On an error the
+/// trees are unchanged and every page this spill allocated is given back.
+pub(crate) fn run(inner: &Inner, state: &mut TxState, cursors: &ReuseGuard) -> Result<()> {
+    // SP1: spilled pages an open cursor may still read wait.
+    if !cursors.shared() {
+        state
+            .spilled
+            .give_back_released(&mut inner.core.lock().alloc);
+    }
+    // SP2: allocate and write, children first.
+    let (names, roots): (Vec<Vec<u8>>, Vec<&Child>) = state
+        .catalog
+        .iter()
+        .filter_map(|(name, b)| match &b.root {
+            Some(c @ Child::Mem(_)) => Some((name.to_vec(), c)),
+            _ => None,
+        })
+        .unzip();
+    let (refs, _) = write_nodes(inner, &mut state.spilled, &roots)?;
     // SP3: the trees refer to the spilled pages.
-    for (name, root) in roots {
+    for (name, root) in names.into_iter().zip(refs) {
         let b = state
             .catalog
             .get_mut(&name)
@@ -191,29 +231,42 @@ pub(crate) fn run(inner: &Inner, state: &mut TxState, cursors: &ReuseGuard) -> R
         b.pin = RootPin::default();
     }
     state.spilled.dirty = 0;
-    state.spilled.count += 1;
-    inner
-        .spills
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
-/// Writes the in-memory nodes of every bucket tree; returns the new roots
-/// of the trees that had any.
-fn write_trees(
-    pager: &crate::pager::Pager,
-    catalog: &crate::catalog::Catalog,
-    src: &mut SpillSource<'_>,
-    checkpoint: u64,
-) -> Result<Vec<(Vec<u8>, crate::page::PageRef)>> {
-    crate::failpoint::hit("spill::write")?;
-    let mut writer = PageWriter::new(pager);
-    let mut roots = Vec::new();
-    for (name, b) in catalog.iter() {
-        if let Some(c @ Child::Mem(_)) = &b.root {
-            roots.push((name.to_vec(), flush(&mut writer, src, checkpoint, c)?));
+/// The leaves a sorted load has built so far, spilled (SP2) as the load
+/// goes, so that a load of any size holds about one budget of leaves. The
+/// runs this load wrote are tracked: a load that fails gives them back.
+pub(crate) struct LoadSpiller<'a> {
+    inner: &'a Inner,
+    /// Runs written by this load.
+    runs: Vec<(u64, u64)>,
+}
+
+impl<'a> LoadSpiller<'a> {
+    /// A spiller for one sorted load.
+    pub fn new(inner: &'a Inner) -> LoadSpiller<'a> {
+        LoadSpiller {
+            inner,
+            runs: Vec::new(),
         }
     }
-    writer.finish()?;
-    Ok(roots)
+}
+
+impl crate::txn::state::SpillLeaves for LoadSpiller<'_> {
+    fn spill(
+        &mut self,
+        spilled: &mut Spilled,
+        leaves: &[&Child],
+    ) -> Result<Vec<crate::page::PageRef>> {
+        let (refs, runs) = write_nodes(self.inner, spilled, leaves)?;
+        self.runs.extend(runs);
+        Ok(refs)
+    }
+
+    fn failed(&mut self, spilled: &mut Spilled) {
+        for (p, n) in self.runs.drain(..) {
+            spilled.take_back(p, n);
+        }
+    }
 }

@@ -14,6 +14,20 @@ use crate::pager::{Pager, RootPin};
 use crate::txn::spill::Spilled;
 use crate::{Error, Limits, Result};
 
+/// Writes the leaves a sorted load has built so far (FORMAT.md §3 Spill).
+pub trait SpillLeaves {
+    /// Writes `leaves` (recording the runs in `spilled`) and returns their
+    /// page references, in order.
+    fn spill(
+        &mut self,
+        spilled: &mut Spilled,
+        leaves: &[&Child],
+    ) -> Result<Vec<crate::page::PageRef>>;
+
+    /// The load failed: the leaves it wrote are used by no tree.
+    fn failed(&mut self, spilled: &mut Spilled);
+}
+
 /// A transaction's private state.
 pub struct TxState {
     /// The catalog as this transaction sees it.
@@ -184,7 +198,9 @@ impl TxState {
     /// Loads entries in strictly increasing key order into the empty
     /// `bucket`, bottom-up, filling pages to about `fill`. Nothing changes
     /// on an error. The transaction is then committed by checkpoint (its
-    /// log record would repeat every entry).
+    /// log record would repeat every entry). Leaves are spilled through
+    /// `spill` as they are built whenever they pass the transaction's
+    /// memory limit, so a load of any size holds about that much.
     /// `feed` calls the function it is given once per entry, in order.
     #[allow(clippy::type_complexity)]
     pub fn load_sorted(
@@ -193,22 +209,38 @@ impl TxState {
         bucket: &[u8],
         fill: f64,
         feed: &mut dyn FnMut(&mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()>,
+        spill: &mut dyn SpillLeaves,
     ) -> Result<u64> {
         let b = self.bucket_mut(bucket)?;
         if b.len > 0 || b.root.is_some() {
             return Err(Error::BucketNotEmpty(bucket.to_vec()));
         }
         let limits = self.limits;
+        // Leaves go to disk in key order, so small batches cost nothing
+        // more: a quarter of the limit, leaving room for what the
+        // transaction holds.
+        let limit = self.spill_at.map(|at| at / 4);
+        let spilled = &mut self.spilled;
         let mut builder = btree::build::SortedBuilder::new(pager.page_size(), fill);
-        feed(&mut |key, value| {
+        let fed = feed(&mut |key, value| {
             builder
                 .push(key, entry_value(&limits, key, value)?)
-                .map_err(|e| Error::NotSorted { index: e.index })
-        })?;
+                .map_err(|e| Error::NotSorted { index: e.index })?;
+            if limit.is_some_and(|l| builder.memory() > l) {
+                builder.write_leaves(&mut |leaves| spill.spill(spilled, leaves))?;
+            }
+            Ok(())
+        });
+        if let Err(e) = fed {
+            // The leaves this load spilled are not used by any tree.
+            spill.failed(&mut self.spilled);
+            return Err(e);
+        }
         let n = builder.len();
         if n == 0 {
             return Ok(0);
         }
+        self.spilled.add_dirty(builder.memory());
         let root = builder.finish();
         let b = self.bucket_mut(bucket)?;
         b.root = root;
