@@ -264,3 +264,33 @@ fn a_sorted_load_that_fails_after_spilling_leaves_no_page_behind() {
         s.file_pages - s.free_pages
     );
 }
+
+#[test]
+fn copies_count_towards_the_budget_not_only_the_log_payload() {
+    let (_d, path) = tmp();
+    let db = Options::new()
+        .page_size(1024)
+        .cache_size(64 * 1024)
+        .checkpoint_budget(1 << 20)
+        .durability(Durability::Eventual)
+        .open(&path)
+        .unwrap();
+    db.update(|tx| {
+        for i in 0..20_000 {
+            tx.put(num_key("k", i), value(i, 0))?;
+        }
+        Ok::<_, vellum::Error>(())
+    })
+    .unwrap();
+    db.checkpoint().unwrap();
+    let before = db.stats().spills;
+    // Deleting every fourth key logs about 60 KB but copies every leaf
+    // (about 1.5 MB of pages): past the 512 KiB limit, so it spills.
+    let n = db
+        .update(|tx| tx.delete_many((0..20_000).step_by(4).map(|i| num_key("k", i))))
+        .unwrap();
+    assert_eq!(n, 5_000);
+    assert!(db.stats().spills > before, "the copies were not counted");
+    assert_eq!(db.begin_read().unwrap().len(), 15_000);
+    assert_check_ok(&db);
+}
