@@ -326,3 +326,53 @@ fn changing_the_same_page_again_costs_no_more_memory() {
     let tx = db.begin_read().unwrap();
     assert_eq!(tx.get(num_key("k", 7)).unwrap().unwrap(), b"9999");
 }
+
+#[test]
+fn copies_of_pages_a_log_commit_left_in_memory_count_too() {
+    let (_d, path) = tmp();
+    let db = Options::new()
+        .page_size(1024)
+        .cache_size(64 * 1024)
+        .checkpoint_budget(1 << 20)
+        .durability(Durability::Eventual)
+        .open(&path)
+        .unwrap();
+    db.update(|tx| {
+        for i in 0..20_000 {
+            tx.put(num_key("k", i), value(i, 0))?;
+        }
+        Ok::<_, vellum::Error>(())
+    })
+    .unwrap();
+    db.checkpoint().unwrap();
+    let small = |i: u64| i.to_string().into_bytes();
+    // A log commit changes a few hundred leaves: they stay in memory,
+    // shared with the snapshot, under the checkpoint budget.
+    db.update(|tx| {
+        for i in (0..5_000).step_by(10) {
+            tx.put(num_key("k", i), small(i))?;
+        }
+        Ok::<_, vellum::Error>(())
+    })
+    .unwrap();
+    let (checkpoints, spills) = (db.stats().checkpoints_run, db.stats().spills);
+    // The next transaction copies those shared leaves again, and more
+    // from disk: together past the 512 KiB limit.
+    db.update(|tx| {
+        for i in (1..5_000).step_by(10).chain((10_000..13_000).step_by(10)) {
+            tx.put(num_key("k", i), small(i))?;
+        }
+        Ok::<_, vellum::Error>(())
+    })
+    .unwrap();
+    assert_eq!(
+        db.stats().checkpoints_run,
+        checkpoints,
+        "the setup checkpointed"
+    );
+    assert!(
+        db.stats().spills > spills,
+        "copies of shared in-memory pages were not counted"
+    );
+    assert_check_ok(&db);
+}
