@@ -220,7 +220,10 @@ fn a_sorted_load_larger_than_the_budget_writes_its_leaves_as_it_goes() {
         })
         .unwrap();
     assert_eq!(n, 20_000);
-    assert!(db.stats().spills >= 5, "{} spills", db.stats().spills);
+    // About 1,500 leaves, spilled eight at a time (a quarter of the 32 KiB
+    // limit): not one by one.
+    let spills = db.stats().spills;
+    assert!((100..400).contains(&spills), "{spills} spills");
     assert_check_ok(&db);
     drop(db);
     let db = open(&path);
