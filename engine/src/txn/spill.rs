@@ -32,8 +32,6 @@ pub struct Spilled {
     released: Freed,
     /// Bytes of nodes made and large values held since the last spill.
     dirty: u64,
-    /// Spills done.
-    count: u64,
 }
 
 impl Spilled {
@@ -45,11 +43,6 @@ impl Spilled {
     /// Memory held by changes since the last spill.
     pub fn dirty(&self) -> u64 {
         self.dirty
-    }
-
-    /// Spills done by this transaction.
-    pub fn count(&self) -> u64 {
-        self.count
     }
 
     /// Whether `(first, pages)`, which the trees stopped using, is a spilled
@@ -186,7 +179,6 @@ fn write_nodes(
             // The page count bounds the depth of a valid tree (the pager's
             // check).
             pager.set_page_count(alloc.page_count().max(slot_pages));
-            spilled.count += 1;
             inner
                 .spills
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
