@@ -37,6 +37,27 @@ fn value(i: u64, round: u64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// 1 KiB pages and a 1 MiB budget (a transaction spills past 512 KiB),
+/// holding keys `0..n` of round 0, all on disk (checkpointed).
+fn open_1_mib_with_keys(path: &Path, n: u64) -> Db {
+    let db = Options::new()
+        .page_size(1024)
+        .cache_size(64 * 1024)
+        .checkpoint_budget(1 << 20)
+        .durability(Durability::Eventual)
+        .open(path)
+        .unwrap();
+    db.update(|tx| {
+        for i in 0..n {
+            tx.put(num_key("k", i), value(i, 0))?;
+        }
+        Ok::<_, vellum::Error>(())
+    })
+    .unwrap();
+    db.checkpoint().unwrap();
+    db
+}
+
 fn content(db: &Db) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let tx = db.begin_read().unwrap();
     tx.iter()
@@ -271,21 +292,7 @@ fn a_sorted_load_that_fails_after_spilling_leaves_no_page_behind() {
 #[test]
 fn copies_count_towards_the_budget_not_only_the_log_payload() {
     let (_d, path) = tmp();
-    let db = Options::new()
-        .page_size(1024)
-        .cache_size(64 * 1024)
-        .checkpoint_budget(1 << 20)
-        .durability(Durability::Eventual)
-        .open(&path)
-        .unwrap();
-    db.update(|tx| {
-        for i in 0..20_000 {
-            tx.put(num_key("k", i), value(i, 0))?;
-        }
-        Ok::<_, vellum::Error>(())
-    })
-    .unwrap();
-    db.checkpoint().unwrap();
+    let db = open_1_mib_with_keys(&path, 20_000);
     let before = db.stats().spills;
     // Deleting every fourth key logs about 60 KB but copies every leaf
     // (about 1.5 MB of pages): past the 512 KiB limit, so it spills.
@@ -301,21 +308,7 @@ fn copies_count_towards_the_budget_not_only_the_log_payload() {
 #[test]
 fn changing_the_same_page_again_costs_no_more_memory() {
     let (_d, path) = tmp();
-    let db = Options::new()
-        .page_size(1024)
-        .cache_size(64 * 1024)
-        .checkpoint_budget(1 << 20)
-        .durability(Durability::Eventual)
-        .open(&path)
-        .unwrap();
-    db.update(|tx| {
-        for i in 0..2_000 {
-            tx.put(num_key("k", i), value(i, 0))?;
-        }
-        Ok::<_, vellum::Error>(())
-    })
-    .unwrap();
-    db.checkpoint().unwrap();
+    let db = open_1_mib_with_keys(&path, 2_000);
     // 10,000 overwrites of one key copy its path once: a few KiB of pages
     // and about 200 KB of log, well under the 512 KiB limit.
     db.update(|tx| {
@@ -333,21 +326,7 @@ fn changing_the_same_page_again_costs_no_more_memory() {
 #[test]
 fn copies_of_pages_a_log_commit_left_in_memory_count_too() {
     let (_d, path) = tmp();
-    let db = Options::new()
-        .page_size(1024)
-        .cache_size(64 * 1024)
-        .checkpoint_budget(1 << 20)
-        .durability(Durability::Eventual)
-        .open(&path)
-        .unwrap();
-    db.update(|tx| {
-        for i in 0..20_000 {
-            tx.put(num_key("k", i), value(i, 0))?;
-        }
-        Ok::<_, vellum::Error>(())
-    })
-    .unwrap();
-    db.checkpoint().unwrap();
+    let db = open_1_mib_with_keys(&path, 20_000);
     let small = |i: u64| i.to_string().into_bytes();
     // A log commit changes a few hundred leaves: they stay in memory,
     // shared with the snapshot, under the checkpoint budget.

@@ -199,8 +199,9 @@ impl TxState {
     /// `bucket`, bottom-up, filling pages to about `fill`. Nothing changes
     /// on an error. The transaction is then committed by checkpoint (its
     /// log record would repeat every entry). Leaves are spilled through
-    /// `spill` as they are built whenever they pass the transaction's
-    /// memory limit, so a load of any size holds about that much.
+    /// `spill` as they are built, whenever they pass a quarter of the
+    /// transaction's memory limit, so a load of any size holds about that
+    /// much besides the separators and branches above its leaves.
     /// `feed` calls the function it is given once per entry, in order.
     #[allow(clippy::type_complexity)]
     pub fn load_sorted(
