@@ -131,16 +131,24 @@ impl Inner {
             .max(64 * self.pager.page_size() as u64)
     }
 
-    /// A write transaction's memory: the memory of changed nodes plus log
-    /// payload past which it spills (the checkpoint budget less 8 MiB for
-    /// what the count leaves out: node headers, side tables, the
-    /// allocator's own; but at least half the budget), and the largest log
-    /// payload it keeps (half the log extent's maximum, and at most half of
-    /// the spill limit, so that spilling always frees most of the memory).
-    /// A transaction of any size stays within the checkpoint budget.
-    pub fn transaction_memory(&self) -> (usize, u64) {
+    /// A write transaction's memory, given the `committed` bytes of changes
+    /// not yet checkpointed: the memory of changed nodes plus log payload
+    /// past which it spills (the checkpoint budget less 8 MiB for what the
+    /// count leaves out: node headers, side tables, the allocator's own, but
+    /// at least half the budget; less the committed changes, but at least a
+    /// quarter of the budget), and the
+    /// largest log payload it keeps (half the log extent's maximum, and at
+    /// most half of the spill limit, so that spilling always frees most of
+    /// the memory). Committed and uncommitted changes together stay within
+    /// about the checkpoint budget (half the cache by default), so the rest
+    /// of the cache keeps clean pages.
+    pub fn transaction_memory(&self, committed: u64) -> (usize, u64) {
         let budget = self.dirty_budget();
-        let spill_at = budget.saturating_sub(8 << 20).max(budget / 2);
+        let spill_at = budget
+            .saturating_sub(8 << 20)
+            .max(budget / 2)
+            .saturating_sub(committed)
+            .max(budget / 4);
         let log_max = self.max_log_pages() * self.pager.page_size() as u64 / 2;
         let log_limit = log_max.min(spill_at / 2);
         (log_limit as usize, spill_at)

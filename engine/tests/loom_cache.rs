@@ -15,7 +15,10 @@
 //! - concurrent misses of one page read it once, and every thread gets it;
 //! - a failed read (a page that did not verify) is never published: the
 //!   other threads read the page themselves, and nothing in the cache
-//!   answers for it.
+//!   answers for it;
+//! - a write transaction's private copy, which takes its frame by evicting
+//!   a clean page (`Reclaim`), never takes the frame of a page a reader's
+//!   guard still holds, and never hands out a frame twice.
 //!
 //! Seeded bugs, each applied to a scratch copy of the engine and caught by
 //! these models with `LOOM_MAX_PREEMPTIONS=3` (docs/TESTING.md §9): the
@@ -44,15 +47,18 @@ use vellum::Error;
 const PS: usize = 1024;
 
 /// Page `page`'s image with checksum `checksum`: a leaf whose one value
-/// names both, so a reader can tell which image it holds.
-fn image(page: u64, checksum: u64) -> Node {
+/// names both, so a reader can tell which image it holds. Read as the
+/// pager reads a page, into a buffer of `c` (a frame of its arena, taken
+/// from a clean page if none is free), since the cache keeps only those.
+fn image(c: &Cache, page: u64, checksum: u64) -> Node {
     let tag = [page.to_le_bytes(), checksum.to_le_bytes()].concat();
     let items = [Item::Leaf {
         key: b"k",
         value: ValueSrc::Inline(&tag),
     }];
-    let bytes = encode_page(true, &items, PS, page, 1);
-    Node::from_verified_page(bytes, PageRef { page, checksum }).unwrap()
+    let mut buf = c.buffer_for_read(PS);
+    buf.copy_from_slice(&encode_page(true, &items, PS, page, 1));
+    Node::from_verified_page(buf, PageRef { page, checksum }).unwrap()
 }
 
 /// Which image a node holds, read from its content.
@@ -75,12 +81,13 @@ fn at(page: u64, checksum: u64) -> PageRef {
 fn cache(frames: usize) -> Arc<Cache> {
     let c = Cache::new(frames * frame_bytes(PS), PS);
     assert_eq!(c.frames(), frames);
-    Arc::new(c)
+    c
 }
 
 /// Loads `r` through `c` with a loader that reads the right image.
 fn load(c: &Cache, r: PageRef) -> vellum::pager::PageGuard {
-    c.get_or_load(r, || Ok(image(r.page, r.checksum))).unwrap()
+    c.get_or_load(r, || Ok(image(c, r.page, r.checksum)))
+        .unwrap()
 }
 
 /// Model 1: a reader looks up page 4 (checksum 1) twice while a writer
@@ -96,7 +103,7 @@ fn a_lookup_returns_only_the_page_it_asked_for() {
             let c = c.clone();
             thread::spawn(move || {
                 // A newer image of page 4 (the page was freed and rewritten).
-                c.insert_verified(Arc::new(image(4, 2)));
+                c.insert_verified(Arc::new(image(&c, 4, 2)));
                 load(&c, at(5, 1));
                 load(&c, at(6, 1));
             })
@@ -136,7 +143,7 @@ fn concurrent_misses_read_a_page_once() {
                     let g = c
                         .get_or_load(at(7, 3), || {
                             reads.fetch_add(1, SeqCst);
-                            Ok(image(7, 3))
+                            Ok(image(&c, 7, 3))
                         })
                         .unwrap();
                     assert_eq!(tag(&g), (7, 3));
@@ -183,10 +190,45 @@ fn a_failed_read_publishes_nothing() {
         let g = c
             .get_or_load(at(8, 5), || {
                 reads.fetch_add(1, SeqCst);
-                Ok(image(8, 5))
+                Ok(image(&c, 8, 5))
             })
             .unwrap();
         assert_eq!(tag(&g), (8, 5));
         assert_eq!(reads.load(SeqCst), 0, "the verified page is cached");
+    });
+}
+
+/// Model 4: a writer makes private copies of cached pages while every
+/// frame is in use, so each copy's frame comes from an eviction racing
+/// with a reader. The reader's guard keeps its page's bytes (its frame is
+/// not reused while the guard lives), each copy holds the bytes it copied,
+/// and the cache still answers only with the page asked for.
+#[test]
+fn a_copy_never_takes_a_frame_a_guard_holds() {
+    loom::model(|| {
+        let c = cache(2);
+        load(&c, at(4, 1));
+        load(&c, at(5, 1));
+        let writer = {
+            let c = c.clone();
+            thread::spawn(move || {
+                let copy = Node::clone(&load(&c, at(5, 1)));
+                let again = Node::clone(&copy);
+                assert_eq!((tag(&copy), tag(&again)), ((5, 1), (5, 1)));
+            })
+        };
+        let reader = {
+            let c = c.clone();
+            thread::spawn(move || {
+                let kept = load(&c, at(4, 1));
+                thread::yield_now();
+                assert_eq!(tag(&kept), (4, 1));
+                kept
+            })
+        };
+        writer.join().unwrap();
+        let kept = reader.join().unwrap();
+        assert_eq!(tag(&kept), (4, 1));
+        assert_eq!(tag(&load(&c, at(4, 1))), (4, 1));
     });
 }

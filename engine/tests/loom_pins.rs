@@ -73,7 +73,7 @@ fn tree() -> (Arc<dyn VfsFile>, Option<Child>) {
         PS,
         0.5,
     );
-    let pager = Pager::new(file.clone(), PS, 16 * frame_bytes(PS));
+    let pager = Pager::new(file.clone(), PS, 64 * frame_bytes(PS));
     let mut out = PageWriter::new(&pager);
     let root = flush::flush(&mut out, &mut Bump(8), 1, built.as_ref().unwrap()).unwrap();
     out.finish().unwrap();
@@ -105,7 +105,7 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
     let slot = built.clone();
     loom::model(move || {
         let (file, root) = tree();
-        let p = Pager::new(file.clone(), PS, 16 * frame_bytes(PS)).with_pin_budget(0);
+        let p = Pager::new(file.clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(0);
         let pin = RootPin::default();
         let r = p.pinned_root(root.as_ref().unwrap(), &pin).unwrap();
         assert!(r.len() >= 2 && !r.is_leaf(), "the root is a branch");
@@ -119,7 +119,7 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
     let (file, root) = (Arc::new(file), Arc::new(root));
     loom::model(move || {
         let pager =
-            Arc::new(Pager::new((*file).clone(), PS, 16 * frame_bytes(PS)).with_pin_budget(2));
+            Arc::new(Pager::new((*file).clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(2));
         // The pages are cached first (a walk without pins), so the model
         // explores the pins' races rather than the cache's (loom_cache.rs).
         for i in ORDER {

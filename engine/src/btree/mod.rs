@@ -148,10 +148,11 @@ pub fn get<'a>(
     Err(pager.too_deep(root.disk_page().unwrap_or(0)))
 }
 
-/// Splits entries that do not fit one page into two nodes; returns the
-/// left one, the separator and the right one.
-fn split_items(mut items: Vec<Item<'_>>, leaf: bool, page_size: usize) -> (Node, Vec<u8>, Node) {
-    let k = split_point(&items, page_size, leaf);
+/// Splits entries that do not fit one page into two nodes, built in the
+/// memory `near`'s bytes come from ([`Node::build_like`]); returns the left
+/// one, the separator and the right one.
+fn split_items(near: &Node, mut items: Vec<Item<'_>>, leaf: bool) -> (Node, Vec<u8>, Node) {
+    let k = split_point(&items, near.page_size(), leaf);
     let sep = if leaf {
         separator(items[k - 1].key(), items[k].key()).to_vec()
     } else {
@@ -162,14 +163,14 @@ fn split_items(mut items: Vec<Item<'_>>, leaf: bool, page_size: usize) -> (Node,
         right[0].set_key(&[]);
     }
     (
-        Node::build(leaf, &items, page_size),
+        near.build_like(leaf, &items),
         sep,
-        Node::build(leaf, &right, page_size),
+        near.build_like(leaf, &right),
     )
 }
 
 /// A new root above `left` and its split-off sibling.
-fn grow_root(root: &mut Option<Child>, sep: &[u8], right: Node, page_size: usize) {
+fn grow_root(root: &mut Option<Child>, sep: &[u8], right: Node) {
     let left = root.take().expect("a tree that split has a root");
     let items = [
         Item::Branch {
@@ -181,19 +182,26 @@ fn grow_root(root: &mut Option<Child>, sep: &[u8], right: Node, page_size: usize
             child: Child::Mem(Arc::new(right)),
         },
     ];
-    *root = Some(Child::Mem(Arc::new(Node::build(false, &items, page_size))));
+    let new_root = match &items[1] {
+        Item::Branch {
+            child: Child::Mem(right),
+            ..
+        } => right.build_like(false, &items),
+        _ => unreachable!("the split-off sibling is in memory"),
+    };
+    *root = Some(Child::Mem(Arc::new(new_root)));
 }
 
 /// Inserts the child that split off child `i` of `node` right after it;
 /// splits `node` if it does not fit.
-fn adopt(node: &mut Node, i: usize, sep: Vec<u8>, right: Node, page_size: usize) -> Split {
+fn adopt(node: &mut Node, i: usize, sep: Vec<u8>, right: Node) -> Split {
     let child = match node.branch_insert(i + 1, &sep, Child::Mem(Arc::new(right))) {
         Ok(()) => return None,
         Err(child) => child,
     };
     let mut items = node.items();
     items.insert(i + 1, Item::Branch { key: &sep, child });
-    let (left, up, right) = split_items(items, false, page_size);
+    let (left, up, right) = split_items(node, items, false);
     *node = left;
     Some((up, right))
 }
@@ -207,7 +215,8 @@ pub fn insert(
 ) -> Result<Option<OldValue>> {
     let ps = t.page_size();
     let Some(r) = root else {
-        let leaf = Node::build(true, &[Item::Leaf { key, value }], ps);
+        let blank = t.pager.cache().blank_page(ps);
+        let leaf = Node::build_in(blank, true, &[Item::Leaf { key, value }]);
         *root = Some(Child::Mem(Arc::new(leaf)));
         t.made += 1;
         return Ok(None);
@@ -215,7 +224,7 @@ pub fn insert(
     let node = t.root_mut(r)?;
     let (old, split) = insert_rec(t, node, key, value)?;
     if let Some((sep, right)) = split {
-        grow_root(root, &sep, right, ps);
+        grow_root(root, &sep, right);
         t.made += 1;
     }
     Ok(old)
@@ -227,7 +236,6 @@ fn insert_rec(
     key: &[u8],
     value: ValueSrc<'_>,
 ) -> Result<(Option<OldValue>, Split)> {
-    let ps = t.page_size();
     if node.is_leaf() {
         let (old, items) = match node.search(key) {
             Ok(i) => {
@@ -248,7 +256,7 @@ fn insert_rec(
                 (None, items)
             }
         };
-        let (left, sep, right) = split_items(items, true, ps);
+        let (left, sep, right) = split_items(node, items, true);
         *node = left;
         t.made += 1;
         return Ok((old, Some((sep, right))));
@@ -257,7 +265,7 @@ fn insert_rec(
     let child = t.child_mut(node, i)?;
     let (old, split) = insert_rec(t, child, key, value)?;
     let split = match split {
-        Some((sep, right)) => adopt(node, i, sep, right, ps),
+        Some((sep, right)) => adopt(node, i, sep, right),
         None => None,
     };
     t.made += usize::from(split.is_some());
@@ -287,13 +295,12 @@ pub fn delete(
     if empties_leaf && !prefetch_for_delete(t, root, key)? {
         return Ok(None);
     }
-    let ps = t.page_size();
     let r = root.as_mut().expect("key found, so the tree has a root");
     let node = t.root_mut(r)?;
     let (old, split) = delete_rec(t, node, key)?;
     // Redistribution may lengthen separators and split the root.
     if let Some((sep, right)) = split {
-        grow_root(root, &sep, right, ps);
+        grow_root(root, &sep, right);
     }
     // Shrink the root: an empty leaf disappears, a branch with one child is
     // replaced by that child (both are in memory: made private above, or
@@ -347,7 +354,6 @@ fn prefetch(t: &mut TreeMut<'_>, child: ChildAt<'_>) -> Result<Arc<Node>> {
 }
 
 fn delete_rec(t: &mut TreeMut<'_>, node: &mut Node, key: &[u8]) -> Result<(OldValue, Split)> {
-    let ps = t.page_size();
     if node.is_leaf() {
         let i = node
             .search(key)
@@ -359,7 +365,7 @@ fn delete_rec(t: &mut TreeMut<'_>, node: &mut Node, key: &[u8]) -> Result<(OldVa
     let (old, split) = delete_rec(t, child, key)?;
     let underfull = child.is_empty() || (!child.is_leaf() && child.len() < 2);
     let split = match split {
-        Some((sep, right)) => adopt(node, i, sep, right, ps),
+        Some((sep, right)) => adopt(node, i, sep, right),
         None if underfull && node.len() > 1 => rebalance(t, node, i)?,
         None => None,
     };
@@ -384,12 +390,12 @@ fn rebalance(t: &mut TreeMut<'_>, node: &mut Node, i: usize) -> Result<Split> {
     }
     let total: usize = items.iter().map(Item::size).sum();
     if fits(total, ps) {
-        let merged = Node::build(leaf, &items, ps);
+        let merged = l.build_like(leaf, &items);
         node.set_child(left, Child::Mem(Arc::new(merged)));
         node.branch_remove(left + 1);
         return Ok(None);
     }
-    let (new_left, new_sep, new_right) = split_items(items, leaf, ps);
+    let (new_left, new_sep, new_right) = split_items(&l, items, leaf);
     node.set_child(left, Child::Mem(Arc::new(new_left)));
     node.set_child(left + 1, Child::Mem(Arc::new(new_right)));
     if node.set_separator(left + 1, &new_sep) {
@@ -405,7 +411,7 @@ fn rebalance(t: &mut TreeMut<'_>, node: &mut Node, i: usize) -> Result<Split> {
             child: right_child,
         },
     );
-    let (l2, up, r2) = split_items(items, false, ps);
+    let (l2, up, r2) = split_items(node, items, false);
     *node = l2;
     Ok(Some((up, r2)))
 }

@@ -7,7 +7,12 @@
 //! the last holder of the node drops it (the cache, or a guard that
 //! outlived the page's eviction). When every frame is in use the page goes
 //! to an ordinary heap buffer instead, so the arena never makes a read
-//! fail or wait. Nodes built or changed in memory always use heap buffers.
+//! fail or wait, except that first it asks the arena's [`Reclaim`] (the
+//! page cache) to evict clean pages so that their frames come back.
+//! Private copies of pages and the nodes a write transaction builds from
+//! them take frames the same way, so a transaction's changed pages count
+//! against the cache's memory instead of adding to it (SPEC §5: memory
+//! within the cache budget, whatever the transaction's size).
 //!
 //! Frame safety, the one argument the `unsafe` blocks below rely on: a
 //! frame index is, at any time, in exactly one place: the arena's free
@@ -19,10 +24,18 @@
 //! `FrameBuf` holds the arena.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::huge::Region;
 use crate::sync::Mutex;
+
+/// What an [`Arena`] with no free frame asks to give some back: the page
+/// cache, which evicts clean pages.
+pub trait Reclaim: Send + Sync {
+    /// Evicts pages until a frame of the arena is free, or until it has
+    /// tried a bounded number; whether a frame is free.
+    fn reclaim(&self) -> bool;
+}
 
 /// Page frames on huge pages, lent out one at a time.
 pub struct Arena {
@@ -30,6 +43,8 @@ pub struct Arena {
     page_size: usize,
     frames: u32,
     free: Mutex<FreeFrames>,
+    /// Asked for frames when none is free (weak: the cache owns the arena).
+    reclaimer: Option<Weak<dyn Reclaim>>,
 }
 
 /// The frames not lent out: those returned (most recent on top, so that a
@@ -44,6 +59,15 @@ impl Arena {
     /// An arena of `frames` frames of `page_size` bytes (`None` if there
     /// are none).
     pub fn new(frames: usize, page_size: usize) -> Option<Arc<Arena>> {
+        Arena::with_reclaimer(frames, page_size, None)
+    }
+
+    /// An arena that asks `reclaimer` for frames when none is free.
+    pub fn with_reclaimer(
+        frames: usize,
+        page_size: usize,
+        reclaimer: Option<Weak<dyn Reclaim>>,
+    ) -> Option<Arc<Arena>> {
         if frames == 0 {
             return None;
         }
@@ -57,27 +81,39 @@ impl Arena {
                 returned: Vec::new(),
                 next: 0,
             }),
+            reclaimer,
         }))
     }
 
     /// A free frame, if there is one. Its bytes are whatever the frame
     /// held last: the caller overwrites the whole frame before reading it.
+    /// When none is free, the arena's reclaimer is asked to evict pages
+    /// first (with no lock of the arena held: an eviction returns frames).
     pub fn take(self: &Arc<Arena>) -> Option<FrameBuf> {
-        let idx = {
-            let mut f = self.free.lock();
-            match f.returned.pop() {
-                Some(idx) => idx,
-                None if f.next < self.frames => {
-                    f.next += 1;
-                    f.next - 1
-                }
-                None => return None,
+        let idx = match self.take_free() {
+            Some(idx) => idx,
+            None => {
+                let reclaimer = self.reclaimer.as_ref()?.upgrade()?;
+                reclaimer.reclaim();
+                self.take_free()?
             }
         };
         Some(FrameBuf {
             arena: self.clone(),
             idx,
         })
+    }
+
+    fn take_free(&self) -> Option<u32> {
+        let mut f = self.free.lock();
+        match f.returned.pop() {
+            Some(idx) => Some(idx),
+            None if f.next < self.frames => {
+                f.next += 1;
+                Some(f.next - 1)
+            }
+            None => None,
+        }
     }
 
     /// Frames not lent out.
@@ -162,6 +198,24 @@ impl PageBuf {
     /// Whether the bytes live in the arena.
     pub fn is_frame(&self) -> bool {
         self.frame.is_some()
+    }
+
+    /// A zeroed page-sized buffer for a node built in memory: a frame of
+    /// `arena` if one is free (or can be reclaimed), else heap memory.
+    pub fn blank(arena: Option<&Arc<Arena>>, page_size: usize) -> PageBuf {
+        match arena.and_then(Arena::take) {
+            Some(mut f) => {
+                f.fill(0);
+                PageBuf::from(f)
+            }
+            None => PageBuf::from(vec![0u8; page_size].into_boxed_slice()),
+        }
+    }
+
+    /// A zeroed buffer of the same length, for a node built from this
+    /// one's entries: in the same arena if these bytes are in one.
+    pub fn blank_like(&self) -> PageBuf {
+        PageBuf::blank(self.frame.as_ref().map(|f| &f.arena), self.len)
     }
 }
 

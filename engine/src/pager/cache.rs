@@ -23,13 +23,22 @@
 //!   already reading waits for that read instead of repeating it.
 //! - **Eviction** is CLOCK within the set: a frame whose bit is set gets a
 //!   second chance.
+//! - **One pool of memory.** The cache keeps pages only in frames of its
+//!   arena, which has one frame per table frame; a write transaction's
+//!   private copies and the nodes it builds from them take frames of the
+//!   same arena. When the arena has none free it asks the cache
+//!   ([`Reclaim`]) to evict clean pages, sweeping the sets in turn with the
+//!   same CLOCK bits. So changed pages displace clean ones instead of adding
+//!   to the cache's memory. A page read when no frame can be had (every
+//!   frame holds a changed page or one a guard still holds) is handed to
+//!   its reader on the heap and not cached.
 
 use std::cell::Cell;
 use std::ops::Deref;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use crate::page::buf::{Arena, PageBuf};
+use crate::page::buf::{Arena, PageBuf, Reclaim};
 use crate::page::huge;
 use crate::page::node::Node;
 use crate::page::PageRef;
@@ -46,6 +55,8 @@ pub const WAYS: usize = 4;
 const STRIPES: usize = 64;
 /// Hit/miss counter stripes (a thread uses stripe `thread number % COUNTERS`).
 const COUNTERS: usize = 16;
+/// Sets one [`Reclaim::reclaim`] call visits at most before it gives up.
+const RECLAIM_SETS: usize = 64;
 
 /// A cached (or just loaded) page, held for as long as the guard lives.
 pub struct PageGuard(ArcCellGuard<Node>);
@@ -204,6 +215,8 @@ pub struct Cache {
     ways: usize,
     frame_bytes: usize,
     occupied: AtomicUsize,
+    /// The next set [`Reclaim::reclaim`] visits.
+    sweep: AtomicUsize,
     stripes: Box<[Mutex<Stripe>]>,
     counters: Box<[Counter]>,
 }
@@ -246,28 +259,41 @@ fn bump(c: &AtomicU64) {
 }
 
 impl Cache {
-    /// A cache of at most `budget` bytes of pages of `page_size` bytes.
-    pub fn new(budget: usize, page_size: usize) -> Cache {
+    /// A cache of at most `budget` bytes of pages of `page_size` bytes
+    /// (shared: its arena asks it to reclaim frames).
+    pub fn new(budget: usize, page_size: usize) -> Arc<Cache> {
         let frames = budget / frame_bytes(page_size);
         let ways = frames.min(WAYS);
         let sets = frames.checked_div(ways).unwrap_or(0);
-        Cache {
+        Arc::new_cyclic(|me: &Weak<Cache>| Cache {
             sets: Table::new(sets),
-            arena: Arena::new(sets * ways, page_size),
+            arena: Arena::with_reclaimer(
+                sets * ways,
+                page_size,
+                Some(me.clone() as Weak<dyn Reclaim>),
+            ),
             ways,
             frame_bytes: frame_bytes(page_size),
             occupied: AtomicUsize::new(0),
+            sweep: AtomicUsize::new(0),
             stripes: (0..STRIPES.min(sets.max(1)))
                 .map(|_| Mutex::new(Stripe::default()))
                 .collect(),
             counters: (0..COUNTERS).map(|_| Counter::default()).collect(),
-        }
+        })
     }
 
     /// A buffer to read a page into: a free frame of the cache's memory,
     /// or heap memory when every frame is in use.
     pub fn buffer_for_read(&self, page_size: usize) -> PageBuf {
         PageBuf::for_read(self.arena.as_ref(), page_size)
+    }
+
+    /// A zeroed page-sized buffer for a node built in memory: a frame of
+    /// the cache's memory (reclaimed from clean pages if none is free), or
+    /// heap memory when no frame can be had.
+    pub fn blank_page(&self, page_size: usize) -> PageBuf {
+        PageBuf::blank(self.arena.as_ref(), page_size)
     }
 
     /// Frames in the table.
@@ -379,7 +405,9 @@ impl Cache {
             let _s = self.stripe_of(set).lock();
             if let Ok(n) = &loaded {
                 debug_assert!(n.is_page(at), "a loaded page is the page asked for");
-                self.insert_locked(set, n.clone());
+                if n.in_arena() {
+                    self.insert_locked(set, n.clone());
+                }
             }
         }
         self.end_flight(at);
@@ -394,26 +422,20 @@ impl Cache {
     }
 
     /// Caches the page `at` that was just written from `bytes`, which were
-    /// checked before the write (a page is its own verified image): copied
-    /// into a frame of the cache's own memory if one is free, else to the
-    /// heap.
+    /// checked before the write (a page is its own verified image), if a
+    /// frame of the cache's memory is free or can be reclaimed.
     pub fn insert_written(&self, bytes: &[u8], at: PageRef) {
-        if self.sets.len == 0 {
+        let Some(mut frame) = self.arena.as_ref().and_then(Arena::take) else {
             return;
-        }
-        let node = match self.arena.as_ref().and_then(Arena::take) {
-            Some(mut frame) => {
-                frame.copy_from_slice(bytes);
-                Node::from_checked_page(frame, at)
-            }
-            None => Node::from_checked_page(Box::<[u8]>::from(bytes), at),
         };
-        self.insert_verified(Arc::new(node));
+        frame.copy_from_slice(bytes);
+        self.insert_verified(Arc::new(Node::from_checked_page(frame, at)));
     }
 
-    /// Caches a verified page (one read ahead of need, say).
+    /// Caches a verified page (one read ahead of need, say) if it is in a
+    /// frame of the cache's memory.
     pub fn insert_verified(&self, node: Arc<Node>) {
-        if self.sets.len == 0 {
+        if self.sets.len == 0 || !node.in_arena() {
             return;
         }
         let set = self.set_of(node.page());
@@ -468,6 +490,38 @@ impl Cache {
         s.keys[victim].store(page, Relaxed);
     }
 
+    /// Evicts the first page of set `s` (in CLOCK order from its hand)
+    /// whose bit is clear, clearing the bits it passes; `None` if every
+    /// page in the set had its bit set (each now has had its second
+    /// chance). Called with the set's stripe locked.
+    fn evict_locked(&self, s: &Set) -> Option<Arc<Node>> {
+        let mut hand = s.hand.load(Relaxed);
+        let mut victim = None;
+        for _ in 0..self.ways {
+            let w = hand % self.ways;
+            hand = hand.wrapping_add(1);
+            if s.keys[w].load(Relaxed) == 0 {
+                continue;
+            }
+            let g = s.nodes[w].load();
+            match g.as_deref() {
+                Some(n) if n.referenced().load(Relaxed) => n.referenced().store(false, Relaxed),
+                _ => {
+                    victim = Some(w);
+                    break;
+                }
+            }
+        }
+        s.hand.store(hand, Relaxed);
+        let w = victim?;
+        let node = s.nodes[w].load().clone();
+        s.keys[w].store(0, Relaxed);
+        s.bytes_at[w].store(0, Relaxed);
+        s.nodes[w].store(None);
+        self.occupied.fetch_sub(1, Relaxed);
+        node
+    }
+
     /// Cache hits and misses since creation.
     pub fn hits_and_misses(&self) -> (u64, u64) {
         self.counters.iter().fold((0, 0), |(h, m), c| {
@@ -478,6 +532,38 @@ impl Cache {
     /// Bytes of the frames in use.
     pub fn bytes(&self) -> usize {
         self.occupied.load(Relaxed) * self.frame_bytes
+    }
+}
+
+impl Reclaim for Cache {
+    /// Sweeps the sets from where the last sweep stopped, evicting one
+    /// page per set that has one past its second chance, until the arena
+    /// has a free frame (an evicted page a guard still holds returns its
+    /// frame only when the guard goes) or [`RECLAIM_SETS`] sets were seen.
+    fn reclaim(&self) -> bool {
+        let Some(arena) = &self.arena else {
+            return false;
+        };
+        for _ in 0..RECLAIM_SETS {
+            if self.occupied.load(Relaxed) == 0 {
+                break;
+            }
+            let i = self.sweep.fetch_add(1, Relaxed) % self.sets.len;
+            let Some(s) = self.sets.get(i) else {
+                continue;
+            };
+            let evicted = {
+                let _s = self.stripe_of(i).lock();
+                self.evict_locked(s)
+            };
+            // Dropped outside the stripe's lock: the frame goes back to
+            // the arena now unless a guard still holds the page.
+            drop(evicted);
+            if arena.free_frames() > 0 {
+                return true;
+            }
+        }
+        arena.free_frames() > 0
     }
 }
 

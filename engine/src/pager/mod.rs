@@ -88,7 +88,7 @@ impl<'a> NodeRef<'a> {
 pub struct Pager {
     file: Arc<dyn VfsFile>,
     page_size: usize,
-    cache: Cache,
+    cache: Arc<Cache>,
     /// Pages the trees' pins may hold.
     pins: Arc<PinBudget>,
     /// Deepest a valid tree in this file can be: every branch has at least

@@ -156,11 +156,11 @@ impl WriteTxn {
             return Err(Error::ReadOnly);
         }
         inner.acquire_writer(wait)?;
-        let (catalog, base_txn) = {
+        let (catalog, base_txn, committed) = {
             let core = inner.core.lock();
-            ((*core.catalog).clone(), core.txn)
+            ((*core.catalog).clone(), core.txn, core.dirty_bytes)
         };
-        let (log_limit, spill_at) = inner.transaction_memory();
+        let (log_limit, spill_at) = inner.transaction_memory(committed);
         let mut state = TxState::new(catalog, inner.limits, log_limit, Some(spill_at));
         state.base_txn = base_txn;
         Ok(WriteTxn {

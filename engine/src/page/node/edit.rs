@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::layout::{self, SLOT_LEN};
 use super::{Child, ChildAt, Node, Side, ValueAt};
+use crate::page::buf::PageBuf;
 use crate::page::{PageKind, PageRef, HEADER_LEN};
 
 /// A value to store in a leaf entry.
@@ -139,24 +140,26 @@ pub fn split_point(items: &[Item<'_>], page_size: usize, leaf: bool) -> usize {
         .0
 }
 
-/// Writes `items` as a canonical page (FORMAT.md §1.4). In-memory children
-/// and pending values go to `side`, or must not occur when `side` is
-/// `None` (a page about to be written to disk).
+/// Writes `items` as a canonical page (FORMAT.md §1.4) into `buf`, a
+/// zeroed page. In-memory children and pending values go to `side`, or
+/// must not occur when `side` is `None` (a page about to be written to
+/// disk).
 fn write_page(
+    buf: &mut [u8],
     leaf: bool,
     items: &[Item<'_>],
-    page_size: usize,
     page: u64,
     checkpoint: u64,
     mut side: Option<&mut Vec<Side>>,
-) -> Box<[u8]> {
+) {
+    let page_size = buf.len();
+    debug_assert!(buf.iter().all(|&b| b == 0), "a page is built in zeroes");
     let total: usize = items.iter().map(Item::size).sum();
     assert!(
         fits(total, page_size),
         "{} entries of {total} bytes overflow a page",
         items.len()
     );
-    let mut buf = vec![0u8; page_size].into_boxed_slice();
     let n = items.len();
     let data_start = page_size - (total - n * SLOT_LEN);
     let mut o = data_start;
@@ -175,7 +178,7 @@ fn write_page(
             Item::Branch { .. } if i == 0 => &[][..],
             it => it.key(),
         };
-        layout::set_slot(&mut buf, i, o, key);
+        layout::set_slot(buf, i, o, key);
         match it {
             Item::Leaf { key, value } => {
                 assert!(leaf, "a leaf entry in a branch");
@@ -204,7 +207,7 @@ fn write_page(
                         &r
                     }
                 };
-                layout::write_leaf_entry(&mut buf, o, key, kind, len, payload);
+                layout::write_leaf_entry(buf, o, key, kind, len, payload);
             }
             Item::Branch { key, child } => {
                 assert!(!leaf, "a branch entry in a leaf");
@@ -216,7 +219,7 @@ fn write_page(
                     Child::Disk(r) => *r,
                     Child::Mem(n) => side_ref(Side::Child(n.clone())),
                 };
-                layout::write_branch_entry(&mut buf, o, key, r);
+                layout::write_branch_entry(buf, o, key, r);
             }
         }
         o += it.size() - SLOT_LEN;
@@ -227,8 +230,7 @@ fn write_page(
     } else {
         PageKind::Branch
     };
-    layout::write_header(&mut buf, kind, n, data_start, page, checkpoint);
-    buf
+    layout::write_header(buf, kind, n, data_start, page, checkpoint);
 }
 
 /// Encodes entries whose children and values are all on disk as the page
@@ -240,16 +242,32 @@ pub fn encode_page(
     page: u64,
     checkpoint: u64,
 ) -> Box<[u8]> {
-    write_page(leaf, items, page_size, page, checkpoint, None)
+    let mut buf = vec![0u8; page_size].into_boxed_slice();
+    write_page(&mut buf, leaf, items, page, checkpoint, None);
+    buf
 }
 
 impl Node {
     /// An in-memory node holding `items` (which must fit in a page; a
-    /// branch's first item has an empty separator).
+    /// branch's first item has an empty separator), in heap memory.
     pub fn build(leaf: bool, items: &[Item<'_>], page_size: usize) -> Node {
+        Node::build_in(vec![0u8; page_size].into_boxed_slice().into(), leaf, items)
+    }
+
+    /// As [`Node::build`], in the memory this node's bytes come from: a
+    /// frame of the cache's arena if they are in one (a write transaction
+    /// splitting, merging or compacting a page it copied), so that the
+    /// nodes a transaction makes count against the cache's memory.
+    pub fn build_like(&self, leaf: bool, items: &[Item<'_>]) -> Node {
+        Node::build_in(self.buf.blank_like(), leaf, items)
+    }
+
+    /// As [`Node::build`], in `buf` (a zeroed page: see
+    /// [`crate::pager::Cache::blank_page`]).
+    pub fn build_in(mut buf: PageBuf, leaf: bool, items: &[Item<'_>]) -> Node {
         let mut side = Vec::new();
-        let buf = write_page(leaf, items, page_size, 0, 0, Some(&mut side));
-        Node::from_parts(buf.into(), side, 0, 0)
+        write_page(&mut buf, leaf, items, 0, 0, Some(&mut side));
+        Node::from_parts(buf, side, 0, 0)
     }
 
     /// Entry `i` as an item.
@@ -284,7 +302,7 @@ impl Node {
     /// Rewrites the node without holes (and its side table without unused
     /// entries).
     pub fn compact(&mut self) {
-        let rebuilt = Node::build(self.is_leaf(), &self.items(), self.page_size());
+        let rebuilt = self.build_like(self.is_leaf(), &self.items());
         *self = rebuilt;
     }
 

@@ -293,6 +293,12 @@ impl Node {
         &self.buf
     }
 
+    /// Whether the bytes are in a frame of the page cache's arena (the
+    /// only memory the cache keeps pages in).
+    pub fn in_arena(&self) -> bool {
+        self.buf.is_frame()
+    }
+
     /// The page size.
     pub fn page_size(&self) -> usize {
         self.buf.len()
