@@ -1,12 +1,13 @@
 //! One large write transaction, and the memory it takes.
 //!
 //! ```text
-//! cargo run --release -p vellum-bench --bin big_txn -- [--keys N] [--cache-mb M] [--random]
+//! cargo run --release -p vellum-bench --bin big_txn -- [--keys N] [--cache-mb M] [--random | --load-sorted]
 //! ```
 //!
-//! Puts `N` entries (24-byte keys, 150-byte values; in key order, or in
-//! random order with `--random`) into a fresh database in one durable
-//! transaction, then reads every key back in a read transaction. Prints
+//! Puts `N` entries (24-byte keys, 150-byte values; in key order, in
+//! random order with `--random`, or through `BucketMut::load_sorted` with
+//! `--load-sorted`) into a fresh database in one durable transaction, then
+//! reads every key back in a read transaction. Prints
 //! the time of each step and the process's peak resident memory (VmHWM),
 //! which SPEC §5 bounds by the cache budget plus 32 MiB, whatever the
 //! transaction's size. The keys are generated on the fly from a seed, so
@@ -28,8 +29,11 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     cache_mb: usize,
     /// Random key order (default: ascending).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "load_sorted")]
     random: bool,
+    /// Load the (ascending) entries with `load_sorted`, fill 1.0.
+    #[arg(long)]
+    load_sorted: bool,
     /// Directory for the database (default: a temporary one).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -70,9 +74,16 @@ fn main() {
     let tx = db.begin_write().expect("begin");
     {
         let b = tx.create_bucket(b"t").expect("bucket");
-        for i in 0..args.keys {
-            let (k, v) = entry(i, args.random);
-            b.put(&k, &v).expect("put");
+        if args.load_sorted {
+            let n = b
+                .load_sorted((0..args.keys).map(|i| entry(i, false)), 1.0)
+                .expect("load_sorted");
+            assert_eq!(n, args.keys);
+        } else {
+            for i in 0..args.keys {
+                let (k, v) = entry(i, args.random);
+                b.put(&k, &v).expect("put");
+            }
         }
     }
     let puts = t.elapsed();
@@ -93,7 +104,11 @@ fn main() {
         "keys {} cache {} MiB {}: puts {:.2} s, commit {:.2} s, reads {:.2} s; spills {}; peak RSS {:.1} MiB after the write, {:.1} MiB at the end",
         args.keys,
         args.cache_mb,
-        if args.random { "random" } else { "ascending" },
+        match (args.random, args.load_sorted) {
+            (true, _) => "random",
+            (_, true) => "load_sorted",
+            _ => "ascending",
+        },
         puts.as_secs_f64(),
         (total - puts).as_secs_f64(),
         reads.as_secs_f64(),
