@@ -82,7 +82,7 @@ fn main() {
         } else {
             for i in 0..args.keys {
                 let (k, v) = entry(i, args.random);
-                b.put(&k, &v).expect("put");
+                b.put(k, v).expect("put");
             }
         }
     }
