@@ -68,12 +68,15 @@ impl<'a> TreeMut<'a> {
         self.pager.page_size()
     }
 
-    /// A private copy of the page `r` (read before, or now).
+    /// A private copy of the page `r` (read before, or now). The page
+    /// leaves the cache ([`crate::pager::Cache::forget`]): the tree being
+    /// changed no longer uses it, and its frame serves the next copy.
     fn private_copy(&mut self, r: PageRef) -> Result<Arc<Node>> {
         let copy = match self.prefetched.get(&r) {
             Some(n) => Node::clone(n),
             None => Node::clone(&*self.pager.load(r)?),
         };
+        self.pager.cache().forget(r);
         self.freed.push((r.page, 1));
         self.made += 1;
         Ok(Arc::new(copy))

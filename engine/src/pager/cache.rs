@@ -490,6 +490,43 @@ impl Cache {
         s.keys[victim].store(page, Relaxed);
     }
 
+    /// Drops the page `at` from the cache if it is there: a write
+    /// transaction copied it and the tree it commits no longer uses it, so
+    /// only older snapshots may read it again. Its frame returns to the
+    /// arena (once no guard holds it) for the next copy, so that a
+    /// transaction's changed pages reuse the memory of the pages they
+    /// replace instead of touching new memory.
+    pub fn forget(&self, at: PageRef) {
+        if self.sets.len == 0 {
+            return;
+        }
+        let i = self.set_of(at.page);
+        let Some(s) = self.sets.get(i) else {
+            return;
+        };
+        let forgotten = {
+            let _s = self.stripe_of(i).lock();
+            (0..self.ways)
+                .find(|&w| {
+                    s.keys[w].load(Relaxed) == at.page
+                        && s.nodes[w].load().as_deref().is_some_and(|n| n.is_page(at))
+                })
+                .map(|w| self.remove_locked(s, w))
+        };
+        // Dropped outside the stripe's lock, as in `reclaim`.
+        drop(forgotten);
+    }
+
+    /// Empties frame `w` of set `s` (its stripe locked); returns its page.
+    fn remove_locked(&self, s: &Set, w: usize) -> Option<Arc<Node>> {
+        let node = s.nodes[w].load().clone();
+        s.keys[w].store(0, Relaxed);
+        s.bytes_at[w].store(0, Relaxed);
+        s.nodes[w].store(None);
+        self.occupied.fetch_sub(1, Relaxed);
+        node
+    }
+
     /// Evicts the first page of set `s` (in CLOCK order from its hand)
     /// whose bit is clear, clearing the bits it passes; `None` if every
     /// page in the set had its bit set (each now has had its second
@@ -513,13 +550,7 @@ impl Cache {
             }
         }
         s.hand.store(hand, Relaxed);
-        let w = victim?;
-        let node = s.nodes[w].load().clone();
-        s.keys[w].store(0, Relaxed);
-        s.bytes_at[w].store(0, Relaxed);
-        s.nodes[w].store(None);
-        self.occupied.fetch_sub(1, Relaxed);
-        node
+        self.remove_locked(s, victim?)
     }
 
     /// Cache hits and misses since creation.
