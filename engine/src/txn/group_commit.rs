@@ -123,6 +123,11 @@ impl GroupSync {
                 return Ok(());
             }
             if poisoned() {
+                // Poisoned outside a sync (a failed log write, say): the
+                // committers still asleep waiting for a next sync must
+                // learn it too, since none will run.
+                drop(s);
+                self.wake_all();
                 return Err(Error::Poisoned);
             }
             if s.syncing {
