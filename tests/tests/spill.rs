@@ -358,3 +358,37 @@ fn copies_of_pages_a_log_commit_left_in_memory_count_too() {
     );
     assert_check_ok(&db);
 }
+
+#[test]
+fn a_transaction_logging_more_than_half_the_log_commits_by_checkpoint() {
+    // The payload a transaction keeps for the log is at most half the log
+    // extent's maximum: past that it stops keeping it (its memory is freed)
+    // and commits by checkpoint, however large the cache's budget.
+    let (_d, path) = tmp();
+    let db = Options::new()
+        .cache_size(64 << 20)
+        .max_log_size(256 << 10)
+        .open(&path)
+        .unwrap();
+    db.update(|tx| tx.put(b"first", b"commit")).unwrap();
+    let small = db.stats();
+    assert!(small.log_pages_used > 0, "a small commit is logged");
+    // About 200 KB of payload: under the log's 256 KiB, over half of it.
+    db.update(|tx| {
+        for i in 0..1_000 {
+            tx.put(num_key("k", i), vec![7u8; 190])?;
+        }
+        Ok::<_, vellum::Error>(())
+    })
+    .unwrap();
+    let s = db.stats();
+    assert_eq!(
+        s.checkpoints_run,
+        small.checkpoints_run + 1,
+        "committed by checkpoint"
+    );
+    assert_eq!(s.log_pages_used, 0, "nothing logged since the checkpoint");
+    drop(db);
+    let db = Options::new().open(&path).unwrap();
+    assert_eq!(db.begin_read().unwrap().len(), 1_001);
+}
