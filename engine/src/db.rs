@@ -136,12 +136,12 @@ impl Inner {
     /// past which it spills (the checkpoint budget less 8 MiB for what the
     /// count leaves out: node headers, side tables, the allocator's own, but
     /// at least half the budget; less the committed changes, but at least a
-    /// quarter of the budget), and the
-    /// largest log payload it keeps (half the log extent's maximum, and at
-    /// most half of the spill limit, so that spilling always frees most of
-    /// the memory). Committed and uncommitted changes together stay within
-    /// about the checkpoint budget (half the cache by default), so the rest
-    /// of the cache keeps clean pages.
+    /// quarter of the budget), and the largest log payload it keeps (half
+    /// the log extent's maximum, and at most half of the spill limit, so
+    /// that spilling always frees most of the memory). Committed and
+    /// uncommitted changes together stay within about the checkpoint budget
+    /// (half the cache by default), so the rest of the cache keeps clean
+    /// pages.
     pub fn transaction_memory(&self, committed: u64) -> (usize, u64) {
         let budget = self.dirty_budget();
         let spill_at = budget

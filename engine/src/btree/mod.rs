@@ -175,6 +175,7 @@ fn split_items(near: &Node, mut items: Vec<Item<'_>>, leaf: bool) -> (Node, Vec<
 /// A new root above `left` and its split-off sibling.
 fn grow_root(root: &mut Option<Child>, sep: &[u8], right: Node) {
     let left = root.take().expect("a tree that split has a root");
+    let right = Arc::new(right);
     let items = [
         Item::Branch {
             key: &[],
@@ -182,17 +183,10 @@ fn grow_root(root: &mut Option<Child>, sep: &[u8], right: Node) {
         },
         Item::Branch {
             key: sep,
-            child: Child::Mem(Arc::new(right)),
+            child: Child::Mem(right.clone()),
         },
     ];
-    let new_root = match &items[1] {
-        Item::Branch {
-            child: Child::Mem(right),
-            ..
-        } => right.build_like(false, &items),
-        _ => unreachable!("the split-off sibling is in memory"),
-    };
-    *root = Some(Child::Mem(Arc::new(new_root)));
+    *root = Some(Child::Mem(Arc::new(right.build_like(false, &items))));
 }
 
 /// Inserts the child that split off child `i` of `node` right after it;

@@ -33,8 +33,8 @@ use crate::sync::Mutex;
 /// cache, which evicts clean pages.
 pub trait Reclaim: Send + Sync {
     /// Evicts pages until a frame of the arena is free, or until it has
-    /// tried a bounded number; whether a frame is free.
-    fn reclaim(&self) -> bool;
+    /// tried a bounded number.
+    fn reclaim(&self);
 }
 
 /// Page frames on huge pages, lent out one at a time.
@@ -57,13 +57,8 @@ struct FreeFrames {
 
 impl Arena {
     /// An arena of `frames` frames of `page_size` bytes (`None` if there
-    /// are none).
-    pub fn new(frames: usize, page_size: usize) -> Option<Arc<Arena>> {
-        Arena::with_reclaimer(frames, page_size, None)
-    }
-
-    /// An arena that asks `reclaimer` for frames when none is free.
-    pub fn with_reclaimer(
+    /// are none), which asks `reclaimer` for frames when none is free.
+    pub fn new(
         frames: usize,
         page_size: usize,
         reclaimer: Option<Weak<dyn Reclaim>>,
@@ -203,13 +198,12 @@ impl PageBuf {
     /// A zeroed page-sized buffer for a node built in memory: a frame of
     /// `arena` if one is free (or can be reclaimed), else heap memory.
     pub fn blank(arena: Option<&Arc<Arena>>, page_size: usize) -> PageBuf {
-        match arena.and_then(Arena::take) {
-            Some(mut f) => {
-                f.fill(0);
-                PageBuf::from(f)
-            }
-            None => PageBuf::from(vec![0u8; page_size].into_boxed_slice()),
+        let mut b = PageBuf::for_read(arena, page_size);
+        if b.is_frame() {
+            // A frame holds what it held last; heap memory starts zeroed.
+            b.fill(0);
         }
+        b
     }
 
     /// A zeroed buffer of the same length, for a node built from this
@@ -298,7 +292,7 @@ mod tests {
 
     #[test]
     fn frames_are_lent_once_and_come_back() {
-        let a = Arena::new(3, 1024).unwrap();
+        let a = Arena::new(3, 1024, None).unwrap();
         let mut f: Vec<FrameBuf> = (0..3).map(|_| a.take().unwrap()).collect();
         assert!(a.take().is_none(), "all three are lent out");
         assert_eq!(a.free_frames(), 0);
@@ -317,12 +311,12 @@ mod tests {
         drop(f);
         drop(again);
         assert_eq!(a.free_frames(), 3);
-        assert!(Arena::new(0, 1024).is_none());
+        assert!(Arena::new(0, 1024, None).is_none());
     }
 
     #[test]
     fn a_buffer_for_reading_falls_back_to_the_heap() {
-        let a = Arena::new(1, 1024).unwrap();
+        let a = Arena::new(1, 1024, None).unwrap();
         let first = PageBuf::for_read(Some(&a), 1024);
         let second = PageBuf::for_read(Some(&a), 1024);
         assert!(first.is_frame() && !second.is_frame());
@@ -331,7 +325,7 @@ mod tests {
         assert!(!copy.is_frame(), "no frame free: a copy goes to the heap");
         assert_eq!(&*copy, &*first);
         drop(second);
-        let b = Arena::new(2, 1024).unwrap();
+        let b = Arena::new(2, 1024, None).unwrap();
         let mut framed = PageBuf::for_read(Some(&b), 1024);
         framed[7] = 3;
         let copy = framed.clone();
@@ -346,7 +340,7 @@ mod tests {
 
     #[test]
     fn the_arena_outlives_its_cache_while_frames_are_held() {
-        let a = Arena::new(2, 1024).unwrap();
+        let a = Arena::new(2, 1024, None).unwrap();
         let mut f = a.take().unwrap();
         drop(a);
         f[5] = 9;

@@ -267,7 +267,7 @@ impl Cache {
         let sets = frames.checked_div(ways).unwrap_or(0);
         Arc::new_cyclic(|me: &Weak<Cache>| Cache {
             sets: Table::new(sets),
-            arena: Arena::with_reclaimer(
+            arena: Arena::new(
                 sets * ways,
                 page_size,
                 Some(me.clone() as Weak<dyn Reclaim>),
@@ -474,17 +474,13 @@ impl Cache {
                 return;
             }
         }
-        let mut hand = s.hand.load(Relaxed);
+        // Every frame is full: turn the hand until a page has had its second
+        // chance (readers may set bits again meanwhile, hence the loop).
         let victim = loop {
-            let w = hand % self.ways;
-            hand = hand.wrapping_add(1);
-            let g = s.nodes[w].load();
-            match g.as_deref() {
-                Some(n) if n.referenced().load(Relaxed) => n.referenced().store(false, Relaxed),
-                _ => break w,
+            if let Some(w) = self.clock_victim(s) {
+                break w;
             }
         };
-        s.hand.store(hand, Relaxed);
         s.bytes_at[victim].store(bytes_at, Relaxed);
         s.nodes[victim].store(Some(node));
         s.keys[victim].store(page, Relaxed);
@@ -527,11 +523,11 @@ impl Cache {
         node
     }
 
-    /// Evicts the first page of set `s` (in CLOCK order from its hand)
-    /// whose bit is clear, clearing the bits it passes; `None` if every
-    /// page in the set had its bit set (each now has had its second
-    /// chance). Called with the set's stripe locked.
-    fn evict_locked(&self, s: &Set) -> Option<Arc<Node>> {
+    /// The CLOCK victim of set `s` (its stripe locked): from the hand, the
+    /// first occupied frame whose bit is clear, clearing the bits it passes
+    /// over one turn of the hand; `None` if every page in the set had its
+    /// bit set (each now has had its second chance).
+    fn clock_victim(&self, s: &Set) -> Option<usize> {
         let mut hand = s.hand.load(Relaxed);
         let mut victim = None;
         for _ in 0..self.ways {
@@ -540,8 +536,7 @@ impl Cache {
             if s.keys[w].load(Relaxed) == 0 {
                 continue;
             }
-            let g = s.nodes[w].load();
-            match g.as_deref() {
+            match s.nodes[w].load().as_deref() {
                 Some(n) if n.referenced().load(Relaxed) => n.referenced().store(false, Relaxed),
                 _ => {
                     victim = Some(w);
@@ -550,7 +545,12 @@ impl Cache {
             }
         }
         s.hand.store(hand, Relaxed);
-        self.remove_locked(s, victim?)
+        victim
+    }
+
+    /// Evicts set `s`'s CLOCK victim (its stripe locked), if it has one.
+    fn evict_locked(&self, s: &Set) -> Option<Arc<Node>> {
+        self.remove_locked(s, self.clock_victim(s)?)
     }
 
     /// Cache hits and misses since creation.
@@ -571,9 +571,9 @@ impl Reclaim for Cache {
     /// page per set that has one past its second chance, until the arena
     /// has a free frame (an evicted page a guard still holds returns its
     /// frame only when the guard goes) or [`RECLAIM_SETS`] sets were seen.
-    fn reclaim(&self) -> bool {
+    fn reclaim(&self) {
         let Some(arena) = &self.arena else {
-            return false;
+            return;
         };
         for _ in 0..RECLAIM_SETS {
             if self.occupied.load(Relaxed) == 0 {
@@ -591,10 +591,9 @@ impl Reclaim for Cache {
             // the arena now unless a guard still holds the page.
             drop(evicted);
             if arena.free_frames() > 0 {
-                return true;
+                return;
             }
         }
-        arena.free_frames() > 0
     }
 }
 

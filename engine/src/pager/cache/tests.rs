@@ -35,9 +35,19 @@ fn at(page: u64, checksum: u64) -> PageRef {
 
 /// Loads through `c`, counting the calls of the loader.
 fn load(c: &Cache, r: PageRef, calls: &StdAtomicUsize) -> PageGuard {
+    load_with(c, r, calls, || read(c, r.page, r.checksum))
+}
+
+/// Loads through `c` with the loader `image`, counting its calls.
+fn load_with(
+    c: &Cache,
+    r: PageRef,
+    calls: &StdAtomicUsize,
+    image: impl FnOnce() -> Node,
+) -> PageGuard {
     c.get_or_load(r, || {
         calls.fetch_add(1, SeqCst);
-        Ok(read(c, r.page, r.checksum))
+        Ok(image())
     })
     .unwrap()
 }
@@ -178,11 +188,7 @@ fn a_page_on_the_heap_is_not_cached() {
     let c = Cache::new(8 * frame_bytes(PS), PS);
     let calls = StdAtomicUsize::new(0);
     for _ in 0..2 {
-        c.get_or_load(at(4, 1), || {
-            calls.fetch_add(1, SeqCst);
-            Ok(node(4, 1))
-        })
-        .unwrap();
+        load_with(&c, at(4, 1), &calls, || node(4, 1));
     }
     assert_eq!(calls.load(SeqCst), 2, "read twice: never cached");
     assert_eq!(c.bytes(), 0);
