@@ -10,7 +10,7 @@
 //! ```
 //!
 //! By default loom explores every interleaving (no preemption bound); the
-//! six models take from well under a second to about 12 s each (30-45 s of
+//! seven models take from well under a second to about 12 s each (30-45 s of
 //! wall time for the file on a busy 2-core machine). For a quick run, or if
 //! a model is enlarged, bound the search: `LOOM_MAX_PREEMPTIONS=3` runs the
 //! file in about a second and still catches every seeded bug below.
@@ -23,7 +23,8 @@
 //! `wait_durable` not checking `poisoned` (retrying a failed sync) or
 //! swallowing the sync error; `written` publishing before durability;
 //! marking durable everything written by the end of the sync instead of
-//! the sync's start; never publishing durable snapshots.
+//! the sync's start; never publishing durable snapshots; a committer that
+//! finds the handle poisoned returning without waking the others.
 #![cfg(loom)]
 
 use std::sync::Arc;
@@ -295,6 +296,10 @@ impl FakeDisk {
     fn sync(&self) -> vellum::Result<()> {
         let covered = {
             let mut d = self.get();
+            if d.poisoned {
+                // `sync_or_poison` on a poisoned handle syncs nothing.
+                return Err(Error::Poisoned);
+            }
             d.syncs += 1;
             d.written
         };
@@ -326,6 +331,14 @@ type Outcome = (
 /// record no completed sync covered; a commit is acknowledged only after a
 /// sync covered its record (L5), and is then visible to new readers (L6).
 fn group_commit_model(fail: bool) -> Outcome {
+    group_commit_model_with(2, fail, false)
+}
+
+/// [`group_commit_model`] with `committers` threads; with `poison_outside`
+/// the model's own thread poisons the handle at some point while they run,
+/// as a failed log write whose erase also fails does (`commit_state`),
+/// outside any sync.
+fn group_commit_model_with(committers: usize, fail: bool, poison_outside: bool) -> Outcome {
     let registry = Arc::new(Registry::new(snap(0, 1)));
     let group = Arc::new(GroupSync::new(0));
     let slot = Arc::new(WriterSlot::new());
@@ -333,7 +346,7 @@ fn group_commit_model(fail: bool) -> Outcome {
         state: loom::sync::Mutex::new(Disk::default()),
         fail,
     });
-    let handles: Vec<_> = (0..2)
+    let handles: Vec<_> = (0..committers)
         .map(|_| {
             let (registry, group, slot, disk) =
                 (registry.clone(), group.clone(), slot.clone(), disk.clone());
@@ -365,6 +378,9 @@ fn group_commit_model(fail: bool) -> Outcome {
             })
         })
         .collect();
+    if poison_outside {
+        disk.get().poisoned = true;
+    }
     let results = handles.into_iter().map(|h| h.join().unwrap()).collect();
     (registry, group, disk, results)
 }
@@ -423,5 +439,35 @@ fn group_commit_failed_sync_fails_every_waiter() {
         assert_eq!(d.durable, 0);
         assert_eq!(d.syncs, 1, "a failed sync was retried");
         assert!(d.poisoned);
+    });
+}
+
+/// Model 3c: three committers, and the handle is poisoned outside any sync
+/// (a failed log write) at any point while they run. Every committer
+/// returns (a committer asleep waiting for a next sync that will never
+/// run must be woken: loom reports a deadlock otherwise), a commit is
+/// acknowledged only if a sync that started before the poisoning covered
+/// it (checked inside the model), and no sync starts once the handle is
+/// poisoned.
+///
+/// Seeded bug: a committer that finds the handle poisoned returns without
+/// waking the others. With two committers waiting for the next sync, the
+/// end of the sync in flight wakes one of them (`notify_one`), which
+/// returns `Poisoned`, and the other sleeps forever: loom reports the
+/// deadlock.
+#[test]
+fn group_commit_poisoned_outside_a_sync_wakes_every_waiter() {
+    loom::model(|| {
+        let (_registry, group, disk, results) = group_commit_model_with(3, false, true);
+        assert_eq!(results.len(), 3);
+        let d = disk.get();
+        assert!(d.poisoned);
+        for (txn, r) in &results {
+            match r {
+                Ok(()) => assert!(group.durable_txn() >= *txn),
+                Err(e) => assert!(matches!(e, Error::Poisoned), "txn {txn}: {e:?}"),
+            }
+        }
+        assert!(d.syncs <= 3, "{} syncs for 3 commits", d.syncs);
     });
 }
