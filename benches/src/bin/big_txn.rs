@@ -95,7 +95,7 @@ fn main() {
     let b = rx.bucket(b"t").expect("bucket");
     for i in 0..args.keys {
         let (k, v) = entry(i, args.random);
-        let got = b.get(&k).expect("get").expect("every key is there");
+        let got = b.get(k).expect("get").expect("every key is there");
         assert_eq!(&*got, &v[..], "key {i} reads back its value");
     }
     let reads = t.elapsed();
