@@ -32,8 +32,8 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     // C1 + C2: allocate and write the trees and the catalog.
     let (catalog, catalog_root, catalog_pages) = core.catalog.write(pager, &mut alloc, next)?;
     crate::failpoint::hit("checkpoint::after_flush")?;
-    // C1 + C2: the log extent, if it grows (sized by the file as written,
-    // trees included), then the allocator.
+    // C1 + C2: the log extent, if it grows (sized once the trees are
+    // written, so that a load's pages count), then the allocator.
     let (mut log_start, mut log_pages) = (core.log.start, core.log.pages);
     let used = alloc.page_count() - alloc.free_pages();
     let want = log_growth(
@@ -133,8 +133,9 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
 ///   spares the small commits that follow the checkpoints of a log grown a
 ///   few pages at a time, and one of them a stall while the grown extent is
 ///   zero-filled (measured: single-put commits right after a 1M-key load
-///   ran at 0.61x the disk's fdatasync rate, with a 52 MB zero-fill in the
-///   middle). Pages in use, not the file: free pages left by an aborted
+///   ran at 0.61-0.82x the disk's fdatasync rate, where the grown extent,
+///   a quarter of the file, is about 52 MB). Pages in use, not the file:
+///   free pages left by an aborted
 ///   transaction's spills are no reason for a larger log.
 fn log_growth(
     log_full: Option<u64>,
@@ -155,12 +156,13 @@ fn log_growth(
     pages
 }
 
-/// The log extent's new length after a full log forced a checkpoint: at
-/// least double, and at least a quarter of the file, up to `max` (never
-/// shrinking); the caller grows the log only if the record that did not fit
-/// would fit the new length. A checkpoint costs up to the pages changed since the last
-/// one, which is bounded by the file's size, so a log in proportion to the
-/// file keeps a busy database from checkpointing after every few commits
+/// A grown log extent's length for a log of `pages` pages in a file (or
+/// pages in use) of `file_pages` pages: at least double, and at least a
+/// quarter of the file, up to `max` (never shrinking); [`log_growth`]
+/// decides whether the log grows at all. A checkpoint costs up to the
+/// pages changed since the last one, which is bounded by the file's size,
+/// so a log in proportion to the file keeps a busy database from
+/// checkpointing after every few commits
 /// (a 1,000-put commit into a million keys is about 190 KB of log), while a
 /// small database keeps a small log.
 fn grown_log_pages(pages: u64, file_pages: u64, max: u64) -> u64 {
