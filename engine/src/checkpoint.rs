@@ -29,26 +29,21 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     for &p in &core.catalog_pages {
         alloc.free(p, 1, next)?;
     }
-    // C1 + C2: allocate and write the trees and the catalog.
+    let (mut log_start, mut log_pages) = (core.log.start, core.log.pages);
+    if let Some(needed) = core.log_full {
+        let want = grown_log_pages(log_pages, alloc.page_count(), inner.max_log_pages());
+        // Only for records the grown log could hold: a larger one commits
+        // by checkpoint whatever the log's size.
+        if want > log_pages && want >= needed {
+            alloc.free(log_start, log_pages, next)?;
+            log_start = alloc.allocate(want)?;
+            log_pages = want;
+            pager.zero_fill(log_start, log_pages)?;
+        }
+    }
+    // C1 + C2: allocate and write the trees, the catalog and the allocator.
     let (catalog, catalog_root, catalog_pages) = core.catalog.write(pager, &mut alloc, next)?;
     crate::failpoint::hit("checkpoint::after_flush")?;
-    // C1 + C2: the log extent, if it grows (sized once the trees are
-    // written, so that a load's pages count), then the allocator.
-    let (mut log_start, mut log_pages) = (core.log.start, core.log.pages);
-    let used = alloc.page_count() - alloc.free_pages();
-    let want = log_growth(
-        core.log_full,
-        log_pages,
-        alloc.page_count(),
-        used,
-        inner.max_log_pages(),
-    );
-    if want > log_pages {
-        alloc.free(log_start, log_pages, next)?;
-        log_start = alloc.allocate(want)?;
-        log_pages = want;
-        pager.zero_fill(log_start, log_pages)?;
-    }
     alloc.persist(pager, next)?;
     crate::failpoint::hit("checkpoint::after_alloc_persist")?;
     // The growth slack at the end goes back; the page count may now be
@@ -119,50 +114,12 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     Ok(())
 }
 
-/// The length a checkpoint gives a log extent of `pages` pages (`pages`
-/// itself if it does not grow), in a file of `file_pages` pages of which
-/// `used_pages` are in use, with at most `max` pages:
-/// - after a full log forced the checkpoint (`log_full` holds the pages of
-///   the record that did not fit): [`grown_log_pages`] of the file, if that
-///   record fits it (a larger one commits by checkpoint whatever the log's
-///   size);
-/// - otherwise, when the log is below half its share (a quarter) of the
-///   pages in use, as after a transaction larger than the log committed by
-///   checkpoint (a load): [`grown_log_pages`] of the pages in use. Growing
-///   it in the checkpoint that writes the transaction's pages anyway
-///   spares the small commits that follow the checkpoints of a log grown a
-///   few pages at a time, and one of them a stall while the grown extent is
-///   zero-filled (measured: single-put commits right after a 1M-key load
-///   ran at 0.61-0.82x the disk's fdatasync rate, where the grown extent,
-///   a quarter of the file, is about 52 MB). Pages in use, not the file:
-///   free pages left by an aborted
-///   transaction's spills are no reason for a larger log.
-fn log_growth(
-    log_full: Option<u64>,
-    pages: u64,
-    file_pages: u64,
-    used_pages: u64,
-    max: u64,
-) -> u64 {
-    if let Some(needed) = log_full {
-        let want = grown_log_pages(pages, file_pages, max);
-        if want >= needed {
-            return want;
-        }
-    }
-    if pages.saturating_mul(2) <= used_pages / 4 {
-        return grown_log_pages(pages, used_pages, max);
-    }
-    pages
-}
-
-/// A grown log extent's length for a log of `pages` pages in a file (or
-/// pages in use) of `file_pages` pages: at least double, and at least a
-/// quarter of the file, up to `max` (never shrinking); [`log_growth`]
-/// decides whether the log grows at all. A checkpoint costs up to the
-/// pages changed since the last one, which is bounded by the file's size,
-/// so a log in proportion to the file keeps a busy database from
-/// checkpointing after every few commits
+/// The log extent's new length after a full log forced a checkpoint: at
+/// least double, and at least a quarter of the file, up to `max` (never
+/// shrinking); the caller grows the log only if the record that did not fit
+/// would fit the new length. A checkpoint costs up to the pages changed since the last
+/// one, which is bounded by the file's size, so a log in proportion to the
+/// file keeps a busy database from checkpointing after every few commits
 /// (a 1,000-put commit into a million keys is about 190 KB of log), while a
 /// small database keeps a small log.
 fn grown_log_pages(pages: u64, file_pages: u64, max: u64) -> u64 {
@@ -254,28 +211,7 @@ pub(crate) fn ensure_confirmed(inner: &Inner, core: &mut Core) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{grown_log_pages, log_growth};
-
-    #[test]
-    fn the_log_grows_after_a_full_log_or_when_below_half_its_share() {
-        // A full log: grown by the file's size, if the record that did not
-        // fit fits the new length.
-        assert_eq!(log_growth(Some(20), 16, 40, 40, 16_384), 32);
-        assert_eq!(log_growth(Some(40), 16, 40, 40, 16_384), 16);
-        // Not full: when twice the log is at most a quarter of the pages in
-        // use, to a quarter of them.
-        assert_eq!(log_growth(None, 16, 128, 128, 16_384), 32);
-        assert_eq!(log_growth(None, 16, 200, 127, 16_384), 16);
-        assert_eq!(log_growth(None, 16, 57_218, 57_218, 16_384), 14_304);
-        assert_eq!(log_growth(None, 14_304, 57_218, 57_218, 16_384), 14_304);
-        // A load whose record outgrows even the grown log: grown by the
-        // pages in use all the same.
-        assert_eq!(log_growth(Some(2_200), 64, 3_421, 3_400, 16_384), 850);
-        // Free pages (an aborted transaction's spills) do not count.
-        assert_eq!(log_growth(None, 16, 3_000, 40, 16_384), 16);
-        // Never past the maximum.
-        assert_eq!(log_growth(None, 16, 1 << 20, 1 << 20, 1_000), 1_000);
-    }
+    use super::grown_log_pages;
 
     #[test]
     fn a_full_log_grows_to_double_or_a_quarter_of_the_file_up_to_the_maximum() {

@@ -1917,47 +1917,6 @@ fn a_full_log_grows_up_to_the_configured_maximum() {
     assert!(db.check().unwrap().is_ok());
 }
 
-/// A transaction too large for the log commits by checkpoint, and that
-/// checkpoint also grows the log to its share of the file (a quarter), so
-/// the small commits that follow a load are logged instead of each few of
-/// them forcing a checkpoint (and one of them zero-filling a grown log).
-#[test]
-fn a_load_grows_the_log_to_its_share_of_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = vellum::Options::new()
-        .page_size(1024)
-        .max_log_size(16 << 20)
-        .open(dir.path().join("db"))
-        .unwrap();
-    let initial = db.stats().log_pages;
-    db.update(|tx| {
-        for i in 0u32..20_000 {
-            tx.put(i.to_be_bytes(), [7u8; 100])?;
-        }
-        Ok::<(), Error>(())
-    })
-    .unwrap();
-    let s = db.stats();
-    // A quarter of the pages in use when the checkpoint sized it (the
-    // allocator's own pages are written after): at least a fifth of the
-    // pages in use besides the log.
-    let others = s.file_pages - s.free_pages - s.log_pages;
-    assert!(
-        s.log_pages > 2 * initial && s.log_pages * 5 >= others,
-        "log of {} pages (from {initial}); {others} other pages in use",
-        s.log_pages
-    );
-    // As many one-page commits as half the log: none forces a checkpoint.
-    let before = s.checkpoints_run;
-    for i in 0..s.log_pages / 2 {
-        db.update(|tx| tx.put((1_000_000 + i).to_be_bytes(), b"v"))
-            .unwrap();
-    }
-    assert_eq!(db.stats().checkpoints_run, before);
-    assert_eq!(db.begin_read().unwrap().len(), 20_000 + s.log_pages / 2);
-    assert!(db.check().unwrap().is_ok());
-}
-
 /// `Options::checkpoint_budget` decides how much changed memory a
 /// checkpoint waits for: the same commits checkpoint often under a small
 /// budget and not at all under a large one (the log is large enough for
