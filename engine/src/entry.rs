@@ -273,6 +273,7 @@ impl<'tx> Entry<'tx> {
     ) -> Result<Entry<'tx>> {
         let page = match held {
             Held::Ref(n) => Page::Ref(n),
+            Held::Pinned(p) => Page::Ref(p.node()),
             Held::Arc(n) => Page::Arc(n.clone()),
             Held::Disk(_) => unreachable!("a cursor stands on a leaf it holds"),
         };

@@ -40,6 +40,7 @@ pub mod log;
 pub mod options;
 pub mod page;
 pub mod pager;
+mod prefetch;
 pub mod recovery;
 pub mod slots;
 pub mod snapshot;

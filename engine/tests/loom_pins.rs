@@ -8,6 +8,12 @@
 //! RUSTFLAGS="--cfg loom" cargo test -p vellum --test loom_pins --release
 //! ```
 //!
+//! A second model races two readers through a pinned branch to the same
+//! leaf, where the branch keeps leaf hints: the reader that loses the
+//! race to decide the branch's children gives the hints' budget back, and
+//! a hint stored by one is upgraded by the other (seeded bug, caught: the
+//! loser keeps that budget).
+//!
 //! Checked, with two readers racing to pin the same root and branches:
 //! - every lookup finds its own key and value (a pin hands out only the
 //!   page its parent names);
@@ -29,7 +35,7 @@ use loom::thread;
 use vellum::btree::{self, build, flush};
 use vellum::page::node::{Child, ValueSrc};
 use vellum::pager::cache::frame_bytes;
-use vellum::pager::pin::RootPin;
+use vellum::pager::pin::{hint_units, RootPin};
 use vellum::pager::{PageWriter, Pager};
 use vellum::vfs::{MemVfs, OpenMode, Vfs, VfsFile};
 
@@ -149,5 +155,70 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
         assert!((1..=2).contains(&pinned), "{pinned} branches pinned");
         drop(pin);
         assert_eq!(pager.pins().pinned(), 0, "the pins went with the root pin");
+    });
+}
+
+/// Two readers walk to the same leaf at once (the two smallest keys) through
+/// a pinned branch, with a budget that holds the branch's pin and its leaf
+/// hints: both may take the hints' budget, only one decides what the
+/// branch keeps (the other gives its budget back), and one stores the hint
+/// while the other upgrades it. Every answer is right, the budget is never exceeded, and
+/// all of it comes back with the root pin.
+#[test]
+fn racing_readers_share_leaf_hints_and_give_their_budget_back() {
+    let built = Arc::new(std::sync::Mutex::new(None));
+    let slot = built.clone();
+    loom::model(move || {
+        let (file, root) = tree();
+        let p = Pager::new(file.clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(0);
+        let pin = RootPin::default();
+        let r = p.pinned_root(root.as_ref().unwrap(), &pin).unwrap();
+        // Budget for the branch the readers pass and its hints.
+        let b = p.child_of(&r, 0, 0).unwrap();
+        let budget = 1 + hint_units(b.len(), PS);
+        *slot.lock().unwrap() = Some((file, root, budget));
+    });
+    let (file, root, budget) = built.lock().unwrap().take().unwrap();
+    let (file, root) = (Arc::new(file), Arc::new(root));
+    loom::model(move || {
+        let pager =
+            Arc::new(Pager::new((*file).clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(budget));
+        for i in [0, 1] {
+            assert!(btree::get(&pager, &root, None, &key(i)).unwrap().is_some());
+        }
+        let pin = RootPin::default();
+        // The root and the branch are pinned first, so that the model
+        // explores the races below the branch (the pins' own races are the
+        // model above).
+        {
+            let top = (*root).as_ref().unwrap();
+            let r = pager.pinned_root(top, &pin).unwrap();
+            assert!(!pager.child_of(&r, 0, 0).unwrap().is_leaf());
+            assert_eq!(pager.pins().pinned(), 1);
+        }
+        let readers: Vec<_> = [0, 1]
+            .into_iter()
+            .map(|i| {
+                let (pager, root, pin) = (pager.clone(), root.clone(), pin.clone());
+                thread::spawn(move || {
+                    check_get(&pager, &root, &pin, i);
+                    // Again: through the hint a first get left.
+                    check_get(&pager, &root, &pin, i);
+                })
+            })
+            .collect();
+        for r in readers {
+            r.join().unwrap();
+        }
+        // A pin or hint set that lost its race may have held budget when
+        // another was asked for, so less than all of it may be in use.
+        let pinned = pager.pins().pinned();
+        assert!((1..=budget).contains(&pinned), "{pinned} of {budget}");
+        drop(pin);
+        assert_eq!(
+            pager.pins().pinned(),
+            0,
+            "the budget went with the root pin"
+        );
     });
 }

@@ -429,10 +429,12 @@ fn a_shared_tree_is_copied_not_changed() {
     assert_ne!(contents(&pager, &root, &pin), before);
 }
 
-/// Walks pin the upper branches of a tree, never a leaf and never more
+/// Walks pin the upper branches of a tree, never a leaf, and give the
+/// branches above the leaves hints to their leaves, never holding more
 /// than the budget (a 32nd of the cache's frames, at least 16), and give
-/// the pins back when the tree's pin goes; answers are the same with and
-/// without pins.
+/// the budget back when the tree's pin goes; answers are the same with and
+/// without pins, and a walk through the hints finds its leaves without the
+/// cache's table.
 #[test]
 fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
     let ps = 1024;
@@ -452,12 +454,28 @@ fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
             flush::flush(&mut w, &mut src, 1, root.as_ref().unwrap()).unwrap(),
         ));
         w.finish().unwrap();
-        // Branches below the root (the pages that may be pinned).
-        let mut branches = 0;
+        // Branches below the root (the pages that may be pinned), and the
+        // budget the hints of the branches above the leaves take.
+        let root_page = root.as_ref().unwrap().disk_page().unwrap();
+        let (mut branches, mut hint_units) = (0, 0);
         for_each_page(&pager, &root, &mut |p, _| {
-            if p != root.as_ref().unwrap().disk_page().unwrap() {
-                let bytes = pager.read_pages(p, 1).unwrap();
-                branches += !crate::page::node::layout::is_leaf(&bytes) as usize;
+            let bytes = pager.read_pages(p, 1).unwrap();
+            if crate::page::node::layout::is_leaf(&bytes) {
+                return Ok(());
+            }
+            branches += (p != root_page) as usize;
+            let node = Node::from_checked_page(
+                bytes.into_boxed_slice(),
+                PageRef {
+                    page: p,
+                    checksum: 0,
+                },
+            );
+            let ChildAt::Disk(first) = node.child(0) else {
+                unreachable!("a page's children are pages")
+            };
+            if crate::page::node::layout::is_leaf(&pager.read_pages(first.page, 1).unwrap()) {
+                hint_units += crate::pager::pin::hint_units(node.len(), ps);
             }
             Ok(())
         })
@@ -475,12 +493,35 @@ fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
         }
         let (pinned, max) = (pager.pins().pinned(), pager.pins().max());
         assert_eq!(max, (pager.cache().frames() / 32).max(16));
-        // Every branch is visited, so all of them are pinned up to the cap.
-        assert_eq!(
-            pinned,
-            branches.min(max),
-            "{n} keys: {branches} branches, cap {max}"
-        );
+        // Every branch is visited, so all of them are pinned and all the
+        // hints taken, up to the cap (which a request fills only if it fits).
+        let wanted = branches + hint_units;
+        assert!(pinned <= max, "{n} keys: {pinned} pinned, cap {max}");
+        if wanted <= max {
+            assert_eq!(
+                pinned, wanted,
+                "{n} keys: {branches} branches, {hint_units} hint units"
+            );
+        } else {
+            assert!(
+                pinned + crate::pager::pin::hint_units(ps, ps) > max,
+                "{n} keys: the budget ({pinned} of {max}) is left unused"
+            );
+        }
+        // With the hints in place, gets through them count as cache hits
+        // (and read nothing).
+        if wanted <= max {
+            let (hits, misses) = pager.cache().hits_and_misses();
+            for k in keys.iter().step_by(3) {
+                assert!(get(&pager, &root, Some(&pin), k).unwrap().is_some());
+            }
+            let (hits2, misses2) = pager.cache().hits_and_misses();
+            assert_eq!(misses2, misses, "every leaf is cached");
+            assert!(
+                hits2 >= hits + keys.len() as u64 / 3,
+                "hint hits are counted"
+            );
+        }
         // A cursor walk through the pins sees every key in order.
         assert_eq!(contents(&pager, &root, &pin).len(), keys.len());
         drop(pin);

@@ -42,6 +42,7 @@ use crate::page::buf::{Arena, PageBuf, Reclaim};
 use crate::page::huge;
 use crate::page::node::Node;
 use crate::page::PageRef;
+use crate::prefetch;
 use crate::sync::{
     guard_into_inner, guard_of, ArcCell, ArcCellGuard, AtomicU64, AtomicUsize, Condvar, Mutex,
     OnceCell,
@@ -81,6 +82,11 @@ impl PageGuard {
     /// A guard for a node that is not in the cache.
     pub fn owned(node: Arc<Node>) -> PageGuard {
         PageGuard(guard_of(node))
+    }
+
+    /// The page as a shared `Arc`, borrowed from the guard.
+    pub fn shared(&self) -> &Arc<Node> {
+        self.0.as_ref().expect("a page guard holds a page")
     }
 
     /// The page as an owned `Arc` (one reference count increment).
@@ -334,6 +340,17 @@ impl Cache {
             }
         }
         None
+    }
+
+    /// Counts a hit on `node`, a cached page a reader found without the
+    /// table (through a hint kept where its parent is pinned), and marks it
+    /// recently used as a hit in the table would.
+    #[inline]
+    pub fn note_hit(&self, node: &Node) {
+        if !node.referenced().load(Relaxed) {
+            node.referenced().store(true, Relaxed);
+        }
+        bump(&self.counters[counter_stripe()].hits);
     }
 
     /// The page `at` from the cache, or read by `load` (which must verify
@@ -594,43 +611,6 @@ impl Reclaim for Cache {
                 return;
             }
         }
-    }
-}
-
-/// Prefetch hints. A prefetch never faults and never changes what a load
-/// returns, whatever address it names; it only starts moving a line
-/// towards the core.
-mod prefetch {
-    /// Starts loading the cache line at `addr`.
-    #[inline]
-    pub fn line(addr: usize) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: as in `page_start`: a hint that never faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(addr as *const i8) };
-        }
-        #[cfg(any(not(target_arch = "x86_64"), loom))]
-        let _ = addr;
-    }
-
-    /// Starts loading the first two cache lines at `addr` (a page's header
-    /// and the start of its slot directory).
-    #[inline]
-    pub fn page_start(addr: usize) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: `prefetcht0` is a hint: it does not fault on any
-            // address (mapped or not) and has no effect on program state.
-            // SSE, which provides it, is part of the x86_64 baseline.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(addr.wrapping_add(64) as *const i8);
-            }
-        }
-        #[cfg(any(not(target_arch = "x86_64"), loom))]
-        let _ = addr;
     }
 }
 

@@ -17,13 +17,20 @@
 //!   cache's frames, at least 16): pinned pages are usually cached too (the
 //!   same `Arc`), so the budget bounds the memory they can hold beyond the
 //!   cache. Pins go when the catalogs holding them go.
+//! - A pinned branch whose children are leaves keeps, instead of pins, a
+//!   *weak* reference to each leaf where the cache last had it: a walk
+//!   upgrades it instead of looking the leaf up in the cache's table (one
+//!   miss fewer per leaf). A weak reference keeps no page alive: once the
+//!   cache evicts the leaf and no reader holds it, the upgrade fails and the
+//!   walk looks it up as before. What it does keep, the node's small header
+//!   allocation, is charged to the same budget.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use crate::sync::{AtomicUsize, OnceCell};
+use crate::sync::{AtomicUsize, OnceCell, WeakCell};
 
-use super::{NodeRef, Pager};
+use super::{NodeRef, PageGuard, Pager};
 use crate::page::node::{Child, ChildAt, Node};
 use crate::Result;
 
@@ -46,11 +53,18 @@ impl PinBudget {
         })
     }
 
-    /// Takes one pin from the budget, if any is left.
-    fn take(&self) -> bool {
+    /// Takes `units` pins from the budget, if that many are left.
+    fn take(&self, units: usize) -> bool {
         self.pinned
-            .fetch_update(Relaxed, Relaxed, |n| (n < self.max).then_some(n + 1))
+            .fetch_update(Relaxed, Relaxed, |n| {
+                (n + units <= self.max).then_some(n + units)
+            })
             .is_ok()
+    }
+
+    /// Gives `units` pins back.
+    fn give(&self, units: usize) {
+        self.pinned.fetch_sub(units, Relaxed);
     }
 
     /// Pages pinned now.
@@ -64,25 +78,99 @@ impl PinBudget {
     }
 }
 
-/// A pinned page and the pins of its children.
+/// What a pinned branch keeps of its children, decided by the first child
+/// a walk reads (every child of a branch is at the same height).
+enum Kids {
+    /// The children are branches: a pin slot for each.
+    Branches(Box<[OnceCell<Pinned>]>),
+    /// The children are leaves: where each was last found, and the budget
+    /// the hints are charged to (`units` pins).
+    Leaves {
+        hints: Box<[Hint]>,
+        budget: Arc<PinBudget>,
+        units: usize,
+    },
+    /// Nothing (branches below [`MAX_PIN_DEPTH`], or leaves when the budget
+    /// had no room for hints).
+    Nothing,
+}
+
+/// Where a leaf child was last found.
+struct Hint {
+    /// The leaf, while anything (the cache, a reader) keeps it.
+    leaf: WeakCell<Node>,
+    /// Address of its page bytes: only ever prefetched, so that the page
+    /// loads while the upgrade reads the node (a stale address costs a
+    /// useless prefetch, nothing else).
+    bytes_at: AtomicUsize,
+}
+
+impl Hint {
+    fn empty() -> Hint {
+        Hint {
+            leaf: WeakCell::empty(),
+            bytes_at: AtomicUsize::new(0),
+        }
+    }
+
+    fn store(&self, leaf: &Arc<Node>) {
+        self.bytes_at.store(leaf.directory_span().0, Relaxed);
+        self.leaf.store(leaf);
+    }
+
+    #[inline]
+    fn upgrade(&self) -> Option<Arc<Node>> {
+        crate::prefetch::lines(self.bytes_at.load(Relaxed), 128);
+        self.leaf.upgrade()
+    }
+}
+
+/// A pinned page and what it keeps of its children.
 pub struct Pinned {
     node: Arc<Node>,
-    /// One slot per child for branches above [`MAX_PIN_DEPTH`]; empty
-    /// otherwise.
-    kids: Box<[OnceCell<Pinned>]>,
+    /// Set when a walk first reads one of its children (a leaf's pin never
+    /// has any).
+    kids: OnceCell<Kids>,
     /// Given back when the pin goes (`None`: the root's pin, which is not
     /// counted: one per bucket whose tree a reader walked).
     budget: Option<Arc<PinBudget>>,
+    /// The page's header and slot directory in memory (address, bytes),
+    /// loaded ahead when a walk reaches the pin.
+    directory: (usize, usize),
+}
+
+/// Pins a branch's leaf hints cost: each hint, and the node header it may
+/// keep allocated after its page was evicted, in units of a page.
+pub fn hint_units(children: usize, page_size: usize) -> usize {
+    let per_hint = std::mem::size_of::<Hint>()
+        + std::mem::size_of::<Node>()
+        + 2 * std::mem::size_of::<usize>();
+    (children * per_hint).div_ceil(page_size.max(1))
+}
+
+impl std::fmt::Debug for Pinned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pinned(page {})", self.node.page())
+    }
 }
 
 impl Pinned {
-    fn new(node: Arc<Node>, depth: usize, budget: Option<Arc<PinBudget>>) -> Pinned {
-        let kids = if node.is_leaf() || depth >= MAX_PIN_DEPTH {
-            Box::default()
-        } else {
-            (0..node.len()).map(|_| OnceCell::new()).collect()
-        };
-        Pinned { node, kids, budget }
+    fn new(node: Arc<Node>, budget: Option<Arc<PinBudget>>) -> Pinned {
+        let directory = node.directory_span();
+        Pinned {
+            node,
+            kids: OnceCell::new(),
+            budget,
+            directory,
+        }
+    }
+
+    /// Starts loading what a search of the page reads first (its slot
+    /// directory), so that its lines arrive together rather than one per
+    /// probe of the binary search.
+    #[inline]
+    fn prefetch(&self) {
+        crate::prefetch::lines(self.directory.0, self.directory.1);
     }
 
     /// The pinned page.
@@ -94,7 +182,10 @@ impl Pinned {
 impl Drop for Pinned {
     fn drop(&mut self) {
         if let Some(b) = &self.budget {
-            b.pinned.fetch_sub(1, Relaxed);
+            b.give(1);
+        }
+        if let Some(Kids::Leaves { budget, units, .. }) = self.kids.get() {
+            budget.give(*units);
         }
     }
 }
@@ -122,11 +213,12 @@ impl Pager {
         };
         if let Some(p) = pin.0.get() {
             if p.node.is_page(*r) {
+                p.prefetch();
                 return Ok(NodeRef::Pinned(p));
             }
             return Ok(NodeRef::Page(self.load(*r)?));
         }
-        let _ = pin.0.set(Pinned::new(self.load(*r)?.into_arc(), 0, None));
+        let _ = pin.0.set(Pinned::new(self.load(*r)?.into_arc(), None));
         match pin.0.get() {
             Some(p) if p.node.is_page(*r) => Ok(NodeRef::Pinned(p)),
             _ => Ok(NodeRef::Page(self.load(*r)?)),
@@ -160,27 +252,75 @@ impl Pager {
         depth: usize,
         next: Option<usize>,
     ) -> Result<NodeRef<'a>> {
-        let Some(slot) = parent.kids.get(i) else {
-            return self.node(parent.node.child(i));
-        };
-        if let Some(kid) = slot.get() {
-            return Ok(NodeRef::Pinned(kid));
-        }
         let r = match parent.node.child(i) {
             ChildAt::Disk(r) => r,
             ChildAt::Mem(_) => unreachable!("a verified page has no in-memory child"),
         };
-        let page = self.load_with_neighbor(r, next.and_then(|j| parent.node.disk_child(j)))?;
-        if page.is_leaf() || !self.pins.take() {
-            return Ok(NodeRef::Page(page));
+        let neighbor = next.and_then(|j| parent.node.disk_child(j));
+        match parent.kids.get() {
+            Some(Kids::Leaves { hints, .. }) => {
+                if let Some(leaf) = hints[i].upgrade() {
+                    debug_assert!(leaf.is_page(r), "a hint names its child's page");
+                    self.cache.note_hit(&leaf);
+                    return Ok(NodeRef::Page(PageGuard::owned(leaf)));
+                }
+                let page = self.load_with_neighbor(r, neighbor)?;
+                hints[i].store(page.shared());
+                Ok(NodeRef::Page(page))
+            }
+            Some(Kids::Branches(pins)) => match pins[i].get() {
+                Some(kid) => {
+                    kid.prefetch();
+                    Ok(NodeRef::Pinned(kid))
+                }
+                None => {
+                    let page = self.load_with_neighbor(r, neighbor)?;
+                    Ok(self.pin(&pins[i], page))
+                }
+            },
+            Some(Kids::Nothing) => Ok(NodeRef::Page(self.load_with_neighbor(r, neighbor)?)),
+            None => {
+                let page = self.load_with_neighbor(r, neighbor)?;
+                let n = parent.node.len();
+                let kids = if page.is_leaf() {
+                    let units = hint_units(n, self.page_size);
+                    if self.pins.take(units) {
+                        Kids::Leaves {
+                            hints: (0..n).map(|_| Hint::empty()).collect(),
+                            budget: self.pins.clone(),
+                            units,
+                        }
+                    } else {
+                        Kids::Nothing
+                    }
+                } else if depth < MAX_PIN_DEPTH {
+                    Kids::Branches((0..n).map(|_| OnceCell::new()).collect())
+                } else {
+                    Kids::Nothing
+                };
+                if let Err(Kids::Leaves { budget, units, .. }) = parent.kids.set(kids) {
+                    // Another walk decided first: give back what this one took.
+                    budget.give(units);
+                }
+                match parent.kids.get() {
+                    Some(Kids::Leaves { hints, .. }) => hints[i].store(page.shared()),
+                    Some(Kids::Branches(pins)) => return Ok(self.pin(&pins[i], page)),
+                    _ => {}
+                }
+                Ok(NodeRef::Page(page))
+            }
+        }
+    }
+
+    /// Pins the branch `page` in `slot` if the budget allows (a leaf is
+    /// never pinned).
+    fn pin<'a>(&self, slot: &'a OnceCell<Pinned>, page: PageGuard) -> NodeRef<'a> {
+        if page.is_leaf() || !self.pins.take(1) {
+            return NodeRef::Page(page);
         }
         // Losing a race to pin it drops this pin, which gives its budget
         // back.
-        let _ = slot.set(Pinned::new(
-            page.into_arc(),
-            depth + 1,
-            Some(self.pins.clone()),
-        ));
-        Ok(NodeRef::Pinned(slot.get().expect("set just above")))
+        let _ = slot.set(Pinned::new(page.into_arc(), Some(self.pins.clone())));
+        NodeRef::Pinned(slot.get().expect("set just above"))
     }
 }

@@ -77,6 +77,24 @@ impl<T> ArcCell<T> {
     }
 }
 
+/// The loom model of `WeakCell`: a loom mutex around the `Weak`.
+pub struct WeakCell<T>(loom::sync::Mutex<std::sync::Weak<T>>);
+
+impl<T> WeakCell<T> {
+    /// A cell referring to nothing.
+    pub fn empty() -> Self {
+        WeakCell(loom::sync::Mutex::new(std::sync::Weak::new()))
+    }
+    /// The value it refers to, if that is still alive.
+    pub fn upgrade(&self) -> Option<std::sync::Arc<T>> {
+        self.0.lock().expect("loom mutex poisoned").upgrade()
+    }
+    /// Refers to `v` from now on.
+    pub fn store(&self, v: &std::sync::Arc<T>) {
+        *self.0.lock().expect("loom mutex poisoned") = std::sync::Arc::downgrade(v);
+    }
+}
+
 /// A guard holding `v`.
 pub fn guard_of<T>(v: std::sync::Arc<T>) -> ArcCellGuard<T> {
     ArcCellGuard(Some(v))

@@ -69,6 +69,27 @@ impl<T> ArcCell<T> {
     }
 }
 
+/// A cell holding a weak reference that readers upgrade without a lock
+/// (`arc-swap` with weak pointers: a load records the pointer in a slot of
+/// the loading thread; the upgrade increments the target's strong count).
+pub struct WeakCell<T>(arc_swap::ArcSwapAny<std::sync::Weak<T>>);
+
+impl<T> WeakCell<T> {
+    /// A cell referring to nothing.
+    pub fn empty() -> Self {
+        WeakCell(arc_swap::ArcSwapAny::new(std::sync::Weak::new()))
+    }
+    /// The value it refers to, if that is still alive.
+    #[inline]
+    pub fn upgrade(&self) -> Option<std::sync::Arc<T>> {
+        self.0.load().upgrade()
+    }
+    /// Refers to `v` from now on (without keeping it alive).
+    pub fn store(&self, v: &std::sync::Arc<T>) {
+        self.0.store(std::sync::Arc::downgrade(v));
+    }
+}
+
 /// A guard holding `v` (for values that never were in a cell).
 pub fn guard_of<T>(v: std::sync::Arc<T>) -> ArcCellGuard<T> {
     arc_swap::Guard::from_inner(Some(v))

@@ -412,6 +412,25 @@ impl Node {
         (key_span, value)
     }
 
+    /// Starts loading the bytes a forward walk from leaf entry `i` reads
+    /// next: up to `ahead` bytes of entries from entry `i` on (a page read
+    /// from the file holds its entries in slot order).
+    #[inline]
+    pub fn prefetch_from(&self, i: usize, ahead: usize) {
+        let b = &*self.buf;
+        if i < self.len() {
+            let o = layout::slot(b, i);
+            let len = ahead.min(b.len() - o);
+            crate::prefetch::lines(b.as_ptr() as usize + o, len);
+        }
+    }
+
+    /// Where the header and slot directory lie in memory (address, bytes):
+    /// what a search reads before it reads any entry.
+    pub fn directory_span(&self) -> (usize, usize) {
+        (self.buf.as_ptr() as usize, layout::slots_end(self.len()))
+    }
+
     /// The pending value of leaf entry `i` as a shared handle, if it is one.
     pub fn pending_value(&self, i: usize) -> Option<&Arc<[u8]>> {
         let b = &*self.buf;
