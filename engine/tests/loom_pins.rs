@@ -96,8 +96,9 @@ fn check_get(pager: &Pager, root: &Option<Child>, pin: &RootPin, i: u64) {
         vellum::page::node::ValueAt::Inline(v) => assert_eq!(v, &value(i)[..]),
         other => panic!("unexpected value {other:?}"),
     }
-    let pins = pager.pins();
-    assert!(pins.pinned() <= pins.max(), "{} pinned", pins.pinned());
+    for budget in [pager.pins(), pager.hints()] {
+        assert!(budget.pinned() <= budget.max(), "{} taken", budget.pinned());
+    }
 }
 
 /// Two readers of one snapshot walk through the same root and branches
@@ -124,8 +125,12 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
     let (file, root) = built.lock().unwrap().take().unwrap();
     let (file, root) = (Arc::new(file), Arc::new(root));
     loom::model(move || {
-        let pager =
-            Arc::new(Pager::new((*file).clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(2));
+        // No hints: this model is about the pins (the next one is about hints).
+        let pager = Arc::new(
+            Pager::new((*file).clone(), PS, 64 * frame_bytes(PS))
+                .with_pin_budget(2)
+                .with_hint_budget(0),
+        );
         // The pages are cached first (a walk without pins), so the model
         // explores the pins' races rather than the cache's (loom_cache.rs).
         for i in ORDER {
@@ -159,7 +164,7 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
 }
 
 /// Two readers walk to the same leaf at once (the two smallest keys) through
-/// a pinned branch, with a budget that holds the branch's pin and its leaf
+/// a pinned branch, with a hint budget that holds exactly the branch's leaf
 /// hints: both may take the hints' budget, only one decides what the
 /// branch keeps (the other gives its budget back), and one stores the hint
 /// while the other upgrades it. Every answer is right, the budget is never exceeded, and
@@ -173,16 +178,19 @@ fn racing_readers_share_leaf_hints_and_give_their_budget_back() {
         let p = Pager::new(file.clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(0);
         let pin = RootPin::default();
         let r = p.pinned_root(root.as_ref().unwrap(), &pin).unwrap();
-        // Budget for the branch the readers pass and its hints.
+        // Budget for the hints of the branch the readers pass.
         let b = p.child_of(&r, 0, 0).unwrap();
-        let budget = 1 + hint_units(b.len(), PS);
+        let budget = hint_units(b.len(), PS);
         *slot.lock().unwrap() = Some((file, root, budget));
     });
     let (file, root, budget) = built.lock().unwrap().take().unwrap();
     let (file, root) = (Arc::new(file), Arc::new(root));
     loom::model(move || {
-        let pager =
-            Arc::new(Pager::new((*file).clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(budget));
+        let pager = Arc::new(
+            Pager::new((*file).clone(), PS, 64 * frame_bytes(PS))
+                .with_pin_budget(1)
+                .with_hint_budget(budget),
+        );
         for i in [0, 1] {
             assert!(btree::get(&pager, &root, None, &key(i)).unwrap().is_some());
         }
@@ -210,15 +218,15 @@ fn racing_readers_share_leaf_hints_and_give_their_budget_back() {
         for r in readers {
             r.join().unwrap();
         }
-        // A pin or hint set that lost its race may have held budget when
-        // another was asked for, so less than all of it may be in use.
-        let pinned = pager.pins().pinned();
-        assert!((1..=budget).contains(&pinned), "{pinned} of {budget}");
+        // Both readers may take the hints' budget, only one keeps it.
+        assert_eq!(pager.hints().pinned(), budget);
+        assert_eq!(pager.pins().pinned(), 1);
         drop(pin);
         assert_eq!(
-            pager.pins().pinned(),
+            pager.hints().pinned(),
             0,
-            "the budget went with the root pin"
+            "the hints went with the root pin"
         );
+        assert_eq!(pager.pins().pinned(), 0, "the pins went with the root pin");
     });
 }

@@ -493,24 +493,27 @@ fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
         }
         let (pinned, max) = (pager.pins().pinned(), pager.pins().max());
         assert_eq!(max, (pager.cache().frames() / 32).max(16));
-        // Every branch is visited, so all of them are pinned and all the
-        // hints taken, up to the cap (which a request fills only if it fits).
-        let wanted = branches + hint_units;
-        assert!(pinned <= max, "{n} keys: {pinned} pinned, cap {max}");
-        if wanted <= max {
-            assert_eq!(
-                pinned, wanted,
-                "{n} keys: {branches} branches, {hint_units} hint units"
-            );
+        // Every branch is visited, so all of them are pinned up to the cap;
+        // the hints have a budget of their own, so they never take a pin's.
+        assert_eq!(
+            pinned,
+            branches.min(max),
+            "{n} keys: {branches} branches, cap {max}"
+        );
+        let (hinted, hint_max) = (pager.hints().pinned(), pager.hints().max());
+        assert_eq!(hint_max, max);
+        assert!(hinted <= hint_max, "{n} keys: {hinted} of {hint_max}");
+        if hint_units <= hint_max {
+            assert_eq!(hinted, hint_units, "{n} keys: every leaf-parent has hints");
         } else {
             assert!(
-                pinned + crate::pager::pin::hint_units(ps, ps) > max,
-                "{n} keys: the budget ({pinned} of {max}) is left unused"
+                hinted + crate::pager::pin::hint_units(ps, ps) > hint_max,
+                "{n} keys: the hint budget ({hinted} of {hint_max}) is left unused"
             );
         }
         // With the hints in place, gets through them count as cache hits
         // (and read nothing).
-        if wanted <= max {
+        if hint_units <= hint_max {
             let (hits, misses) = pager.cache().hits_and_misses();
             for k in keys.iter().step_by(3) {
                 assert!(get(&pager, &root, Some(&pin), k).unwrap().is_some());
@@ -526,5 +529,10 @@ fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
         assert_eq!(contents(&pager, &root, &pin).len(), keys.len());
         drop(pin);
         assert_eq!(pager.pins().pinned(), 0, "the pins went with the root pin");
+        assert_eq!(
+            pager.hints().pinned(),
+            0,
+            "the hints went with the root pin"
+        );
     }
 }

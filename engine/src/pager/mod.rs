@@ -91,6 +91,8 @@ pub struct Pager {
     cache: Arc<Cache>,
     /// Pages the trees' pins may hold.
     pins: Arc<PinBudget>,
+    /// Memory, in pages, the leaf hints of pinned branches may hold.
+    hints: Arc<PinBudget>,
     /// Deepest a valid tree in this file can be: every branch has at least
     /// two children, so a tree of depth `d` has at least `2^(d-1)` pages.
     max_depth: std::sync::atomic::AtomicU32,
@@ -120,6 +122,7 @@ impl Pager {
             file,
             page_size,
             pins: PinBudget::new((cache.frames() / 32).max(16)),
+            hints: PinBudget::new((cache.frames() / 32).max(16)),
             cache,
             max_depth: std::sync::atomic::AtomicU32::new(64),
         }
@@ -130,6 +133,13 @@ impl Pager {
     /// of pins runs out of budget with a small tree.
     pub fn with_pin_budget(mut self, max: usize) -> Pager {
         self.pins = PinBudget::new(max);
+        self
+    }
+
+    /// The same pager with a budget of `max` pages for leaf hints instead
+    /// of the default (a 32nd of the cache's frames, at least 16).
+    pub fn with_hint_budget(mut self, max: usize) -> Pager {
+        self.hints = PinBudget::new(max);
         self
     }
 
@@ -170,6 +180,11 @@ impl Pager {
     /// The budget of pinned pages (for statistics and tests).
     pub fn pins(&self) -> &PinBudget {
         &self.pins
+    }
+
+    /// The budget of leaf hints, in pages (for statistics and tests).
+    pub fn hints(&self) -> &PinBudget {
+        &self.hints
     }
 
     /// The cache (for statistics).

@@ -22,8 +22,10 @@
 //!   upgrades it instead of looking the leaf up in the cache's table (one
 //!   miss fewer per leaf). A weak reference keeps no page alive: once the
 //!   cache evicts the leaf and no reader holds it, the upgrade fails and the
-//!   walk looks it up as before. What it does keep, the node's small header
-//!   allocation, is charged to the same budget.
+//!   walk looks it up as before. The hints, and what they may keep (each
+//!   node's small header allocation), are charged to a budget of their
+//!   own, of the same size as the pins', so that they never take the
+//!   budget of the branch pins above them.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -83,8 +85,8 @@ impl PinBudget {
 enum Kids {
     /// The children are branches: a pin slot for each.
     Branches(Box<[OnceCell<Pinned>]>),
-    /// The children are leaves: where each was last found, and the budget
-    /// the hints are charged to (`units` pins).
+    /// The children are leaves: where each was last found, and the hint
+    /// budget they are charged to (`units` pages).
     Leaves {
         hints: Box<[Hint]>,
         budget: Arc<PinBudget>,
@@ -139,8 +141,8 @@ pub struct Pinned {
     directory: (usize, usize),
 }
 
-/// Pins a branch's leaf hints cost: each hint, and the node header it may
-/// keep allocated after its page was evicted, in units of a page.
+/// What a branch's leaf hints cost, in pages of the hint budget: each hint,
+/// and the node header it may keep allocated after its page was evicted.
 pub fn hint_units(children: usize, page_size: usize) -> usize {
     let per_hint = std::mem::size_of::<Hint>()
         + std::mem::size_of::<Node>()
@@ -284,10 +286,10 @@ impl Pager {
                 let n = parent.node.len();
                 let kids = if page.is_leaf() {
                     let units = hint_units(n, self.page_size);
-                    if self.pins.take(units) {
+                    if self.hints.take(units) {
                         Kids::Leaves {
                             hints: (0..n).map(|_| Hint::empty()).collect(),
-                            budget: self.pins.clone(),
+                            budget: self.hints.clone(),
                             units,
                         }
                     } else {
