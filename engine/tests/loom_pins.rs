@@ -164,8 +164,8 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
 }
 
 /// Two readers walk to the same leaf at once (the two smallest keys) through
-/// a pinned branch, with a hint budget that holds exactly the branch's leaf
-/// hints: both may take the hints' budget, only one decides what the
+/// a pinned branch, with a hint budget that holds the branch's leaf hints
+/// twice: both may take the hints' budget, only one decides what the
 /// branch keeps (the other gives its budget back), and one stores the hint
 /// while the other upgrades it. Every answer is right, the budget is never exceeded, and
 /// all of it comes back with the root pin.
@@ -178,18 +178,19 @@ fn racing_readers_share_leaf_hints_and_give_their_budget_back() {
         let p = Pager::new(file.clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(0);
         let pin = RootPin::default();
         let r = p.pinned_root(root.as_ref().unwrap(), &pin).unwrap();
-        // Budget for the hints of the branch the readers pass.
+        // What the hints of the branch the readers pass cost.
         let b = p.child_of(&r, 0, 0).unwrap();
-        let budget = hint_units(b.len(), PS);
-        *slot.lock().unwrap() = Some((file, root, budget));
+        let units = hint_units(b.len(), PS);
+        *slot.lock().unwrap() = Some((file, root, units));
     });
-    let (file, root, budget) = built.lock().unwrap().take().unwrap();
+    let (file, root, units) = built.lock().unwrap().take().unwrap();
     let (file, root) = (Arc::new(file), Arc::new(root));
     loom::model(move || {
         let pager = Arc::new(
             Pager::new((*file).clone(), PS, 64 * frame_bytes(PS))
                 .with_pin_budget(1)
-                .with_hint_budget(budget),
+                // Room for both readers to take the hints' budget.
+                .with_hint_budget(2 * units),
         );
         for i in [0, 1] {
             assert!(btree::get(&pager, &root, None, &key(i)).unwrap().is_some());
@@ -219,7 +220,7 @@ fn racing_readers_share_leaf_hints_and_give_their_budget_back() {
             r.join().unwrap();
         }
         // Both readers may take the hints' budget, only one keeps it.
-        assert_eq!(pager.hints().pinned(), budget);
+        assert_eq!(pager.hints().pinned(), units);
         assert_eq!(pager.pins().pinned(), 1);
         drop(pin);
         assert_eq!(

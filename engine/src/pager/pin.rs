@@ -92,8 +92,9 @@ enum Kids {
         budget: Arc<PinBudget>,
         units: usize,
     },
-    /// Nothing (branches below [`MAX_PIN_DEPTH`], or leaves when the budget
-    /// had no room for hints).
+    /// Nothing: branch children of a pin at [`MAX_PIN_DEPTH`] or deeper.
+    /// (Leaf children while the hint budget has no room leave the choice
+    /// undecided, so that a later walk may still give them hints.)
     Nothing,
 }
 
@@ -286,14 +287,16 @@ impl Pager {
                 let n = parent.node.len();
                 let kids = if page.is_leaf() {
                     let units = hint_units(n, self.page_size);
-                    if self.hints.take(units) {
-                        Kids::Leaves {
-                            hints: (0..n).map(|_| Hint::empty()).collect(),
-                            budget: self.hints.clone(),
-                            units,
-                        }
-                    } else {
-                        Kids::Nothing
+                    if !self.hints.take(units) {
+                        // Left undecided: a later walk tries again, when
+                        // the budget may have room (a failed take writes
+                        // nothing shared).
+                        return Ok(NodeRef::Page(page));
+                    }
+                    Kids::Leaves {
+                        hints: (0..n).map(|_| Hint::empty()).collect(),
+                        budget: self.hints.clone(),
+                        units,
                     }
                 } else if depth < MAX_PIN_DEPTH {
                     Kids::Branches((0..n).map(|_| OnceCell::new()).collect())
