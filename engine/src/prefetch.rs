@@ -7,7 +7,9 @@ pub fn line(addr: usize) {
     #[cfg(all(target_arch = "x86_64", not(loom)))]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: as in `page_start`: a hint that never faults.
+        // SAFETY: `prefetcht0` is a hint: it does not fault on any
+        // address (mapped or not) and has no effect on program state.
+        // SSE, which provides it, is part of the x86_64 baseline.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(addr as *const i8) };
     }
     #[cfg(any(not(target_arch = "x86_64"), loom))]
@@ -18,19 +20,8 @@ pub fn line(addr: usize) {
 /// and the start of its slot directory).
 #[inline]
 pub fn page_start(addr: usize) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: `prefetcht0` is a hint: it does not fault on any
-        // address (mapped or not) and has no effect on program state.
-        // SSE, which provides it, is part of the x86_64 baseline.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(addr.wrapping_add(64) as *const i8);
-        }
-    }
-    #[cfg(any(not(target_arch = "x86_64"), loom))]
-    let _ = addr;
+    line(addr);
+    line(addr.wrapping_add(64));
 }
 
 /// Starts loading every cache line of the `len` bytes at `addr`.

@@ -101,13 +101,13 @@ fn check_get(pager: &Pager, root: &Option<Child>, pin: &RootPin, i: u64) {
     }
 }
 
-/// Two readers of one snapshot walk through the same root and branches
-/// while pinning them, with a budget of two branch pins: both may take
-/// one for the first branch, where only one can win.
-#[test]
-fn racing_readers_pin_within_the_budget_and_give_it_back() {
-    // Built (and its shape checked) in a model of its own: a pager's
-    // atomics are loom's, usable only inside a model.
+/// A tree, its root, and what `inspect` reads of it through a pager
+/// without pins (the first branch under the root, its first child). Built
+/// in a model of its own: a pager's atomics are loom's, usable only inside
+/// a model.
+fn built_tree<T: Send + 'static>(
+    inspect: fn(&vellum::pager::NodeRef<'_>, &vellum::pager::NodeRef<'_>) -> T,
+) -> (Arc<Arc<dyn VfsFile>>, Arc<Option<Child>>, T) {
     let built = Arc::new(std::sync::Mutex::new(None));
     let slot = built.clone();
     loom::model(move || {
@@ -117,13 +117,22 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
         let r = p.pinned_root(root.as_ref().unwrap(), &pin).unwrap();
         assert!(r.len() >= 2 && !r.is_leaf(), "the root is a branch");
         let b = p.child_of(&r, 0, 0).unwrap();
-        assert!(!b.is_leaf(), "the root's children are branches");
-        let leaf = p.child_of(&b, 0, 1).unwrap();
-        assert!(leaf.is_leaf(), "the tree has three levels");
-        *slot.lock().unwrap() = Some((file, root));
+        let found = inspect(&b, &p.child_of(&b, 0, 1).unwrap());
+        *slot.lock().unwrap() = Some((file, root, found));
     });
-    let (file, root) = built.lock().unwrap().take().unwrap();
-    let (file, root) = (Arc::new(file), Arc::new(root));
+    let (file, root, found) = built.lock().unwrap().take().unwrap();
+    (Arc::new(file), Arc::new(root), found)
+}
+
+/// Two readers of one snapshot walk through the same root and branches
+/// while pinning them, with a budget of two branch pins: both may take
+/// one for the first branch, where only one can win.
+#[test]
+fn racing_readers_pin_within_the_budget_and_give_it_back() {
+    let (file, root, ()) = built_tree(|branch, leaf| {
+        assert!(!branch.is_leaf(), "the root's children are branches");
+        assert!(leaf.is_leaf(), "the tree has three levels");
+    });
     loom::model(move || {
         // No hints: this model is about the pins (the next one is about hints).
         let pager = Arc::new(
@@ -171,20 +180,8 @@ fn racing_readers_pin_within_the_budget_and_give_it_back() {
 /// all of it comes back with the root pin.
 #[test]
 fn racing_readers_share_leaf_hints_and_give_their_budget_back() {
-    let built = Arc::new(std::sync::Mutex::new(None));
-    let slot = built.clone();
-    loom::model(move || {
-        let (file, root) = tree();
-        let p = Pager::new(file.clone(), PS, 64 * frame_bytes(PS)).with_pin_budget(0);
-        let pin = RootPin::default();
-        let r = p.pinned_root(root.as_ref().unwrap(), &pin).unwrap();
-        // What the hints of the branch the readers pass cost.
-        let b = p.child_of(&r, 0, 0).unwrap();
-        let units = hint_units(b.len(), PS);
-        *slot.lock().unwrap() = Some((file, root, units));
-    });
-    let (file, root, units) = built.lock().unwrap().take().unwrap();
-    let (file, root) = (Arc::new(file), Arc::new(root));
+    // What the hints of the branch the readers pass cost.
+    let (file, root, units) = built_tree(|branch, _| hint_units(branch.len(), PS));
     loom::model(move || {
         let pager = Arc::new(
             Pager::new((*file).clone(), PS, 64 * frame_bytes(PS))

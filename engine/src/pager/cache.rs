@@ -257,6 +257,15 @@ fn counter_stripe() -> usize {
     0
 }
 
+/// Sets a hit page's CLOCK bit, writing it only if it was clear, so that
+/// the pages every reader passes are never written by a hit.
+#[inline]
+fn mark_used(node: &Node) {
+    if !node.referenced().load(Relaxed) {
+        node.referenced().store(true, Relaxed);
+    }
+}
+
 /// Adds one to a counter that (almost always) only this thread writes: a
 /// load and a store, not a locked read-modify-write. A rare lost update
 /// between two threads sharing a stripe only makes a statistic low.
@@ -330,9 +339,7 @@ impl Cache {
                 let g = set.nodes[w].load();
                 return match g.as_deref() {
                     Some(n) if n.is_page(at) => {
-                        if !n.referenced().load(Relaxed) {
-                            n.referenced().store(true, Relaxed);
-                        }
+                        mark_used(n);
                         Some(PageGuard(g))
                     }
                     _ => None,
@@ -347,9 +354,7 @@ impl Cache {
     /// recently used as a hit in the table would.
     #[inline]
     pub fn note_hit(&self, node: &Node) {
-        if !node.referenced().load(Relaxed) {
-            node.referenced().store(true, Relaxed);
-        }
+        mark_used(node);
         bump(&self.counters[counter_stripe()].hits);
     }
 

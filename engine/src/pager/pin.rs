@@ -123,7 +123,7 @@ impl Hint {
 
     #[inline]
     fn upgrade(&self) -> Option<Arc<Node>> {
-        crate::prefetch::lines(self.bytes_at.load(Relaxed), 128);
+        crate::prefetch::page_start(self.bytes_at.load(Relaxed));
         self.leaf.upgrade()
     }
 }
@@ -267,54 +267,53 @@ impl Pager {
                     self.cache.note_hit(&leaf);
                     return Ok(NodeRef::Page(PageGuard::owned(leaf)));
                 }
-                let page = self.load_with_neighbor(r, neighbor)?;
-                hints[i].store(page.shared());
-                Ok(NodeRef::Page(page))
             }
-            Some(Kids::Branches(pins)) => match pins[i].get() {
-                Some(kid) => {
+            Some(Kids::Branches(pins)) => {
+                if let Some(kid) = pins[i].get() {
                     kid.prefetch();
-                    Ok(NodeRef::Pinned(kid))
+                    return Ok(NodeRef::Pinned(kid));
                 }
-                None => {
-                    let page = self.load_with_neighbor(r, neighbor)?;
-                    Ok(self.pin(&pins[i], page))
-                }
-            },
-            Some(Kids::Nothing) => Ok(NodeRef::Page(self.load_with_neighbor(r, neighbor)?)),
-            None => {
-                let page = self.load_with_neighbor(r, neighbor)?;
-                let n = parent.node.len();
-                let kids = if page.is_leaf() {
-                    let units = hint_units(n, self.page_size);
-                    if !self.hints.take(units) {
-                        // Left undecided: a later walk tries again, when
-                        // the budget may have room (a failed take writes
-                        // nothing shared).
-                        return Ok(NodeRef::Page(page));
-                    }
-                    Kids::Leaves {
-                        hints: (0..n).map(|_| Hint::empty()).collect(),
-                        budget: self.hints.clone(),
-                        units,
-                    }
-                } else if depth < MAX_PIN_DEPTH {
-                    Kids::Branches((0..n).map(|_| OnceCell::new()).collect())
-                } else {
-                    Kids::Nothing
-                };
-                if let Err(Kids::Leaves { budget, units, .. }) = parent.kids.set(kids) {
-                    // Another walk decided first: give back what this one took.
-                    budget.give(units);
-                }
-                match parent.kids.get() {
-                    Some(Kids::Leaves { hints, .. }) => hints[i].store(page.shared()),
-                    Some(Kids::Branches(pins)) => return Ok(self.pin(&pins[i], page)),
-                    _ => {}
-                }
-                Ok(NodeRef::Page(page))
             }
+            Some(Kids::Nothing) | None => {}
         }
+        let page = self.load_with_neighbor(r, neighbor)?;
+        match self.kids_of(parent, &page, depth) {
+            Some(Kids::Leaves { hints, .. }) => hints[i].store(page.shared()),
+            Some(Kids::Branches(pins)) => return Ok(self.pin(&pins[i], page)),
+            Some(Kids::Nothing) | None => {}
+        }
+        Ok(NodeRef::Page(page))
+    }
+
+    /// What `parent` (at `depth`) keeps of its children, decided from
+    /// `child`, one of them, if no walk decided it yet. `None` (undecided)
+    /// while the children are leaves and the hint budget has no room: a
+    /// later walk tries again (a failed take writes nothing shared).
+    fn kids_of<'a>(&self, parent: &'a Pinned, child: &Node, depth: usize) -> Option<&'a Kids> {
+        if let Some(kids) = parent.kids.get() {
+            return Some(kids);
+        }
+        let n = parent.node.len();
+        let kids = if child.is_leaf() {
+            let units = hint_units(n, self.page_size);
+            if !self.hints.take(units) {
+                return None;
+            }
+            Kids::Leaves {
+                hints: (0..n).map(|_| Hint::empty()).collect(),
+                budget: self.hints.clone(),
+                units,
+            }
+        } else if depth < MAX_PIN_DEPTH {
+            Kids::Branches((0..n).map(|_| OnceCell::new()).collect())
+        } else {
+            Kids::Nothing
+        };
+        if let Err(Kids::Leaves { budget, units, .. }) = parent.kids.set(kids) {
+            // Another walk decided first: give back what this one took.
+            budget.give(units);
+        }
+        parent.kids.get()
     }
 
     /// Pins the branch `page` in `slot` if the budget allows (a leaf is
