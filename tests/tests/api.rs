@@ -1277,7 +1277,7 @@ fn update_commits_on_ok_and_aborts_on_err() {
     let (_d, path) = tmp();
     let db = small(&path);
     db.update(|tx| tx.put(b"base", b"1")).unwrap();
-    let r: Result<(), AppError> = db.update(|tx| {
+    let r: Result<(), AppError> = db.update_with(|tx| {
         tx.put(b"base", b"2")?;
         tx.put(b"new", b"x")?;
         tx.create_bucket(b"bucket")?;
@@ -1291,7 +1291,7 @@ fn update_commits_on_ok_and_aborts_on_err() {
     });
     assert!(matches!(r, Err(Error::KeyTooLarge { .. })));
     // ... also when converted into the application's error type.
-    let r: Result<(), AppError> = db.update(|tx| {
+    let r: Result<(), AppError> = db.update_with(|tx| {
         tx.put(b"base", b"4")?;
         tx.put(b"k", vec![0u8; tx.len()? as usize + (1 << 30)])?;
         Ok(())
@@ -1356,7 +1356,7 @@ fn view_runs_in_a_snapshot_and_returns_its_value() {
         .unwrap();
     assert_eq!(v.as_deref(), Some(&b"1"[..]));
     assert_eq!(n, 1);
-    let r: Result<(), AppError> = db.view(|_| Err(AppError::Rejected));
+    let r: Result<(), AppError> = db.view_with(|_| Err(AppError::Rejected));
     assert!(matches!(r, Err(AppError::Rejected)));
     let r = db.view(|tx| tx.bucket(b"nope").map(|_| ()));
     assert!(matches!(r, Err(Error::BucketNotFound(_))));
