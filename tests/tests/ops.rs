@@ -338,7 +338,7 @@ fn apply(b: &vellum::BucketMut<'_>, model: &mut Map, op: &Op, seed: usize) {
         Op::PopFirst => assert_eq!(b.pop_first().unwrap(), model.pop_first()),
         Op::PopLast => assert_eq!(b.pop_last().unwrap(), model.pop_last()),
         Op::Retain(d) => {
-            let keep = |k: &[u8]| k[1] % d != 0;
+            let keep = |k: &[u8]| !k[1].is_multiple_of(*d);
             let before = model.len();
             let mut calls = 0;
             let removed = b
