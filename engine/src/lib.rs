@@ -59,4 +59,4 @@ pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options};
 pub use snapshot_iter::SnapshotIter;
 pub use stats::Stats;
-pub use txn::{ReadTxn, WriteTxn};
+pub use txn::{ReadTxn, Savepoint, WriteTxn};

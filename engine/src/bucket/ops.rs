@@ -133,7 +133,8 @@ impl<'tx> BucketMut<'tx> {
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
     /// let tx = db.begin_write().unwrap();
-    /// tx.put_many([(b"1", b"first job"), (b"2", b"second job")]).unwrap();
+    /// tx.put(b"2", b"second job").unwrap();
+    /// tx.put(b"1", b"first job").unwrap();
     /// assert_eq!(tx.pop_first().unwrap(), Some((b"1".to_vec(), b"first job".to_vec())));
     /// assert_eq!(tx.len().unwrap(), 1);
     /// ```

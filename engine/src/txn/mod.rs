@@ -4,6 +4,7 @@ pub(crate) mod commit;
 mod durability;
 pub mod group_commit;
 mod ops;
+mod savepoint;
 pub(crate) mod spill;
 pub mod state;
 pub mod writer_slot;
@@ -18,6 +19,7 @@ use crate::db::Inner;
 use crate::entry::ValueRef;
 use crate::snapshot::Snapshot;
 use crate::{Durability, Error, Result};
+pub use savepoint::Savepoint;
 use state::TxState;
 
 /// A read transaction: a consistent snapshot of the database as of the
@@ -164,6 +166,8 @@ pub struct WriteTxn {
     pub(crate) cursors: ReuseGuard,
     /// When `commit` returns ([`WriteTxn::set_durability`]).
     durability: Cell<Durability>,
+    /// The savepoints one may still roll back to.
+    savepoints: RefCell<savepoint::Savepoints>,
 }
 
 impl WriteTxn {
@@ -186,6 +190,7 @@ impl WriteTxn {
             state: RefCell::new(Some(state)),
             cursors: ReuseGuard::default(),
             durability,
+            savepoints: RefCell::default(),
         })
     }
 
