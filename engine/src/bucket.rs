@@ -11,6 +11,12 @@ use crate::txn::state::TxState;
 use crate::txn::WriteTxn;
 use crate::Result;
 
+mod bulk;
+mod cas;
+mod ops;
+
+pub use cas::CasMismatch;
+
 fn bound<K: AsRef<[u8]> + ?Sized>(b: Bound<&K>) -> Bound<&[u8]> {
     match b {
         Bound::Included(k) => Bound::Included(k.as_ref()),
