@@ -29,6 +29,7 @@ pub(crate) fn hit(name: &'static str) -> crate::Result<()> {
     Ok(())
 }
 
+#[cfg(any(test, feature = "internals"))]
 /// Every failpoint name, for tests that walk them all.
 pub const ALL: &[&str] = &[
     "commit::before_log_append",

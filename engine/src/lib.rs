@@ -23,31 +23,48 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod btree;
-pub mod bucket;
-pub mod catalog;
-pub mod check;
+/// Declares the engine's internal modules: private in a normal build (the
+/// API is what the crate root re-exports, plus [`vfs`]), public but hidden
+/// from the documentation with the `internals` feature, which only the
+/// project's own tests, simulator, fuzz targets and benchmarks enable. They
+/// are not part of the API and may change in any release.
+macro_rules! internal_modules {
+    ($($m:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $m;
+        #[cfg(not(feature = "internals"))]
+        pub(crate) mod $m;
+    )*};
+}
+
+internal_modules!(
+    btree,
+    bucket,
+    catalog,
+    check,
+    checksum,
+    create,
+    cursor,
+    entry,
+    error,
+    failpoint,
+    freelist,
+    log,
+    options,
+    page,
+    pager,
+    recovery,
+    slots,
+    snapshot,
+    snapshot_iter,
+    stats,
+    sync,
+    txn,
+);
 pub(crate) mod checkpoint;
-pub mod checksum;
-pub mod create;
-pub mod cursor;
 mod db;
-pub mod entry;
-pub mod error;
-pub mod failpoint;
-pub mod freelist;
-pub mod log;
-pub mod options;
-pub mod page;
-pub mod pager;
 mod prefetch;
-pub mod recovery;
-pub mod slots;
-pub mod snapshot;
-pub mod snapshot_iter;
-pub mod stats;
-pub mod sync;
-pub mod txn;
 pub mod vfs;
 
 pub use bucket::{Bucket, BucketMut, CasMismatch};

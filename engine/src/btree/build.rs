@@ -124,6 +124,7 @@ impl SortedBuilder {
         self.pushed
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Whether nothing was pushed.
     pub fn is_empty(&self) -> bool {
         self.pushed == 0

@@ -37,8 +37,9 @@ pub enum Root<'t> {
     /// root's pin.
     Borrowed(&'t Option<Child>, &'t RootPin),
     /// Owned by the cursor (a copy of a write transaction's root), with the
-    /// transaction's [`ReuseGuard`] if its pages may be spilled ones.
-    Owned(Option<Child>, Option<ReuseGuard>),
+    /// transaction's [`ReuseGuard`] if its pages may be spilled ones (held,
+    /// never read: its clone is what keeps spilled pages from reuse).
+    Owned(Option<Child>, #[allow(dead_code)] Option<ReuseGuard>),
 }
 
 /// Held by every cursor over a write transaction's tree: while a clone

@@ -94,11 +94,13 @@ fn flush_node(
     out.write_node(&bytes, page)
 }
 
+#[cfg(any(test, feature = "internals"))]
 /// Whether a tree has any in-memory node.
 pub fn is_dirty(child: &Option<Child>) -> bool {
     matches!(child, Some(Child::Mem(_)))
 }
 
+#[cfg(any(test, feature = "internals"))]
 /// Wraps an on-disk reference as a root.
 pub fn disk_root(r: PageRef) -> Option<Child> {
     Some(Child::Disk(r))

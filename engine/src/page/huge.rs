@@ -117,6 +117,7 @@ impl Region {
         self.len
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Whether the region is empty (never: regions have at least a byte).
     pub fn is_empty(&self) -> bool {
         self.len == 0

@@ -73,6 +73,7 @@ impl<'a> NodeRef<'a> {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// The node, borrowed for `'a`, if it outlives this reference (an
     /// in-memory or pinned node).
     pub fn lasting(&self) -> Option<&'a Arc<Node>> {
@@ -128,6 +129,7 @@ impl Pager {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// The same pager with a pin budget of `max` pages instead of the
     /// default (a 32nd of the cache's frames, at least 16): the loom model
     /// of pins runs out of budget with a small tree.
@@ -136,6 +138,7 @@ impl Pager {
         self
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// The same pager with a budget of `max` pages for leaf hints instead
     /// of the default (a 32nd of the cache's frames, at least 16).
     pub fn with_hint_budget(mut self, max: usize) -> Pager {
@@ -177,11 +180,13 @@ impl Pager {
         self.page_size
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// The budget of pinned pages (for statistics and tests).
     pub fn pins(&self) -> &PinBudget {
         &self.pins
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// The budget of leaf hints, in pages (for statistics and tests).
     pub fn hints(&self) -> &PinBudget {
         &self.hints

@@ -69,11 +69,13 @@ impl PinBudget {
         self.pinned.fetch_sub(units, Relaxed);
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Pages pinned now.
     pub fn pinned(&self) -> usize {
         self.pinned.load(Relaxed)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Most pages that may be pinned.
     pub fn max(&self) -> usize {
         self.max

@@ -59,6 +59,7 @@ impl WriterSlot {
         self.cv.notify_one();
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Whether the slot is held.
     pub fn is_held(&self) -> bool {
         self.holder.lock().is_some()

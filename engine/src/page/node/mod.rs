@@ -106,6 +106,7 @@ pub enum ValueAt<'a> {
 }
 
 impl ValueAt<'_> {
+    #[cfg(any(test, feature = "internals"))]
     /// The value's length in bytes.
     pub fn len(&self) -> usize {
         match self {
@@ -114,6 +115,7 @@ impl ValueAt<'_> {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Whether the value is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -265,6 +267,7 @@ impl Node {
         b
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Decodes page `page` from `bytes` (verified; its checksum becomes the
     /// node's identity).
     pub fn decode(bytes: &[u8], page: u64) -> Result<Node> {
@@ -275,6 +278,7 @@ impl Node {
         Node::from_verified_page(Box::<[u8]>::from(bytes), at)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Encodes a node whose children and values are all on disk as page
     /// `page` written by checkpoint `checkpoint` (canonical: the same
     /// entries always give the same bytes).
@@ -319,6 +323,7 @@ impl Node {
         self.len() == 0
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// For a page read from or written to disk, the checksum its parent
     /// holds; zero for an in-memory node.
     pub fn checksum(&self) -> u64 {
@@ -392,6 +397,7 @@ impl Node {
         self.leaf_spans(i).1
     }
 
+    #[cfg(any(test, feature = "internals"))]
     /// Where key `i` lies in [`Node::bytes`].
     pub fn key_span(&self, i: usize) -> (usize, usize) {
         let k = self.key(i);
