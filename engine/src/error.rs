@@ -87,6 +87,24 @@ pub enum Error {
     InvalidOptions(String),
     /// The database would exceed the largest supported file size.
     FileTooLarge,
+    /// Stored bytes do not decode as the type a typed bucket reads them
+    /// as (see [`crate::codec`]): for example a key of 3 bytes read as a
+    /// `u64`, or a value that is not UTF-8 read as a `String`. Usually the
+    /// bytes were written by the untyped API or under another type.
+    Decode {
+        /// The type the bytes were decoded as.
+        type_name: &'static str,
+        /// What did not fit.
+        reason: String,
+    },
+    /// A value could not be encoded by its codec (a serde `Serialize`
+    /// implementation failed, see [`crate::codec`]). Nothing was written.
+    Encode {
+        /// The type that failed to encode.
+        type_name: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -132,6 +150,12 @@ impl fmt::Display for Error {
             Error::WriterBusy => write!(f, "another write transaction is in progress"),
             Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
             Error::FileTooLarge => write!(f, "database file would exceed the maximum size"),
+            Error::Decode { type_name, reason } => {
+                write!(f, "stored bytes do not decode as {type_name}: {reason}")
+            }
+            Error::Encode { type_name, reason } => {
+                write!(f, "a value of type {type_name} could not be encoded: {reason}")
+            }
         }
     }
 }
