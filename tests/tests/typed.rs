@@ -436,3 +436,35 @@ fn a_failing_serialize_gives_an_encode_error_and_writes_nothing() {
     );
     assert!(broken.is_empty().unwrap());
 }
+
+#[test]
+fn string_keyed_ranges_take_str_bounds() {
+    const WORDS: BucketDef<String, u32> = BucketDef::new("words");
+    let (_dir, path) = tmp();
+    let db = small(&path);
+    db.update(|tx| {
+        let words = tx.open(&WORDS)?;
+        for (i, w) in ["", "a", "a\0", "ab", "b", "ba", "c"].iter().enumerate() {
+            words.put(w, &(i as u32))?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let tx = db.begin_read().unwrap();
+    let words = tx.open(&WORDS).unwrap();
+    assert_eq!(keys(words.range("a".."b")), ["a", "a\0", "ab"]);
+    assert_eq!(keys(words.range("a"..="b").rev()), ["b", "ab", "a\0", "a"]);
+    assert_eq!(keys(words.range(.."a")), [""]);
+    let owned = "ba".to_string();
+    assert_eq!(keys(words.range(owned.as_str()..)), ["ba", "c"]);
+    assert_eq!(
+        keys(words.range::<str, _>((Bound::Excluded("a"), Bound::Excluded("ab")))),
+        ["a\0"]
+    );
+    // A start above the end is an empty range, not a panic.
+    assert!(keys(words.range("c".."a")).is_empty());
+}
+
+fn keys(range: impl Iterator<Item = vellum::Result<(String, u32)>>) -> Vec<String> {
+    range.map(|e| e.unwrap().0).collect()
+}

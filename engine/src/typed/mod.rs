@@ -37,6 +37,7 @@ mod range;
 mod read;
 mod write;
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
@@ -189,10 +190,10 @@ fn encode_key<K: KeyCodec>(key: &K::Borrowed) -> Vec<u8> {
 }
 
 /// The byte bounds of a typed key range.
-fn encode_bounds<K: KeyCodec>(
-    range: &impl RangeBounds<K::Borrowed>,
+fn encode_bounds<K: KeyCodec, Q: Borrow<K::Borrowed> + ?Sized>(
+    range: &impl RangeBounds<Q>,
 ) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let encode = |bound: Bound<&K::Borrowed>| bound.map(encode_key::<K>);
+    let encode = |bound: Bound<&Q>| bound.map(|key| encode_key::<K>(key.borrow()));
     (encode(range.start_bound()), encode(range.end_bound()))
 }
 

@@ -1,5 +1,6 @@
 //! [`TypedBucket`]: a typed read view of a bucket at one version.
 
+use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
@@ -34,7 +35,7 @@ use crate::{Bucket, Result};
 /// assert_eq!(prices.first().unwrap(), Some(("apple".to_string(), 120)));
 /// assert_eq!(prices.last().unwrap(), Some(("cherry".to_string(), 400)));
 /// let cheap: Vec<String> = prices
-///     .range::<str, _>("b"..)
+///     .range("b"..)
 ///     .rev()
 ///     .map(|e| e.unwrap().0)
 ///     .collect();
@@ -82,10 +83,17 @@ impl<'tx, K: KeyCodec, V: ValueCodec> TypedBucket<'tx, K, V> {
     }
 
     /// Entries whose keys fall in `range` (`a..b`, `a..=b`, `a..`, `..b`,
-    /// or a pair of [`Bound`]s), each bound encoded by `K`. For `String`
-    /// keys name the bound type: `range::<str, _>("a".."c")`.
-    pub fn range<R: RangeBounds<K::Borrowed>>(&self, range: R) -> TypedRange<'tx, K, V> {
-        let (start, end) = encode_bounds::<K>(&range);
+    /// or a pair of [`Bound`]s), each bound encoded by `K`. A bound is a
+    /// key or anything that borrows as one: `"a".."c"` for `String` keys
+    /// (a pair of `Bound<&str>` can be read as bounds of `str` or of
+    /// `&str`, so it needs the type named:
+    /// `range::<str, _>((Bound::Excluded("a"), Bound::Unbounded))`).
+    pub fn range<Q, R>(&self, range: R) -> TypedRange<'tx, K, V>
+    where
+        Q: Borrow<K::Borrowed> + ?Sized,
+        R: RangeBounds<Q>,
+    {
+        let (start, end) = encode_bounds::<K, Q>(&range);
         let bytes: (Bound<&[u8]>, Bound<&[u8]>) = (
             start.as_ref().map(Vec::as_slice),
             end.as_ref().map(Vec::as_slice),

@@ -1,5 +1,6 @@
 //! [`TypedBucketMut`]: a typed bucket inside the write transaction.
 
+use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ops::RangeBounds;
 
@@ -92,7 +93,11 @@ impl<'tx, K: KeyCodec, V: ValueCodec> TypedBucketMut<'tx, K, V> {
 
     /// Entries (as of this call) whose keys fall in `range`, each bound
     /// encoded by `K` (see [`TypedBucket::range`]).
-    pub fn range<R: RangeBounds<K::Borrowed>>(&self, range: R) -> Result<TypedRange<'tx, K, V>> {
+    pub fn range<Q, R>(&self, range: R) -> Result<TypedRange<'tx, K, V>>
+    where
+        Q: Borrow<K::Borrowed> + ?Sized,
+        R: RangeBounds<Q>,
+    {
         Ok(self.view()?.range(range))
     }
 
