@@ -16,7 +16,7 @@
 //! | `[u8; N]` | the N bytes | the N bytes |
 //! | `Vec<u8>`, `String` | the bytes (UTF-8 for `String`); inside a tuple, escaped and terminated (below) | the bytes |
 //! | tuples of 2 to 5 codecs | the elements one after the other (below) | each element but the last prefixed by its length (LEB128), the last as it is |
-//! | [`Postcard<T>`] (feature `serde`) | — | `T` in the postcard format |
+//! | `Postcard<T>` (feature `serde`) | — | `T` in the postcard format |
 //!
 //! A tuple key writes each element but the last in its *nested* form,
 //! which marks where it ends, and the last element as it is. Fixed-width

@@ -10,7 +10,7 @@ use crate::Result;
 /// need no particular byte order.
 ///
 /// The codec for the built-in types is the type itself (`u64`, `String`,
-/// `(u32, String)`); [`crate::codec::Postcard`] (feature `serde`) stores
+/// `(u32, String)`); `Postcard<T>` (feature `serde`) stores
 /// any serde type. A codec of your own:
 ///
 /// ```
