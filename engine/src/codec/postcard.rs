@@ -45,12 +45,11 @@ impl<T: Serialize + DeserializeOwned> ValueCodec for Postcard<T> {
     type Borrowed = T;
 
     fn encode_value(value: &T, out: &mut Vec<u8>) -> Result<()> {
-        let encoded =
-            postcard::to_extend(value, std::mem::take(out)).map_err(|e| Error::Encode {
-                type_name: std::any::type_name::<T>(),
-                reason: e.to_string(),
-            })?;
-        *out = encoded;
+        let encoded = postcard::to_allocvec(value).map_err(|e| Error::Encode {
+            type_name: std::any::type_name::<T>(),
+            reason: e.to_string(),
+        })?;
+        out.extend_from_slice(&encoded);
         Ok(())
     }
 

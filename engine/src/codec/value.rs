@@ -43,7 +43,8 @@ pub trait ValueCodec {
 
     /// Appends the encoding of `value` to `out`. The built-in codecs never
     /// fail; a serde codec fails with [`crate::Error::Encode`] when the
-    /// type's `Serialize` implementation does.
+    /// type's `Serialize` implementation does; `out` may then hold part of
+    /// an encoding (a typed bucket drops it and writes nothing).
     fn encode_value(value: &Self::Borrowed, out: &mut Vec<u8>) -> Result<()>;
 
     /// Decodes a value from all of `bytes` ([`crate::Error::Decode`] if
