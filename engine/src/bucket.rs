@@ -7,8 +7,15 @@ use crate::cursor::{prefix_end, Cursor, Range};
 use crate::entry::{self, ValueRef};
 use crate::page::node::Child;
 use crate::pager::{Pager, RootPin};
+use crate::txn::state::TxState;
 use crate::txn::WriteTxn;
 use crate::Result;
+
+mod bulk;
+mod cas;
+mod ops;
+
+pub use cas::CasMismatch;
 
 fn bound<K: AsRef<[u8]> + ?Sized>(b: Bound<&K>) -> Bound<&[u8]> {
     match b {
@@ -54,8 +61,13 @@ impl<'tx> Bucket<'tx> {
 
     /// The value of `key`, borrowed from the page it lies in (see
     /// [`ValueRef`]; `.to_vec()` copies it out).
+    ///
+    /// # Errors
+    /// [`crate::Error::KeyTooLarge`] for a key longer than any stored key
+    /// can be (as every operation taking a key); I/O and corruption errors.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<ValueRef<'tx>>> {
         let key = key.as_ref();
+        self.check_key(key)?;
         match &self.root {
             Root::Borrowed(r, pin) => {
                 let (r, pin): (&'tx Option<Child>, &'tx RootPin) = (r, pin);
@@ -72,7 +84,9 @@ impl<'tx> Bucket<'tx> {
     }
 
     /// Whether `key` is present (without reading a large value).
+    /// [`crate::Error::KeyTooLarge`] as for [`Bucket::get`].
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.check_key(key.as_ref())?;
         let found = match &self.root {
             Root::Borrowed(r, pin) => crate::btree::get(self.pager, r, Some(pin), key.as_ref())?,
             Root::Owned(r, _) => crate::btree::get(self.pager, r, None, key.as_ref())?,
@@ -83,6 +97,10 @@ impl<'tx> Bucket<'tx> {
     /// Number of keys (O(1)).
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<()> {
+        crate::Limits::for_page_size(self.pager.page_size()).check_key(key)
     }
 
     /// Whether the bucket has no keys.
@@ -126,14 +144,58 @@ impl<'tx> Bucket<'tx> {
 /// A bucket inside the write transaction: reads see the transaction's own
 /// writes. Iterators and cursors see the bucket as it was when they were
 /// created.
+///
+/// A handle names the bucket it was opened for: once that bucket is dropped
+/// in the transaction, every use of the handle is
+/// [`crate::Error::BucketDropped`], even after a bucket of the same name is
+/// created again.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// let tx = db.begin_write().unwrap();
+/// let old = tx.create_bucket("logs").unwrap();
+/// tx.drop_bucket("logs").unwrap();
+/// let new = tx.create_bucket("logs").unwrap();
+/// assert!(matches!(old.put(b"k", b"v"), Err(vellum::Error::BucketDropped(_))));
+/// new.put(b"k", b"v").unwrap();
+/// ```
 pub struct BucketMut<'tx> {
     tx: &'tx WriteTxn,
     name: Vec<u8>,
+    /// Drops of this name in the transaction when the handle was opened.
+    drops: u32,
+}
+
+impl std::fmt::Debug for BucketMut<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketMut")
+            .field("name", &String::from_utf8_lossy(&self.name))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Bucket<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bucket")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'tx> BucketMut<'tx> {
     pub(crate) fn new(tx: &'tx WriteTxn, name: Vec<u8>) -> BucketMut<'tx> {
-        BucketMut { tx, name }
+        let drops = tx.state.borrow().as_ref().map_or(0, |s| s.drops_of(&name));
+        BucketMut { tx, name, drops }
+    }
+
+    /// Runs `f` on the transaction's state, for the bucket this handle was
+    /// opened for ([`crate::Error::BucketDropped`] if it was dropped since).
+    fn with_state<T>(&self, f: impl FnOnce(&mut TxState) -> Result<T>) -> Result<T> {
+        self.tx.with_state(|s| {
+            s.check_handle(&self.name, self.drops)?;
+            f(s)
+        })
     }
 
     /// The bucket's name (empty for the default bucket).
@@ -143,7 +205,7 @@ impl<'tx> BucketMut<'tx> {
 
     /// A read-only view of the bucket's current content.
     pub fn view(&self) -> Result<Bucket<'tx>> {
-        let (root, len) = self.tx.with_state(|s| {
+        let (root, len) = self.with_state(|s| {
             let b = s
                 .catalog
                 .get(&self.name)
@@ -180,8 +242,7 @@ impl<'tx> BucketMut<'tx> {
     /// Sets `key` to `value`.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let pager = &self.tx.inner.pager;
-        self.tx
-            .with_state(|s| s.put(pager, &self.name, key.as_ref(), value.as_ref()))
+        self.with_state(|s| s.put(pager, &self.name, key.as_ref(), value.as_ref()))
             .map(|_| ())
     }
 
@@ -234,7 +295,7 @@ impl<'tx> BucketMut<'tx> {
         let inner = &self.tx.inner;
         let mut entries = Some(entries);
         let mut spill = crate::txn::spill::LoadSpiller::new(inner);
-        self.tx.with_state(|s| {
+        self.with_state(|s| {
             s.load_sorted(
                 &inner.pager,
                 &self.name,
@@ -262,8 +323,7 @@ impl<'tx> BucketMut<'tx> {
     /// Removes `key`; returns whether it existed.
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         let pager = &self.tx.inner.pager;
-        self.tx
-            .with_state(|s| s.delete(pager, &self.name, key.as_ref()))
+        self.with_state(|s| s.delete(pager, &self.name, key.as_ref()))
     }
 
     /// Removes many keys; returns how many existed.

@@ -28,9 +28,23 @@ pub fn staging_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Creates the database at `path` atomically (see the module docs).
-pub fn create(path: &Path, opts: &Options) -> Result<()> {
+/// Creates the database at `path` atomically (see the module docs), unless
+/// a file that is not empty is there by now (another handle or process
+/// created it first: then this does nothing). Never replaces a file that
+/// another handle holds: [`Error::Locked`].
+pub(crate) fn create(path: &Path, opts: &Options) -> Result<()> {
     let vfs = &opts.vfs;
+    if vfs.exists(path)? {
+        let target = vfs.open(path, OpenMode::ReadWrite)?;
+        if !target.try_lock(LockKind::Exclusive)? {
+            return Err(Error::Locked);
+        }
+        let empty = target.is_empty();
+        let _ = target.unlock();
+        if !empty? {
+            return Ok(());
+        }
+    }
     let staging = staging_path(path);
     let file = vfs.open(&staging, OpenMode::CreateReadWrite)?;
     if !file.try_lock(LockKind::Exclusive)? {
@@ -50,7 +64,7 @@ pub fn create(path: &Path, opts: &Options) -> Result<()> {
 
 /// Writes the image of an empty database into `file`: allocator, zeroed
 /// log extent, the slot of checkpoint 1 and the header.
-pub fn write_image(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
+pub(crate) fn write_image(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
     let ps = opts.page_size;
     let pager = Pager::new(file.clone(), ps, 1 << 20);
     let mut alloc = Allocator::new(ps);
@@ -75,7 +89,7 @@ pub fn write_image(opts: &Options, file: &Arc<dyn VfsFile>) -> Result<()> {
 }
 
 /// Whether either slot page (at this page size) holds a valid slot.
-pub fn any_valid_slot(file: &Arc<dyn VfsFile>, ps: usize) -> bool {
+pub(crate) fn any_valid_slot(file: &Arc<dyn VfsFile>, ps: usize) -> bool {
     let mut page = vec![0u8; ps];
     (1..=crate::page::slot::SLOTS)
         .any(|p| file.read_at(&mut page, p * ps as u64).is_ok() && Slot::decode(&page, p).is_ok())

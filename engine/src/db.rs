@@ -384,19 +384,56 @@ impl Db {
     }
 
     /// Runs `f` in a write transaction and commits if it returns `Ok`
-    /// (aborts on `Err`).
+    /// (aborts on `Err`). The closure's error type is [`Error`], so `?` and
+    /// a final `Ok(())` need no annotation; for a closure with its own error
+    /// type use [`Db::update_with`].
+    ///
+    /// # Errors
+    /// What `f` returns, or the commit's error. [`Error::NestedWrite`] if
+    /// the calling thread already holds the write transaction (an `update`
+    /// inside an `update`): waiting would block forever.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
-    /// let r: Result<(), vellum::Error> = db.update(|tx| {
+    /// db.update(|tx| {
     ///     tx.create_bucket(b"users")?;
     ///     tx.bucket(b"users")?.put(b"alice", b"1")?;
     ///     Ok(())
-    /// });
-    /// r.unwrap();
+    /// })
+    /// .unwrap();
+    /// let nested = db.update(|_| db.update(|tx| tx.put(b"k", b"v")));
+    /// assert!(matches!(nested, Err(vellum::Error::NestedWrite)));
     /// ```
-    pub fn update<T, E: From<Error>>(
+    pub fn update<T>(&self, f: impl FnOnce(&WriteTxn) -> Result<T>) -> Result<T> {
+        self.update_with(f)
+    }
+
+    /// [`Db::update`] for a closure whose error type is the caller's own
+    /// (anything a vellum [`Error`] converts into).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     Db(vellum::Error),
+    ///     NotANumber,
+    /// }
+    /// impl From<vellum::Error> for AppError {
+    ///     fn from(e: vellum::Error) -> Self {
+    ///         AppError::Db(e)
+    ///     }
+    /// }
+    /// let r = db.update_with(|tx| {
+    ///     let n: u32 = "12x".parse().map_err(|_| AppError::NotANumber)?;
+    ///     tx.put(b"n", n.to_be_bytes())?;
+    ///     Ok(())
+    /// });
+    /// assert!(matches!(r, Err(AppError::NotANumber)));
+    /// assert!(db.begin_read().unwrap().get(b"n").unwrap().is_none());
+    /// ```
+    pub fn update_with<T, E: From<Error>>(
         &self,
         f: impl FnOnce(&WriteTxn) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
@@ -406,8 +443,32 @@ impl Db {
         Ok(out)
     }
 
-    /// Runs `f` in a read transaction.
-    pub fn view<T, E: From<Error>>(
+    /// Runs `f` in a read transaction (for a closure with its own error
+    /// type, [`Db::view_with`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    /// let v = db.view(|tx| Ok(tx.get(b"k")?.map(|v| v.to_vec()))).unwrap();
+    /// assert_eq!(v.as_deref(), Some(&b"v"[..]));
+    /// ```
+    pub fn view<T>(&self, f: impl FnOnce(&ReadTxn) -> Result<T>) -> Result<T> {
+        self.view_with(f)
+    }
+
+    /// [`Db::view`] for a closure whose error type is the caller's own.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// let r: Result<usize, Box<dyn std::error::Error>> = db.view_with(|tx| {
+    ///     let n = tx.len() as usize;
+    ///     if n == 0 { Err("empty".into()) } else { Ok(n) }
+    /// });
+    /// assert_eq!(r.unwrap_err().to_string(), "empty");
+    /// ```
+    pub fn view_with<T, E: From<Error>>(
         &self,
         f: impl FnOnce(&ReadTxn) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
@@ -440,7 +501,12 @@ impl Db {
     }
 
     /// Writes every change since the last checkpoint into the tree pages
-    /// now, so the log is empty and reopening replays nothing.
+    /// now, so the log is empty and reopening replays nothing. Waits while a
+    /// write transaction is open on another thread.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::NestedWrite`] if the calling thread
+    /// holds the write transaction; I/O errors (which poison the handle).
     pub fn checkpoint(&self) -> Result<()> {
         self.inner.check_poisoned()?;
         if self.inner.opts.read_only {
@@ -455,10 +521,33 @@ impl Db {
         r
     }
 
-    /// Closes this handle, checkpointing if it is the last one, and reports
-    /// errors that dropping would have to ignore.
+    /// Closes the database: checkpoints, releases the file's lock and
+    /// closes it, reporting errors that dropping would have to ignore.
+    ///
+    /// # Errors
+    /// [`Error::StillOpen`] if other clones of this handle or live
+    /// transactions (read or write) still hold the database: this handle
+    /// is gone, but the file stays open and locked until the last of them is
+    /// dropped (which checkpoints and closes it, ignoring errors). Errors
+    /// of the checkpoint (the log keeps every commit: nothing is lost).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("db");
+    /// let db = vellum::Db::open(&path).unwrap();
+    /// let reader = db.begin_read().unwrap();
+    /// let err = db.clone().close().unwrap_err();
+    /// assert!(matches!(err, vellum::Error::StillOpen { others: 2 }));
+    /// drop(reader);
+    /// db.close().unwrap();
+    /// vellum::Db::open(&path).unwrap(); // the lock was released
+    /// ```
     pub fn close(self) -> Result<()> {
-        if !self.inner.opts.read_only && Arc::strong_count(&self.inner) == 1 {
+        let others = Arc::strong_count(&self.inner) - 1;
+        if others > 0 {
+            return Err(Error::StillOpen { others });
+        }
+        if !self.inner.opts.read_only {
             self.checkpoint()?;
         }
         Ok(())

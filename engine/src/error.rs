@@ -16,7 +16,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// let big = vec![0u8; 64 * 1024];
 /// assert!(matches!(tx.put(&big, b"v"), Err(Error::KeyTooLarge { .. })));
 /// ```
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The operating system (or the VFS) reported an I/O error.
@@ -82,6 +81,25 @@ pub enum Error {
     Poisoned,
     /// `try_begin_write` found another write transaction in progress.
     WriterBusy,
+    /// The calling thread already holds this database's write transaction
+    /// (a `begin_write`, `update` or `checkpoint` inside `update`): waiting
+    /// for it would block forever. The check goes by the thread that began
+    /// the transaction, so a thread that handed its transaction to another
+    /// thread gets this error too until that transaction ends.
+    NestedWrite,
+    /// [`crate::Db::close`] was called while other clones of the handle or
+    /// live transactions keep the database open: the file stays open (and
+    /// locked) until they are dropped, and the last one to go checkpoints
+    /// and closes it.
+    StillOpen {
+        /// Other clones and transactions holding the database when
+        /// `close` looked.
+        others: usize,
+    },
+    /// A bucket handle was used after its bucket was dropped in the same
+    /// transaction (even if a bucket of the same name was created again):
+    /// nothing was read or written. Open the bucket again by name.
+    BucketDropped(Vec<u8>),
     /// The options are invalid (for example a page size that is not a
     /// power of two).
     InvalidOptions(String),
@@ -128,16 +146,16 @@ impl fmt::Display for Error {
                 write!(f, "value of {len} bytes exceeds the limit of {max} bytes")
             }
             Error::BucketNotFound(n) => {
-                write!(f, "bucket {:?} not found", String::from_utf8_lossy(n))
+                write!(f, "bucket {} not found", ShowName(n))
             }
             Error::BucketExists(n) => {
-                write!(f, "bucket {:?} already exists", String::from_utf8_lossy(n))
+                write!(f, "bucket {} already exists", ShowName(n))
             }
             Error::InvalidBucketName => write!(f, "bucket name is empty or too long"),
             Error::BucketNotEmpty(n) => write!(
                 f,
-                "a sorted load needs an empty bucket, and bucket {:?} holds keys",
-                String::from_utf8_lossy(n)
+                "a sorted load needs an empty bucket, and bucket {} holds keys",
+                ShowName(n)
             ),
             Error::NotSorted { index } => write!(
                 f,
@@ -148,6 +166,22 @@ impl fmt::Display for Error {
                 "database handle is poisoned by an earlier failed sync; reopen it"
             ),
             Error::WriterBusy => write!(f, "another write transaction is in progress"),
+            Error::NestedWrite => write!(
+                f,
+                "this thread already holds the database's write transaction; \
+                 a nested write transaction or checkpoint would wait for it forever"
+            ),
+            Error::StillOpen { others } => write!(
+                f,
+                "the database stays open: {others} other handle(s) or transaction(s) \
+                 still hold it; the last one dropped closes the file"
+            ),
+            Error::BucketDropped(n) => write!(
+                f,
+                "bucket {} was dropped in this transaction; this handle is stale \
+                 (open the bucket again by name)",
+                ShowName(n)
+            ),
             Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
             Error::FileTooLarge => write!(f, "database file would exceed the maximum size"),
             Error::Decode { type_name, reason } => {
@@ -156,6 +190,90 @@ impl fmt::Display for Error {
             Error::Encode { type_name, reason } => {
                 write!(f, "a value of type {type_name} could not be encoded: {reason}")
             }
+        }
+    }
+}
+
+/// A bucket name as text: quoted like a string when it is UTF-8, as an
+/// escaped byte string (`b"\xff..."`) otherwise. The empty name is the
+/// default bucket.
+struct ShowName<'a>(&'a [u8]);
+
+impl fmt::Display for ShowName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::str::from_utf8(self.0) {
+            Ok("") => write!(f, "(default)"),
+            Ok(s) => write!(f, "{s:?}"),
+            Err(_) => write!(f, "b\"{}\"", self.0.escape_ascii()),
+        }
+    }
+}
+
+impl fmt::Debug for ShowName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Debug for Error {
+    /// As derived, except that bucket names print as text (see
+    /// [`Error::BucketNotFound`]), not as lists of numbers.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => f.debug_tuple("Io").field(e).finish(),
+            Error::Corruption { page, reason } => f
+                .debug_struct("Corruption")
+                .field("page", page)
+                .field("reason", reason)
+                .finish(),
+            Error::NotADatabase => f.write_str("NotADatabase"),
+            Error::UnsupportedVersion { found, supported } => f
+                .debug_struct("UnsupportedVersion")
+                .field("found", found)
+                .field("supported", supported)
+                .finish(),
+            Error::Locked => f.write_str("Locked"),
+            Error::ReadOnly => f.write_str("ReadOnly"),
+            Error::KeyTooLarge { len, max } => f
+                .debug_struct("KeyTooLarge")
+                .field("len", len)
+                .field("max", max)
+                .finish(),
+            Error::ValueTooLarge { len, max } => f
+                .debug_struct("ValueTooLarge")
+                .field("len", len)
+                .field("max", max)
+                .finish(),
+            Error::BucketNotFound(n) => {
+                f.debug_tuple("BucketNotFound").field(&ShowName(n)).finish()
+            }
+            Error::BucketExists(n) => f.debug_tuple("BucketExists").field(&ShowName(n)).finish(),
+            Error::InvalidBucketName => f.write_str("InvalidBucketName"),
+            Error::BucketNotEmpty(n) => {
+                f.debug_tuple("BucketNotEmpty").field(&ShowName(n)).finish()
+            }
+            Error::NotSorted { index } => {
+                f.debug_struct("NotSorted").field("index", index).finish()
+            }
+            Error::Poisoned => f.write_str("Poisoned"),
+            Error::WriterBusy => f.write_str("WriterBusy"),
+            Error::NestedWrite => f.write_str("NestedWrite"),
+            Error::StillOpen { others } => {
+                f.debug_struct("StillOpen").field("others", others).finish()
+            }
+            Error::BucketDropped(n) => f.debug_tuple("BucketDropped").field(&ShowName(n)).finish(),
+            Error::InvalidOptions(m) => f.debug_tuple("InvalidOptions").field(m).finish(),
+            Error::FileTooLarge => f.write_str("FileTooLarge"),
+            Error::Decode { type_name, reason } => f
+                .debug_struct("Decode")
+                .field("type_name", type_name)
+                .field("reason", reason)
+                .finish(),
+            Error::Encode { type_name, reason } => f
+                .debug_struct("Encode")
+                .field("type_name", type_name)
+                .field("reason", reason)
+                .finish(),
         }
     }
 }
@@ -182,6 +300,26 @@ impl Error {
             page,
             reason: reason.into(),
         }
+    }
+
+    /// The operating system's error code behind an [`Error::Io`], also when
+    /// [`crate::vfs::StdVfs`] wrapped it in a
+    /// [`crate::vfs::FileOpError`] naming the operation and the path.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let missing = dir.path().join("no/such/dir/db");
+    /// let err = vellum::Db::open(&missing).unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(2)); // ENOENT
+    /// assert!(err.to_string().contains("no/such/dir"), "{err}");
+    /// ```
+    pub fn raw_os_error(&self) -> Option<i32> {
+        let Error::Io(e) = self else { return None };
+        e.raw_os_error().or_else(|| {
+            e.get_ref()
+                .and_then(|inner| inner.downcast_ref::<crate::vfs::FileOpError>())
+                .and_then(|op| op.source.raw_os_error())
+        })
     }
 
     /// Whether this is a [`Error::Corruption`].

@@ -82,13 +82,14 @@ mod prefetch;
 pub mod recovery;
 pub mod slots;
 pub mod snapshot;
+pub mod snapshot_iter;
 pub mod stats;
 pub mod sync;
 pub mod txn;
 pub mod typed;
 pub mod vfs;
 
-pub use bucket::{Bucket, BucketMut};
+pub use bucket::{Bucket, BucketMut, CasMismatch};
 pub use check::CheckReport;
 #[cfg(feature = "serde")]
 pub use codec::Postcard;
@@ -98,6 +99,7 @@ pub use db::Db;
 pub use entry::{Entry, KeyRef, ValueRef};
 pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options};
+pub use snapshot_iter::SnapshotIter;
 pub use stats::Stats;
-pub use txn::{ReadTxn, WriteTxn};
+pub use txn::{ReadTxn, Savepoint, WriteTxn};
 pub use typed::{BucketDef, TypedBucket, TypedBucketMut, TypedRange};

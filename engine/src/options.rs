@@ -253,4 +253,18 @@ impl Limits {
                 * bits_per_bitmap,
         }
     }
+
+    /// [`Error::KeyTooLarge`](crate::Error::KeyTooLarge) if `key` is longer
+    /// than [`Limits::max_key_len`]: the one check every operation taking
+    /// a key makes (reads included, so a key too long to store is an error
+    /// for `get` as for `put`, not an `Ok(None)`).
+    pub(crate) fn check_key(&self, key: &[u8]) -> crate::Result<()> {
+        if key.len() > self.max_key_len {
+            return Err(crate::Error::KeyTooLarge {
+                len: key.len(),
+                max: self.max_key_len,
+            });
+        }
+        Ok(())
+    }
 }

@@ -52,6 +52,16 @@ impl Registry {
         snap
     }
 
+    /// Registers one more reader on `snap`, a snapshot a live reader holds
+    /// (so its pages are already kept: no checkpoint can slip in between).
+    pub fn begin_again(&self, snap: &Arc<Snapshot>) -> Arc<Snapshot> {
+        let mut s = self.state.lock();
+        *s.live
+            .get_mut(&snap.base)
+            .expect("the snapshot has a live reader") += 1;
+        snap.clone()
+    }
+
     /// Unregisters a reader taken by [`Registry::begin`].
     pub fn end(&self, snap: &Snapshot) {
         let mut s = self.state.lock();

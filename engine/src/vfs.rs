@@ -29,7 +29,7 @@
 
 use std::fmt::Debug;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[cfg(windows)]
@@ -101,6 +101,48 @@ pub struct StdVfs;
 #[derive(Debug)]
 struct StdFile {
     file: std::fs::File,
+    path: PathBuf,
+}
+
+/// The error of one [`StdVfs`] operation: what was done, to which path,
+/// and the operating system's error (its [`std::error::Error::source`];
+/// [`crate::Error::raw_os_error`] finds its code). `StdVfs` returns it
+/// inside an [`io::Error`] of the same [`io::ErrorKind`].
+#[derive(Debug)]
+pub struct FileOpError {
+    /// What was being done (`"open"`, `"write 4096 bytes at 8192"`, ...).
+    pub op: String,
+    /// The file (or directory) it was done to.
+    pub path: PathBuf,
+    /// The operating system's error.
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for FileOpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.op, self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for FileOpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// `r` with its error wrapped in a [`FileOpError`] naming `op` (made only
+/// on failure) and `path`.
+fn named<T>(r: io::Result<T>, path: &Path, op: impl FnOnce() -> String) -> io::Result<T> {
+    r.map_err(|source| {
+        io::Error::new(
+            source.kind(),
+            FileOpError {
+                op: op(),
+                path: path.to_path_buf(),
+                source,
+            },
+        )
+    })
 }
 
 impl Vfs for StdVfs {
@@ -111,21 +153,32 @@ impl Vfs for StdVfs {
             OpenMode::ReadWrite => o.read(true).write(true),
             OpenMode::CreateReadWrite => o.read(true).write(true).create(true),
         };
+        let file = named(o.open(path), path, || {
+            match mode {
+                OpenMode::ReadOnly => "open read-only",
+                OpenMode::ReadWrite => "open read-write",
+                OpenMode::CreateReadWrite => "create or open read-write",
+            }
+            .into()
+        })?;
         Ok(Arc::new(StdFile {
-            file: o.open(path)?,
+            file,
+            path: path.to_path_buf(),
         }))
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
-        path.try_exists()
+        named(path.try_exists(), path, || "look up".into())
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        std::fs::remove_file(path)
+        named(std::fs::remove_file(path), path, || "remove".into())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        std::fs::rename(from, to)
+        named(std::fs::rename(from, to), from, || {
+            format!("rename to {}", to.display())
+        })
     }
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
@@ -135,7 +188,8 @@ impl Vfs for StdVfs {
         };
         #[cfg(unix)]
         {
-            std::fs::File::open(dir)?.sync_all()
+            let r = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+            named(r, &dir, || "sync directory".into())
         }
         #[cfg(not(unix))]
         {
@@ -148,36 +202,36 @@ impl Vfs for StdVfs {
 impl VfsFile for StdFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         #[cfg(unix)]
-        {
-            std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
-        }
+        let r = std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset);
         #[cfg(windows)]
-        {
-            windows::read_exact_at(&self.file, buf, offset)
-        }
+        let r = windows::read_exact_at(&self.file, buf, offset);
+        named(r, &self.path, || {
+            format!("read {} bytes at {offset}", buf.len())
+        })
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         #[cfg(unix)]
-        {
-            std::os::unix::fs::FileExt::write_all_at(&self.file, buf, offset)
-        }
+        let r = std::os::unix::fs::FileExt::write_all_at(&self.file, buf, offset);
         #[cfg(windows)]
-        {
-            windows::write_all_at(&self.file, buf, offset)
-        }
+        let r = windows::write_all_at(&self.file, buf, offset);
+        named(r, &self.path, || {
+            format!("write {} bytes at {offset}", buf.len())
+        })
     }
 
     fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        named(self.file.sync_data(), &self.path, || "sync".into())
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)
+        named(self.file.set_len(len), &self.path, || {
+            format!("set length to {len}")
+        })
     }
 
     fn len(&self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        named(self.file.metadata(), &self.path, || "read metadata".into()).map(|m| m.len())
     }
 
     fn try_lock(&self, kind: LockKind) -> io::Result<bool> {
@@ -188,12 +242,20 @@ impl VfsFile for StdFile {
         match r {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == fs2::lock_contended_error().kind() => Ok(false),
-            Err(e) => Err(e),
+            Err(e) => named(Err(e), &self.path, || {
+                match kind {
+                    LockKind::Shared => "lock (shared)",
+                    LockKind::Exclusive => "lock (exclusive)",
+                }
+                .into()
+            }),
         }
     }
 
     fn unlock(&self) -> io::Result<()> {
-        fs2::FileExt::unlock(&self.file)
+        named(fs2::FileExt::unlock(&self.file), &self.path, || {
+            "unlock".into()
+        })
     }
 }
 

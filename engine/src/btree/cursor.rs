@@ -52,6 +52,12 @@ impl ReuseGuard {
     pub fn shared(&self) -> bool {
         std::sync::Arc::strong_count(&self.0) > 1
     }
+
+    /// Whether `other` is a clone of this guard (so belongs to the same
+    /// transaction).
+    pub fn same(&self, other: &ReuseGuard) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// How the cursor holds a node of its path.

@@ -173,3 +173,11 @@ impl<T> Drop for OnceCell<T> {
         }
     }
 }
+
+/// Identifies a loom thread (the writer slot remembers which one holds it).
+pub use loom::thread::ThreadId;
+
+/// The calling loom thread's id.
+pub fn current_thread() -> ThreadId {
+    loom::thread::current().id()
+}

@@ -102,3 +102,11 @@ pub fn guard_into_inner<T>(g: ArcCellGuard<T>) -> Option<std::sync::Arc<T>> {
 
 /// A cell written once, then read without a lock (`std`'s `OnceLock`).
 pub type OnceCell<T> = std::sync::OnceLock<T>;
+
+/// Identifies a thread (the writer slot remembers which one holds it).
+pub use std::thread::ThreadId;
+
+/// The calling thread's id.
+pub fn current_thread() -> ThreadId {
+    std::thread::current().id()
+}

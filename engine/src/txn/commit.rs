@@ -7,24 +7,33 @@ use crate::snapshot::Snapshot;
 use crate::txn::state::TxState;
 use crate::{Durability, Result};
 
-/// Commits `state`. Returns the transaction id to wait for durability
+/// Commits `state` with `durability` (the transaction's). Returns the transaction id to wait for durability
 /// (after the writer slot is released, so that waiting committers share a
 /// sync), or `None` when nothing is left to wait for.
-pub(crate) fn commit(inner: &Inner, mut state: TxState) -> Result<Option<u64>> {
+pub(crate) fn commit(
+    inner: &Inner,
+    mut state: TxState,
+    durability: Durability,
+) -> Result<Option<u64>> {
     let spilled = std::mem::take(&mut state.spilled);
     if spilled.is_empty() {
-        return commit_state(inner, state);
+        return commit_state(inner, state, durability);
     }
     // The spilled pages the committed trees refer to stay in use; if the
     // commit fails (or panics, or changed nothing) they are free again
     // (FORMAT.md §3 Spill).
     let _settle = crate::txn::spill::SettleSpills::new(inner, spilled);
-    commit_state(inner, state)
+    commit_state(inner, state, durability)
 }
 
-fn commit_state(inner: &Inner, state: TxState) -> Result<Option<u64>> {
+fn commit_state(inner: &Inner, state: TxState, durability: Durability) -> Result<Option<u64>> {
     inner.check_poisoned()?;
-    let eventual = inner.opts.durability == Durability::Eventual;
+    // The transaction's durability decides both when it is acknowledged and
+    // when readers see it: an `Eventual` one at once (so readers see it
+    // even if nobody syncs), an `Immediate` one once synced. Publishing an
+    // `Eventual` commit shows readers the earlier commits it contains too,
+    // `Immediate` ones whose sync is still running included.
+    let eventual = durability == Durability::Eventual;
     if !state.changed {
         // Nothing to write, but what this transaction read (and answered,
         // e.g. "the key is absent") may come from commits whose sync is

@@ -1,12 +1,15 @@
 //! Read and write transactions.
 
 pub(crate) mod commit;
+mod durability;
 pub mod group_commit;
+mod ops;
+mod savepoint;
 pub(crate) mod spill;
 pub mod state;
 pub mod writer_slot;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use crate::btree::cursor::{ReuseGuard, Root};
@@ -15,7 +18,8 @@ use crate::cursor::{Cursor, Range};
 use crate::db::Inner;
 use crate::entry::ValueRef;
 use crate::snapshot::Snapshot;
-use crate::{Error, Result};
+use crate::{Durability, Error, Result};
+pub use savepoint::Savepoint;
 use state::TxState;
 
 /// A read transaction: a consistent snapshot of the database as of the
@@ -122,6 +126,19 @@ impl ReadTxn {
     }
 }
 
+/// Another handle on the same snapshot, registered as a reader of its own
+/// (O(1): nothing is copied), e.g. to turn into a
+/// [`crate::SnapshotIter`] while still using this one.
+impl Clone for ReadTxn {
+    fn clone(&self) -> ReadTxn {
+        let snap = self.inner.registry.begin_again(&self.snap);
+        ReadTxn {
+            inner: self.inner.clone(),
+            snap,
+        }
+    }
+}
+
 impl Drop for ReadTxn {
     fn drop(&mut self) {
         self.inner.registry.end(&self.snap);
@@ -147,6 +164,10 @@ pub struct WriteTxn {
     /// Cloned into every cursor over this transaction's trees, so that a
     /// spill knows whether one may still read a spilled page.
     pub(crate) cursors: ReuseGuard,
+    /// When `commit` returns ([`WriteTxn::set_durability`]).
+    durability: Cell<Durability>,
+    /// The savepoints one may still roll back to.
+    savepoints: RefCell<savepoint::Savepoints>,
 }
 
 impl WriteTxn {
@@ -163,10 +184,13 @@ impl WriteTxn {
         let (log_limit, spill_at) = inner.transaction_memory(committed);
         let mut state = TxState::new(catalog, inner.limits, log_limit, Some(spill_at));
         state.base_txn = base_txn;
+        let durability = Cell::new(inner.opts.durability);
         Ok(WriteTxn {
             inner,
             state: RefCell::new(Some(state)),
             cursors: ReuseGuard::default(),
+            durability,
+            savepoints: RefCell::default(),
         })
     }
 
@@ -330,7 +354,9 @@ impl WriteTxn {
         self.default_bucket().cursor()
     }
 
-    /// Commits: durable on return with [`crate::Durability::Immediate`].
+    /// Commits: durable on return with [`crate::Durability::Immediate`]
+    /// (the database's durability unless [`WriteTxn::set_durability`]
+    /// chose another for this transaction).
     /// On error the transaction's changes may or may not have reached the
     /// disk; if the handle is poisoned, reopen to find out.
     pub fn commit(self) -> Result<()> {
@@ -339,7 +365,7 @@ impl WriteTxn {
             .borrow_mut()
             .take()
             .expect("transaction state is present until commit");
-        let r = commit::commit(&self.inner, state);
+        let r = commit::commit(&self.inner, state, self.durability.get());
         let inner = self.inner.clone();
         drop(self); // releases the writer slot before waiting for the sync
         match r? {

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 
 use crate::btree::cursor::ReuseGuard;
 use crate::btree::flush::{flush, PageSource};
-use crate::btree::Freed;
 use crate::db::Inner;
 use crate::freelist::Allocator;
 use crate::page::node::Child;
@@ -25,12 +24,22 @@ use crate::Result;
 #[derive(Debug, Default)]
 pub struct Spilled {
     /// Runs written by spills that the transaction's trees may still refer
-    /// to: first page -> pages.
-    runs: HashMap<u64, u64>,
+    /// to: first page -> (pages, number of the spill that wrote it).
+    runs: HashMap<u64, (u64, u64)>,
     /// Spilled runs the trees no longer refer to, waiting to be given back
-    /// (SP1).
-    released: Freed,
+    /// (SP1), in the order they were released: (first page, pages, spill).
+    released: Vec<(u64, u64, u64)>,
     /// Bytes of nodes made and large values held since the last spill.
+    dirty: u64,
+    /// Writes of spilled pages so far (each numbers the runs it writes).
+    writes: u64,
+}
+
+/// The spill bookkeeping at a savepoint ([`Spilled::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SpillMark {
+    writes: u64,
+    released: usize,
     dirty: u64,
 }
 
@@ -50,9 +59,9 @@ impl Spilled {
     /// checkpoint: nothing durable ever used it).
     pub fn take_back(&mut self, first: u64, pages: u64) -> bool {
         match self.runs.remove(&first) {
-            Some(n) => {
+            Some((n, write)) => {
                 debug_assert_eq!(n, pages, "a spilled run is freed whole");
-                self.released.push((first, n));
+                self.released.push((first, n, write));
                 true
             }
             None => false,
@@ -62,7 +71,7 @@ impl Spilled {
     /// Gives back the released runs (SP1; at the end of the transaction no
     /// cursor of it is left).
     pub fn give_back_released(&mut self, alloc: &mut Allocator) {
-        for (p, n) in self.released.drain(..) {
+        for (p, n, _) in self.released.drain(..) {
             alloc.unallocate(p, n);
         }
     }
@@ -73,9 +82,48 @@ impl Spilled {
     /// allocated.)
     pub fn abort(&mut self, alloc: &mut Allocator) {
         self.give_back_released(alloc);
-        for (p, n) in self.runs.drain() {
+        for (p, (n, _)) in self.runs.drain() {
             alloc.unallocate(p, n);
         }
+    }
+
+    /// The bookkeeping now, to roll back to. Valid while nothing is given
+    /// back: the caller holds a clone of the transaction's [`ReuseGuard`]
+    /// meanwhile.
+    pub fn mark(&self) -> SpillMark {
+        SpillMark {
+            writes: self.writes,
+            released: self.released.len(),
+            dirty: self.dirty,
+        }
+    }
+
+    /// Back to `mark`, whose trees the transaction goes back to: the runs
+    /// written since are released (those trees never referred to them),
+    /// the runs released since but written before are in use again, and
+    /// the memory count is the mark's (the trees hold its nodes again).
+    pub fn rollback_to(&mut self, mark: &SpillMark) {
+        let back = self.released.split_off(mark.released);
+        for (p, n, write) in back {
+            if write <= mark.writes {
+                self.runs.insert(p, (n, write));
+            } else {
+                self.released.push((p, n, write));
+            }
+        }
+        if self.writes > mark.writes {
+            let later: Vec<u64> = self
+                .runs
+                .iter()
+                .filter(|(_, (_, write))| *write > mark.writes)
+                .map(|(p, _)| *p)
+                .collect();
+            for p in later {
+                let (n, write) = self.runs.remove(&p).expect("listed above");
+                self.released.push((p, n, write));
+            }
+        }
+        self.dirty = mark.dirty;
     }
 
     /// Whether nothing is left to give back.
@@ -134,7 +182,8 @@ struct SpillSource<'a> {
 impl PageSource for SpillSource<'_> {
     fn alloc_pages(&mut self, pages: u64) -> Result<u64> {
         let p = self.alloc.allocate(pages)?;
-        self.spilled.runs.insert(p, pages);
+        let write = self.spilled.writes;
+        self.spilled.runs.insert(p, (pages, write));
         self.runs.push((p, pages));
         Ok(p)
     }
@@ -153,6 +202,7 @@ fn write_nodes(
     let pager = &inner.pager;
     let mut core = inner.core.lock();
     let next = core.checkpoint + 1;
+    spilled.writes += 1;
     let slot_pages = core.slot.page_count;
     let mut src = SpillSource {
         alloc: &mut core.alloc,

@@ -12,6 +12,8 @@ use crate::page::node::{OldValue, ValueSrc};
 use crate::page::overflow::run_pages;
 use crate::pager::{Pager, RootPin};
 use crate::txn::spill::Spilled;
+use std::collections::BTreeMap;
+
 use crate::{Error, Limits, Result};
 
 /// Writes the leaves a sorted load has built so far (FORMAT.md §3 Spill).
@@ -51,6 +53,9 @@ pub struct TxState {
     /// never, as in replay, whose records the log's size bounds).
     spill_at: Option<u64>,
     limits: Limits,
+    /// How many times each name's bucket was dropped in this transaction:
+    /// a bucket handle opened before a drop is stale (its count differs).
+    drops: BTreeMap<Vec<u8>, u32>,
 }
 
 impl TxState {
@@ -73,7 +78,24 @@ impl TxState {
             spilled: Spilled::default(),
             spill_at,
             limits,
+            drops: BTreeMap::new(),
         }
+    }
+
+    /// How many times the bucket called `name` was dropped in this
+    /// transaction (a handle remembers it when opened: see
+    /// [`TxState::check_handle`]).
+    pub fn drops_of(&self, name: &[u8]) -> u32 {
+        self.drops.get(name).copied().unwrap_or(0)
+    }
+
+    /// [`Error::BucketDropped`] if the bucket `name` was dropped since a
+    /// handle that saw `drops` drops of it was opened.
+    pub fn check_handle(&self, name: &[u8], drops: u32) -> Result<()> {
+        if self.drops_of(name) != drops {
+            return Err(Error::BucketDropped(name.to_vec()));
+        }
+        Ok(())
     }
 
     /// Whether the changed nodes and the log payload passed the memory
@@ -280,6 +302,7 @@ impl TxState {
             Ok(())
         })?;
         self.catalog.named.remove(name);
+        *self.drops.entry(name.to_vec()).or_default() += 1;
         self.stopped_using(freed);
         self.log(name, op::DROP, None, None);
         Ok(())
@@ -297,13 +320,7 @@ impl TxState {
 }
 
 fn check_key(limits: &Limits, key: &[u8]) -> Result<()> {
-    if key.len() > limits.max_key_len {
-        return Err(Error::KeyTooLarge {
-            len: key.len(),
-            max: limits.max_key_len,
-        });
-    }
-    Ok(())
+    limits.check_key(key)
 }
 
 /// The value of a new entry as a leaf stores it (inline, or pending for an
