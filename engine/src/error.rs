@@ -105,6 +105,24 @@ pub enum Error {
     InvalidOptions(String),
     /// The database would exceed the largest supported file size.
     FileTooLarge,
+    /// Stored bytes do not decode as the type a typed bucket reads them
+    /// as (see [`crate::codec`]): for example a key of 3 bytes read as a
+    /// `u64`, or a value that is not UTF-8 read as a `String`. Usually the
+    /// bytes were written by the untyped API or under another type.
+    Decode {
+        /// The type the bytes were decoded as.
+        type_name: &'static str,
+        /// What did not fit.
+        reason: String,
+    },
+    /// A value could not be encoded by its codec (a serde `Serialize`
+    /// implementation failed, see [`crate::codec`]). Nothing was written.
+    Encode {
+        /// The type that failed to encode.
+        type_name: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -166,6 +184,12 @@ impl fmt::Display for Error {
             ),
             Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
             Error::FileTooLarge => write!(f, "database file would exceed the maximum size"),
+            Error::Decode { type_name, reason } => {
+                write!(f, "stored bytes do not decode as {type_name}: {reason}")
+            }
+            Error::Encode { type_name, reason } => {
+                write!(f, "a value of type {type_name} could not be encoded: {reason}")
+            }
         }
     }
 }
@@ -240,6 +264,16 @@ impl fmt::Debug for Error {
             Error::BucketDropped(n) => f.debug_tuple("BucketDropped").field(&ShowName(n)).finish(),
             Error::InvalidOptions(m) => f.debug_tuple("InvalidOptions").field(m).finish(),
             Error::FileTooLarge => f.write_str("FileTooLarge"),
+            Error::Decode { type_name, reason } => f
+                .debug_struct("Decode")
+                .field("type_name", type_name)
+                .field("reason", reason)
+                .finish(),
+            Error::Encode { type_name, reason } => f
+                .debug_struct("Encode")
+                .field("type_name", type_name)
+                .field("reason", reason)
+                .finish(),
         }
     }
 }

@@ -21,6 +21,43 @@
 //! let keys: Vec<_> = tx.iter().map(|e| e.unwrap().key().to_vec()).collect();
 //! assert_eq!(keys, vec![b"apple".to_vec(), b"banana".to_vec()]);
 //! ```
+//!
+//! # Typed buckets
+//!
+//! A [`BucketDef`] names a bucket and the types of its keys and values;
+//! [`ReadTxn::open`] and [`WriteTxn::open`] (which creates the bucket if
+//! it is missing) give views that take and return those types. Keys are
+//! encoded order-preserving ([`KeyCodec`]: integers, `bool`, strings, byte
+//! strings, fixed arrays and tuples of them), so a typed range is a range
+//! of the typed keys; values by a [`ValueCodec`] (the same types, and any
+//! serde type through `Postcard<T>` with the `serde` feature). See
+//! [`codec`] for the encodings.
+//!
+//! ```
+//! use vellum::{BucketDef, Db};
+//!
+//! /// (user id, day) -> logins that day.
+//! const LOGINS: BucketDef<(u64, u32), u16> = BucketDef::new("logins");
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path().join("typed.vellum")).unwrap();
+//! db.update(|tx| {
+//!     let logins = tx.open(&LOGINS)?;
+//!     logins.put(&(7, 19_000), &3)?;
+//!     logins.put(&(7, 19_001), &1)?;
+//!     logins.put(&(8, 19_000), &5)
+//! })
+//! .unwrap();
+//! let tx = db.begin_read().unwrap();
+//! let logins = tx.open(&LOGINS).unwrap();
+//! assert_eq!(logins.get(&(7, 19_001)).unwrap(), Some(1));
+//! let user_7: u16 = logins
+//!     .range((7, 0)..(8, 0))
+//!     .map(|entry| entry.map(|(_, n)| n))
+//!     .sum::<vellum::Result<u16>>()
+//!     .unwrap();
+//! assert_eq!(user_7, 4);
+//! ```
 #![warn(missing_docs)]
 
 /// Declares the engine's internal modules: private in a normal build (the
@@ -61,14 +98,19 @@ internal_modules!(
     stats,
     sync,
     txn,
+    typed,
 );
 pub(crate) mod checkpoint;
+pub mod codec;
 mod db;
 mod prefetch;
 pub mod vfs;
 
 pub use bucket::{Bucket, BucketMut, CasMismatch};
 pub use check::CheckReport;
+#[cfg(feature = "serde")]
+pub use codec::Postcard;
+pub use codec::{KeyCodec, ValueCodec};
 pub use cursor::{Cursor, Keys, Owned, Range};
 pub use db::Db;
 pub use entry::{Entry, KeyRef, ValueRef};
@@ -77,3 +119,4 @@ pub use options::{Durability, Limits, Options};
 pub use snapshot_iter::SnapshotIter;
 pub use stats::Stats;
 pub use txn::{ReadTxn, Savepoint, WriteTxn};
+pub use typed::{BucketDef, TypedBucket, TypedBucketMut, TypedRange};
