@@ -14,8 +14,10 @@ use crate::Result;
 mod bulk;
 mod cas;
 mod ops;
+mod read;
 
 pub use cas::CasMismatch;
+pub use read::ReadBucket;
 
 fn bound<K: AsRef<[u8]> + ?Sized>(b: Bound<&K>) -> Bound<&[u8]> {
     match b {
@@ -266,10 +268,10 @@ impl<'tx> BucketMut<'tx> {
     /// transaction commits by one checkpoint that writes each page once
     /// (its entries are not logged). Returns how many entries were loaded.
     ///
-    /// Errors, with nothing loaded: [`Error::BucketNotEmpty`],
-    /// [`Error::NotSorted`] naming the first key out of order (a duplicate
-    /// key is out of order), [`Error::KeyTooLarge`],
-    /// [`Error::ValueTooLarge`].
+    /// Errors, with nothing loaded: [`crate::Error::BucketNotEmpty`],
+    /// [`crate::Error::NotSorted`] naming the first key out of order (a duplicate
+    /// key is out of order), [`crate::Error::KeyTooLarge`],
+    /// [`crate::Error::ValueTooLarge`].
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();

@@ -1,9 +1,12 @@
 //! vellum: an embedded, crash-safe, ordered key-value store.
 //!
-//! A copy-on-write B+ tree with a redo log: every commit appends one log
-//! record and (by default) syncs once; checkpoints write changed tree pages
-//! copy-on-write. Every page is checksummed by its parent. See
-//! `docs/ARCHITECTURE.md` and `docs/FORMAT.md` in the repository.
+//! One file holds a copy-on-write B+ tree per bucket and a redo log. A
+//! commit appends one log record and (by default) syncs once, sharing the
+//! sync with concurrent committers; checkpoints later write the changed
+//! tree pages to free pages, never over live ones. Every page is checksummed
+//! by its parent, so damage is reported as an error, never returned as data.
+//! The file format is described in `docs/FORMAT.md` and the design in
+//! `docs/ARCHITECTURE.md` of the source repository.
 //!
 //! ```
 //! use vellum::Db;
@@ -21,6 +24,75 @@
 //! let keys: Vec<_> = tx.iter().map(|e| e.unwrap().key().to_vec()).collect();
 //! assert_eq!(keys, vec![b"apple".to_vec(), b"banana".to_vec()]);
 //! ```
+//!
+//! # A tour of the API
+//!
+//! **Opening.** [`Db::open`] opens or creates a file with default
+//! [`Options`]; `Options::new().cache_size(..).durability(..).open(path)`
+//! sets the page cache's budget, the [`Durability`] of commits
+//! (`Immediate`: durable when `commit` returns; `Eventual`: durable at the
+//! next [`Db::sync`], group sync or checkpoint) and more. A [`Db`] is a
+//! cheap, `Send + Sync` handle: clone it into every thread. A read-write
+//! open holds the file exclusively ([`Error::Locked`] for the next);
+//! [`Db::close`] checkpoints and releases it ([`Error::StillOpen`] if
+//! clones or transactions still hold it).
+//!
+//! **Transactions.** [`Db::begin_read`] takes a snapshot ([`ReadTxn`]) that
+//! never changes, never blocks and is never blocked. [`Db::begin_write`]
+//! starts *the* write transaction ([`WriteTxn`]): one at a time, the next
+//! one waits ([`Db::try_begin_write`] does not wait: [`Error::WriterBusy`];
+//! a nested one on the same thread is [`Error::NestedWrite`], never a
+//! deadlock). A write transaction commits with [`WriteTxn::commit`] and is
+//! aborted when dropped. [`Db::update`] and [`Db::view`] run a closure in a
+//! transaction; [`WriteTxn::savepoint`] and [`WriteTxn::rollback_to`] undo
+//! part of one; [`WriteTxn::set_durability`] changes one commit's
+//! durability.
+//!
+//! **Buckets.** Independent ordered key spaces: the default bucket (the
+//! methods of the transactions themselves) and named ones
+//! ([`WriteTxn::create_bucket`], [`WriteTxn::bucket`],
+//! [`ReadTxn::bucket`], [`WriteTxn::drop_bucket`]). A [`Bucket`] reads a
+//! snapshot; a [`BucketMut`] reads and writes inside the write transaction;
+//! [`ReadBucket`] is what both can read, for code that takes either.
+//!
+//! **Reading.** `get` returns a [`ValueRef`] that borrows from the cached
+//! page (no copy; `.to_vec()` to keep it). `iter`, `range`, `prefix`
+//! return a double-ended [`Range`] of [`Entry`]s in key order; a [`Cursor`]
+//! seeks and steps both ways; `first` and `last` find the ends. Iterators
+//! borrow their transaction; [`ReadTxn::into_range`] and
+//! [`ReadTxn::into_bucket_iter`] give a [`SnapshotIter`] that owns its
+//! snapshot and can be returned from a function.
+//!
+//! **Writing.** `put`, `delete`, [`BucketMut::insert`] and
+//! [`BucketMut::remove`] (returning the previous value),
+//! `insert_if_absent`, [`BucketMut::compare_and_swap`], `pop_first`,
+//! `pop_last`, [`BucketMut::retain`], [`BucketMut::delete_range`], and
+//! [`BucketMut::load_sorted`] for bulk loads of sorted input into an empty
+//! bucket at sequential-write speed. Transactions of any size run in
+//! bounded memory: past their budget they spill changed pages to free
+//! space in the file.
+//!
+//! **Typed buckets.** A [`BucketDef`] fixes a bucket's key and value types
+//! (see below and [`codec`]).
+//!
+//! **Errors.** One [`Error`] type whose variants a caller can match:
+//! bad input ([`Error::KeyTooLarge`], [`Error::BucketNotFound`], ...),
+//! misuse, I/O errors (naming the file and the operation), and
+//! [`Error::Corruption`] for damage the checksums found. A failed sync
+//! poisons the handle ([`Error::Poisoned`]): reopen to learn what is
+//! durable. No acknowledged commit is lost by a crash or power loss.
+//!
+//! **Checking and watching.** [`Db::check`] verifies every page and the
+//! page accounting; [`Db::stats`] reports counters; the [`vfs`] module's
+//! [`vfs::Vfs`] trait lets every file operation go elsewhere (the
+//! [`vfs::MemVfs`] keeps the database in memory).
+//!
+//! **What blocks.** Reads never block. A write transaction waits for the
+//! previous one to end; with `Immediate` durability `commit` waits for the
+//! shared sync; [`Db::checkpoint`] waits for the write transaction to
+//! end; commits wait while [`Db::check`] runs; a checkpoint that the log's
+//! size or the cache's budget requires runs inside the commit that needs
+//! it.
 //!
 //! # Typed buckets
 //!
@@ -106,7 +178,7 @@ mod db;
 mod prefetch;
 pub mod vfs;
 
-pub use bucket::{Bucket, BucketMut, CasMismatch};
+pub use bucket::{Bucket, BucketMut, CasMismatch, ReadBucket};
 pub use check::CheckReport;
 #[cfg(feature = "serde")]
 pub use codec::Postcard;
