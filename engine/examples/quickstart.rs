@@ -22,7 +22,7 @@ fn main() -> Result<(), Error> {
         let users = tx.create_bucket_if_missing("users")?;
         users.put("alice", "admin")?;
         users.put("bob", "reader")?;
-        Ok::<_, Error>(())
+        Ok(())
     })?;
 
     // A read snapshot: point reads, ranges (forward and reverse), prefixes.
@@ -39,13 +39,13 @@ fn main() -> Result<(), Error> {
         println!("last key = {}", String::from_utf8_lossy(last.key()));
         let users = tx.bucket("users")?;
         println!("users: {} entries", users.len());
-        Ok::<_, Error>(())
+        Ok(())
     })?;
     drop(db);
 
     // Reopen: everything committed is there.
     let db = Db::open(&path)?;
-    let n = db.view(|tx| Ok::<_, Error>(tx.len()))?;
+    let n = db.view(|tx| Ok(tx.len()))?;
     println!("reopened {path}: {n} keys in the default bucket");
     Ok(())
 }

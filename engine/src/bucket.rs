@@ -280,7 +280,7 @@ impl<'tx> BucketMut<'tx> {
     ///     let b = tx.create_bucket("ids")?;
     ///     let n = b.load_sorted((0u32..1000).map(|i| (i.to_be_bytes(), b"v")), 1.0)?;
     ///     assert_eq!(n, 1000);
-    ///     Ok::<_, vellum::Error>(())
+    ///     Ok(())
     /// })
     /// .unwrap();
     /// let tx = db.begin_write().unwrap();

@@ -24,7 +24,7 @@ use crate::Result;
 ///     for k in [b"a", b"b", b"c", b"d"] {
 ///         tx.put(k, b"")?;
 ///     }
-///     Ok::<_, vellum::Error>(())
+///     Ok(())
 /// })
 /// .unwrap();
 /// let tx = db.begin_read().unwrap();

@@ -30,7 +30,7 @@ use crate::{Durability, Error, Limits, Result};
 /// let db = Db::open(dir.path().join("example.vellum")).unwrap();
 /// db.update(|tx| tx.put(b"hello", b"world")).unwrap();
 /// // A value borrows from its transaction: copy it out to keep it.
-/// let v = db.view(|tx| Ok::<_, vellum::Error>(tx.get(b"hello")?.map(|v| v.to_vec())));
+/// let v = db.view(|tx| Ok(tx.get(b"hello")?.map(|v| v.to_vec())));
 /// assert_eq!(v.unwrap().as_deref(), Some(&b"world"[..]));
 /// ```
 #[derive(Clone)]

@@ -162,7 +162,7 @@ impl Options {
     ///     for i in 0..5_000u32 {
     ///         tx.put(i.to_be_bytes(), [7u8; 40])?;
     ///     }
-    ///     Ok::<_, vellum::Error>(())
+    ///     Ok(())
     /// })
     /// .unwrap();
     /// assert!(db.stats().spills > 0);

@@ -23,7 +23,7 @@ use crate::{Range, Result};
 ///     for i in -3..=3 {
 ///         squares.put(&i, &(i64::from(i) * i64::from(i)))?;
 ///     }
-///     Ok::<_, vellum::Error>(())
+///     Ok(())
 /// })
 /// .unwrap();
 /// let tx = db.begin_read().unwrap();
