@@ -23,6 +23,16 @@ use crate::pager::Pager;
 use crate::{Error, Result};
 
 /// The result of [`crate::Db::check`].
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// db.update(|tx| tx.create_bucket("b")?.put(b"k", b"v")).unwrap();
+/// db.checkpoint().unwrap();
+/// let report = db.check().unwrap();
+/// assert!(report.is_ok(), "{report}");
+/// assert_eq!((report.buckets, report.keys), (1, 1));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
     /// Pages in the file (the durable checkpoint's page count).

@@ -238,6 +238,15 @@ impl std::iter::FusedIterator for Range<'_> {}
 
 /// The keys of a [`Range`] ([`Range::keys`]): no value is read, so a walk
 /// over keys never touches an overflow run.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// db.update(|tx| tx.put_many([(b"a", b"1"), (b"b", b"2")])).unwrap();
+/// let tx = db.begin_read().unwrap();
+/// let keys: Vec<Vec<u8>> = tx.iter().keys().map(|k| k.unwrap().to_vec()).collect();
+/// assert_eq!(keys, [b"a".to_vec(), b"b".to_vec()]);
+/// ```
 pub struct Keys<'tx>(Range<'tx>);
 
 impl<'tx> Iterator for Keys<'tx> {
@@ -257,6 +266,15 @@ impl DoubleEndedIterator for Keys<'_> {
 impl std::iter::FusedIterator for Keys<'_> {}
 
 /// The entries of a [`Range`] as owned pairs ([`Range::owned`]).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// db.update(|tx| tx.put(b"a", b"1")).unwrap();
+/// let tx = db.begin_read().unwrap();
+/// let pairs: Vec<(Vec<u8>, Vec<u8>)> = tx.iter().owned().collect::<Result<_, _>>().unwrap();
+/// assert_eq!(pairs, [(b"a".to_vec(), b"1".to_vec())]);
+/// ```
 pub struct Owned<'tx>(Range<'tx>);
 
 impl Iterator for Owned<'_> {

@@ -7,6 +7,17 @@ use crate::vfs::{StdVfs, Vfs};
 use crate::{Error, Result};
 
 /// When a commit is durable.
+///
+/// ```
+/// use vellum::{Durability, Options};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Options::new()
+///     .durability(Durability::Eventual)
+///     .open(dir.path().join("db"))
+///     .unwrap();
+/// db.update(|tx| tx.put(b"k", b"v")).unwrap(); // returns before any sync
+/// db.sync().unwrap(); // now it survives a power loss
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
     /// `commit` returns after the commit's log record is synced: an

@@ -36,6 +36,14 @@ use std::sync::Arc;
 mod windows;
 
 /// How a file is opened.
+///
+/// ```
+/// use vellum::vfs::{MemVfs, OpenMode, Vfs};
+/// let vfs = MemVfs::default();
+/// assert!(vfs.open("f".as_ref(), OpenMode::ReadWrite).is_err()); // must exist
+/// vfs.open("f".as_ref(), OpenMode::CreateReadWrite).unwrap();
+/// vfs.open("f".as_ref(), OpenMode::ReadOnly).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenMode {
     /// Read only; the file must exist.
@@ -47,6 +55,17 @@ pub enum OpenMode {
 }
 
 /// Advisory whole-file lock kinds.
+///
+/// ```
+/// use vellum::vfs::{LockKind, MemVfs, OpenMode, Vfs};
+/// let vfs = MemVfs::default();
+/// let a = vfs.open("f".as_ref(), OpenMode::CreateReadWrite).unwrap();
+/// let b = vfs.open("f".as_ref(), OpenMode::ReadWrite).unwrap();
+/// assert!(a.try_lock(LockKind::Exclusive).unwrap());
+/// assert!(!b.try_lock(LockKind::Shared).unwrap()); // held exclusively
+/// a.unlock().unwrap();
+/// assert!(b.try_lock(LockKind::Shared).unwrap());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockKind {
     /// Many holders at once (read-only opens).
@@ -55,7 +74,19 @@ pub enum LockKind {
     Exclusive,
 }
 
-/// A file system: opens files and manages directory entries.
+/// A file system: opens files and manages directory entries. Give one to
+/// [`crate::Options::vfs`] to put a database anywhere: [`StdVfs`] (the
+/// default), [`MemVfs`], or your own (the project's simulator implements
+/// one whose disk loses, reorders and tears writes).
+///
+/// ```
+/// use std::sync::Arc;
+/// use vellum::vfs::{MemVfs, Vfs};
+/// let vfs = Arc::new(MemVfs::default());
+/// let db = vellum::Options::new().vfs(vfs.clone()).open("app.db").unwrap();
+/// db.update(|tx| tx.put(b"k", b"v")).unwrap();
+/// assert!(vfs.exists("app.db".as_ref()).unwrap());
+/// ```
 pub trait Vfs: Send + Sync + Debug {
     /// Opens (and with [`OpenMode::CreateReadWrite`] creates) a file.
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>>;
@@ -71,6 +102,17 @@ pub trait Vfs: Send + Sync + Debug {
 }
 
 /// An open file with positional I/O.
+///
+/// ```
+/// use vellum::vfs::{MemVfs, OpenMode, Vfs};
+/// let f = MemVfs::default().open("f".as_ref(), OpenMode::CreateReadWrite).unwrap();
+/// f.write_at(b"page", 4096).unwrap(); // extends the file with zeros
+/// assert_eq!(f.len().unwrap(), 4100);
+/// let mut buf = [1u8; 4];
+/// f.read_at(&mut buf, 0).unwrap();
+/// assert_eq!(buf, [0; 4]);
+/// assert!(f.read_at(&mut buf, 4098).is_err()); // past the end
+/// ```
 pub trait VfsFile: Send + Sync + Debug {
     /// Reads exactly `buf.len()` bytes at `offset`.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
@@ -95,6 +137,15 @@ pub trait VfsFile: Send + Sync + Debug {
 
 /// The default [`Vfs`]: the operating system's files, positional I/O,
 /// `fdatasync` for [`VfsFile::sync`] and `flock` (via fs2) for locks.
+/// Its errors name the operation and the path ([`FileOpError`]).
+///
+/// ```
+/// use vellum::vfs::{OpenMode, StdVfs, Vfs};
+/// let dir = tempfile::tempdir().unwrap();
+/// let err = StdVfs.open(&dir.path().join("missing"), OpenMode::ReadOnly).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// assert!(err.to_string().starts_with("open read-only "), "{err}");
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StdVfs;
 
@@ -108,6 +159,16 @@ struct StdFile {
 /// and the operating system's error (its [`std::error::Error::source`];
 /// [`crate::Error::raw_os_error`] finds its code). `StdVfs` returns it
 /// inside an [`io::Error`] of the same [`io::ErrorKind`].
+///
+/// ```
+/// use vellum::vfs::FileOpError;
+/// let dir = tempfile::tempdir().unwrap();
+/// let err = vellum::Db::open(dir.path()).unwrap_err(); // a directory
+/// let vellum::Error::Io(io) = &err else { panic!("{err:?}") };
+/// let op = io.get_ref().and_then(|e| e.downcast_ref::<FileOpError>()).unwrap();
+/// assert_eq!(op.path, dir.path());
+/// assert!(op.source.raw_os_error().is_some());
+/// ```
 #[derive(Debug)]
 pub struct FileOpError {
     /// What was being done (`"open"`, `"write 4096 bytes at 8192"`, ...).
@@ -276,16 +337,9 @@ pub struct MemVfs {
 
 /// A file of a [`MemVfs`].
 #[derive(Debug, Default)]
-pub struct MemFile {
+struct MemFile {
     data: parking_lot::Mutex<Vec<u8>>,
     locks: parking_lot::Mutex<(usize, bool)>,
-}
-
-impl MemFile {
-    /// A copy of the file's bytes.
-    pub fn contents(&self) -> Vec<u8> {
-        self.data.lock().clone()
-    }
 }
 
 impl Vfs for MemVfs {

@@ -37,6 +37,20 @@ pub(crate) struct Savepoints {
 /// stop using are not reused (the savepoint may need them again), and a
 /// spill cannot release the memory of the nodes the savepoint shares: for
 /// a transaction large enough to spill, keep savepoints short-lived.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+/// let tx = db.begin_write().unwrap();
+/// tx.put(b"kept", b"1").unwrap();
+/// let sp = tx.savepoint();
+/// tx.put(b"undone", b"2").unwrap();
+/// tx.rollback_to(&sp).unwrap();
+/// tx.commit().unwrap();
+/// let r = db.begin_read().unwrap();
+/// assert!(r.get(b"kept").unwrap().is_some());
+/// assert!(r.get(b"undone").unwrap().is_none());
+/// ```
 #[derive(Debug)]
 pub struct Savepoint {
     catalog: Catalog,
