@@ -50,7 +50,7 @@
 //!             let snap = db.begin_read().unwrap();
 //!             mirror = snap.prefix(b"user/").map(|e| {
 //!                 let e = e.unwrap();
-//!                 (e.key().to_vec(), e.value().unwrap().to_vec())
+//!                 (e.key().to_vec(), e.value().to_vec())
 //!             }).collect();
 //!             seen = snap.txn_id();
 //!         }
