@@ -80,13 +80,17 @@ impl Hub {
     ) -> Arc<Queue> {
         let mut s = self.state.lock();
         s.next_id += 1;
+        // `live` before `gen`: a transaction that reads the new generation
+        // in `begin` also sees a live subscription, and takes the watch
+        // under the lock (after this one is in it); one that reads the old
+        // generation is captured again at commit.
+        self.live.fetch_add(1, SeqCst);
         let gen = self.gen.fetch_add(1, SeqCst) + 1;
         let q = Arc::new(Queue::new(s.next_id, gen, after, bucket, prefix, capacity));
         if s.closed {
             q.close();
         }
         s.subs.push(q.clone());
-        self.live.fetch_add(1, SeqCst);
         Self::rewatch(&mut s, gen);
         q
     }
@@ -140,8 +144,10 @@ impl Hub {
         // Bound what waits for durability (it only grows between syncs,
         // with `Eventual` commits): past what all subscriptions together
         // can buffer, a transaction's subscribers get `Lagged`.
+        // An overflowed capture kept its first changes only for savepoint
+        // rollbacks: they go now.
         let limit: usize = s.subs.iter().map(|q| q.capacity).sum();
-        if s.pending_changes + capture.changes.len() > limit {
+        if capture.overflowed || s.pending_changes + capture.changes.len() > limit {
             capture.overflow();
         }
         s.pending_changes += capture.changes.len();
