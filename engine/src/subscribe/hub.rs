@@ -159,12 +159,14 @@ impl Hub {
         self.has_pending.store(true, SeqCst);
     }
 
+    /// Whether some committed transaction waits for delivery.
+    pub fn has_pending(&self) -> bool {
+        self.has_pending.load(SeqCst)
+    }
+
     /// Delivers every pending transaction up to `upto` (durable, and
     /// visible to new snapshots), in commit order.
     pub fn deliver(&self, upto: u64) {
-        if !self.has_pending.load(SeqCst) {
-            return;
-        }
         let mut s = self.state.lock();
         while s.pending.front().is_some_and(|p| p.txn <= upto) {
             let p = s.pending.pop_front().expect("checked");
