@@ -73,7 +73,7 @@
 //! # Cost
 //!
 //! Without subscriptions a transaction checks one `Option` per operation
-//! and one atomic at begin and at commit. With some, a transaction copies
+//! and one atomic load at begin, at commit and after each sync. With some, a transaction copies
 //! each change that matches a subscription once, at most the largest
 //! capacity of them (past it the matching subscriptions get `Lagged`);
 //! committed transactions wait in the database until durable, at most as
