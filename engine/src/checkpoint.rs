@@ -111,6 +111,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
     });
     inner.group.all_durable(&inner.registry, core.txn);
     inner.registry.publish(snap);
+    inner.deliver_durable();
     Ok(())
 }
 

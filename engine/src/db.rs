@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     /// Spills run by write transactions (FORMAT.md §3 Spill).
     pub spills: AtomicU64,
     pub replayed: u64,
+    /// Change subscriptions and the commits waiting to be delivered.
+    pub hub: Arc<crate::subscribe::Hub>,
 }
 
 /// The writer's state: the latest committed version (durable or not) and
@@ -162,9 +164,10 @@ impl Inner {
         self.writer.release();
     }
 
-    /// Waits until `txn` is durable (group commit).
+    /// Waits until `txn` is durable (group commit), then delivers what
+    /// became durable to the subscriptions.
     pub fn wait_durable(&self, txn: u64) -> Result<()> {
-        self.group.wait_durable(
+        let r = self.group.wait_durable(
             &self.registry,
             txn,
             &|| {
@@ -172,7 +175,26 @@ impl Inner {
                 self.sync_or_poison()
             },
             &|| self.is_poisoned(),
-        )
+        );
+        self.deliver_durable();
+        r
+    }
+
+    /// Hands the subscriptions every committed transaction that is durable
+    /// and visible to new snapshots. Called after each place durability
+    /// advances (a group sync in [`Inner::wait_durable`], the end of a
+    /// checkpoint, the erased tail of a failed log write), by the thread
+    /// that advanced it.
+    /// Without pending commits (always, without subscriptions) it costs
+    /// one atomic load.
+    pub fn deliver_durable(&self) {
+        // A commit is queued before the sync or checkpoint that covers it
+        // starts, so whoever advances durability past it sees it here.
+        if !self.hub.has_pending() {
+            return;
+        }
+        let durable = self.group.durable_txn();
+        self.hub.deliver(durable.min(self.registry.current().txn));
     }
 }
 
@@ -187,6 +209,7 @@ impl Drop for Inner {
                 let _ = crate::checkpoint::run(self, &mut core);
             }
         }
+        self.hub.close();
         let _ = self.pager.file().unlock();
     }
 }
@@ -347,6 +370,7 @@ impl Db {
             checkpoints: AtomicU64::new(0),
             spills: AtomicU64::new(0),
             replayed,
+            hub: Arc::default(),
             pager,
             opts,
         });

@@ -82,7 +82,13 @@
 //! poisons the handle ([`Error::Poisoned`]): reopen to learn what is
 //! durable. No acknowledged commit is lost by a crash or power loss.
 //!
-//! **Checking and watching.** [`Db::check`] verifies every page and the
+//! **Watching changes.** [`Db::subscribe`] delivers the puts and deletes
+//! under a key prefix of a bucket, transaction by transaction in commit
+//! order, once they are durable ([`Subscription`], [`Event`], [`Change`]);
+//! its buffer is bounded, so a slow subscriber never holds up commits: it
+//! receives [`Event::Lagged`] and resynchronises from a snapshot.
+//!
+//! **Checking.** [`Db::check`] verifies every page and the
 //! page accounting; [`Db::stats`] reports counters; the [`vfs`] module's
 //! [`vfs::Vfs`] trait lets every file operation go elsewhere (the
 //! [`vfs::MemVfs`] keeps the database in memory).
@@ -168,6 +174,7 @@ internal_modules!(
     snapshot,
     snapshot_iter,
     stats,
+    subscribe,
     sync,
     txn,
     typed,
@@ -190,5 +197,6 @@ pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options};
 pub use snapshot_iter::SnapshotIter;
 pub use stats::Stats;
+pub use subscribe::{Change, Event, Subscription};
 pub use txn::{ReadTxn, Savepoint, WriteTxn};
 pub use typed::{BucketDef, TypedBucket, TypedBucketMut, TypedRange};

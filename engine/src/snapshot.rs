@@ -84,7 +84,6 @@ impl Registry {
         }
     }
 
-    #[cfg(any(test, feature = "internals"))]
     /// The current snapshot, without registering a reader.
     pub fn current(&self) -> Arc<Snapshot> {
         self.state.lock().current.clone()

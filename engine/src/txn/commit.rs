@@ -26,7 +26,7 @@ pub(crate) fn commit(
     commit_state(inner, state, durability)
 }
 
-fn commit_state(inner: &Inner, state: TxState, durability: Durability) -> Result<Option<u64>> {
+fn commit_state(inner: &Inner, mut state: TxState, durability: Durability) -> Result<Option<u64>> {
     inner.check_poisoned()?;
     // The transaction's durability decides both when it is acknowledged and
     // when readers see it: an `Eventual` one at once (so readers see it
@@ -46,6 +46,7 @@ fn commit_state(inner: &Inner, state: TxState, durability: Durability) -> Result
         crate::checkpoint::republish(inner, &mut core)?;
     }
     let txn = core.txn + 1;
+    let capture = std::mem::take(&mut state.capture);
     let fits = core.log.fits(state.payload.len(), pager.page_size());
     if state.too_big_for_log || !fits || core.needs_new_epoch {
         // Commit by checkpoint (acknowledged after C5): the transaction is
@@ -67,6 +68,10 @@ fn commit_state(inner: &Inner, state: TxState, durability: Durability) -> Result
             core.freed_since.truncate(saved.2);
             return Err(e);
         }
+        // Durable and published already: deliver at once.
+        let payload = (!state.too_big_for_log).then_some(&state.payload[..]);
+        inner.hub.committed(txn, capture, payload);
+        inner.deliver_durable();
         return Ok(None);
     }
     // L1–L3: append the record.
@@ -83,7 +88,10 @@ fn commit_state(inner: &Inner, state: TxState, durability: Durability) -> Result
         {
             // That sync covered every earlier record too: the next
             // record's durable mark says so (FORMAT.md §2.1).
-            Ok(()) => inner.group.all_durable(&inner.registry, core.txn),
+            Ok(()) => {
+                inner.group.all_durable(&inner.registry, core.txn);
+                inner.deliver_durable();
+            }
             Err(_) => inner.poison(),
         }
         return Err(e);
@@ -94,6 +102,8 @@ fn commit_state(inner: &Inner, state: TxState, durability: Durability) -> Result
         inner.poison();
         return Err(e);
     }
+    // Queued before `written`, so before any sync can cover it.
+    inner.hub.committed(txn, capture, Some(&state.payload));
     core.txn = txn;
     core.catalog = Arc::new(state.catalog);
     // In-memory growth: every copied page plus (at most) the bytes logged.

@@ -184,6 +184,7 @@ impl WriteTxn {
         let (log_limit, spill_at) = inner.transaction_memory(committed);
         let mut state = TxState::new(catalog, inner.limits, log_limit, Some(spill_at));
         state.base_txn = base_txn;
+        state.capture = inner.hub.begin();
         let durability = Cell::new(inner.opts.durability);
         Ok(WriteTxn {
             inner,

@@ -58,6 +58,7 @@ pub struct Savepoint {
     changed: bool,
     freed_len: usize,
     spill: SpillMark,
+    capture: Option<crate::subscribe::CaptureMark>,
     number: u64,
     /// Keeps spilled runs the catalog may refer to from reuse, and names
     /// the transaction.
@@ -99,6 +100,7 @@ impl WriteTxn {
             changed: s.changed,
             freed_len: s.freed.len(),
             spill: s.spilled.mark(),
+            capture: s.capture.mark(),
             number,
             guard: self.cursors.clone(),
         }
@@ -157,6 +159,7 @@ impl WriteTxn {
         s.changed = savepoint.changed;
         s.freed.truncate(savepoint.freed_len);
         s.spilled.rollback_to(&savepoint.spill);
+        s.capture.rollback(savepoint.capture.as_ref());
         Ok(())
     }
 }

@@ -56,6 +56,9 @@ pub struct TxState {
     /// How many times each name's bucket was dropped in this transaction:
     /// a bucket handle opened before a drop is stale (its count differs).
     drops: BTreeMap<Vec<u8>, u32>,
+    /// The changes subscriptions want (nothing without subscriptions):
+    /// kept apart from the payload, which a large transaction drops.
+    pub(crate) capture: crate::subscribe::TxCapture,
 }
 
 impl TxState {
@@ -79,6 +82,7 @@ impl TxState {
             spill_at,
             limits,
             drops: BTreeMap::new(),
+            capture: Default::default(),
         }
     }
 
@@ -123,6 +127,7 @@ impl TxState {
 
     fn log(&mut self, bucket: &[u8], code: u8, key: Option<&[u8]>, value: Option<&[u8]>) {
         self.changed = true;
+        self.capture.op(bucket, code, key, value);
         if self.too_big_for_log {
             return;
         }
@@ -244,11 +249,15 @@ impl TxState {
         // transaction holds.
         let limit = self.spill_at.map(|at| at / 4);
         let spilled = &mut self.spilled;
+        // The entries are not logged: subscriptions capture them here.
+        let capture = &mut self.capture;
+        let mark = capture.mark();
         let mut builder = btree::build::SortedBuilder::new(pager.page_size(), fill);
         let fed = feed(&mut |key, value| {
             builder
                 .push(key, entry_value(&limits, key, value)?)
                 .map_err(|e| Error::NotSorted { index: e.index })?;
+            capture.op(bucket, op::PUT, Some(key), Some(value));
             if limit.is_some_and(|l| builder.memory() > l) {
                 builder.write_leaves(&mut |leaves| spill.spill(spilled, leaves))?;
             }
@@ -257,6 +266,7 @@ impl TxState {
         if let Err(e) = fed {
             // The leaves this load spilled are not used by any tree.
             spill.failed(&mut self.spilled);
+            self.capture.rollback(mark.as_ref());
             return Err(e);
         }
         let n = builder.len();
