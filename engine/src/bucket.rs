@@ -15,6 +15,7 @@ mod bulk;
 mod cas;
 mod ops;
 mod read;
+mod sequence;
 
 pub use cas::CasMismatch;
 pub use read::ReadBucket;
@@ -54,11 +55,17 @@ pub struct Bucket<'tx> {
     pager: &'tx Pager,
     root: Root<'tx>,
     len: u64,
+    sequence: u64,
 }
 
 impl<'tx> Bucket<'tx> {
-    pub(crate) fn new(pager: &'tx Pager, root: Root<'tx>, len: u64) -> Bucket<'tx> {
-        Bucket { pager, root, len }
+    pub(crate) fn new(pager: &'tx Pager, root: Root<'tx>, len: u64, sequence: u64) -> Bucket<'tx> {
+        Bucket {
+            pager,
+            root,
+            len,
+            sequence,
+        }
     }
 
     /// The value of `key`, borrowed from the page it lies in (see
@@ -181,6 +188,7 @@ impl std::fmt::Debug for Bucket<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bucket")
             .field("len", &self.len)
+            .field("sequence", &self.sequence)
             .finish_non_exhaustive()
     }
 }
@@ -207,17 +215,18 @@ impl<'tx> BucketMut<'tx> {
 
     /// A read-only view of the bucket's current content.
     pub fn view(&self) -> Result<Bucket<'tx>> {
-        let (root, len) = self.with_state(|s| {
+        let (root, len, sequence) = self.with_state(|s| {
             let b = s
                 .catalog
                 .get(&self.name)
                 .ok_or_else(|| crate::Error::BucketNotFound(self.name.clone()))?;
-            Ok((b.root.clone(), b.len))
+            Ok((b.root.clone(), b.len, b.sequence))
         })?;
         Ok(Bucket::new(
             &self.tx.inner.pager,
             Root::Owned(root, Some(self.tx.cursors.clone())),
             len,
+            sequence,
         ))
     }
 

@@ -1,4 +1,5 @@
-//! The catalog: every bucket's tree root and key count (FORMAT.md §1.7).
+//! The catalog: every bucket's tree root, key count and sequence
+//! (FORMAT.md §1.7).
 
 use std::collections::BTreeMap;
 
@@ -10,13 +11,15 @@ use crate::page::PageRef;
 use crate::pager::{PageWriter, Pager, RootPin};
 use crate::{Error, Result};
 
-/// One bucket: its tree and its number of keys.
+/// One bucket: its tree, its number of keys and its sequence.
 #[derive(Clone, Debug, Default)]
 pub struct BucketRoot {
     /// Root of the bucket's tree (`None` when empty).
     pub root: Option<Child>,
     /// Number of keys.
     pub len: u64,
+    /// The last id [`crate::BucketMut::next_id`] handed out (0: none).
+    pub sequence: u64,
     /// The root page, once a reader looked it up.
     pub pin: RootPin,
 }
@@ -32,6 +35,8 @@ pub struct Catalog {
 
 const DEFAULT_KEY: u8 = 0;
 const NAMED_KEY: u8 = 1;
+/// Size of a catalog value: root page, root checksum, key count, sequence.
+pub const VALUE_LEN: usize = 32;
 
 impl Catalog {
     /// The bucket called `name` (empty = default).
@@ -79,7 +84,7 @@ impl Catalog {
             let ValueAt::Inline(meta) = leaf.value(i) else {
                 return Err(Error::corrupt(at, "catalog entry is not inline"));
             };
-            if meta.len() != 24 {
+            if meta.len() != VALUE_LEN {
                 return Err(Error::corrupt(at, "catalog entry has the wrong size"));
             }
             let u = |i: usize| u64::from_le_bytes(meta[i..i + 8].try_into().unwrap());
@@ -89,6 +94,7 @@ impl Catalog {
                     checksum: u(8),
                 })),
                 len: u(16),
+                sequence: u(24),
                 pin: RootPin::default(),
             };
             match k.split_first() {
@@ -122,6 +128,7 @@ impl Catalog {
             let flushed = BucketRoot {
                 root: root.map(Child::Disk),
                 len: b.len,
+                sequence: b.sequence,
                 // The same root page keeps its pin; a new one gets a new pin.
                 pin: match (&b.root, root) {
                     (Some(Child::Disk(old)), Some(new)) if *old == new => b.pin.clone(),
@@ -129,14 +136,15 @@ impl Catalog {
                 },
             };
             if name.is_empty() {
-                if root.is_some() {
-                    entries.push((vec![DEFAULT_KEY], meta(root, b.len)));
+                // No entry reads as an empty default bucket at sequence 0.
+                if root.is_some() || b.sequence != 0 {
+                    entries.push((vec![DEFAULT_KEY], meta(root, b)));
                 }
                 out.default = flushed;
             } else {
                 let mut k = vec![NAMED_KEY];
                 k.extend_from_slice(name);
-                entries.push((k, meta(root, b.len)));
+                entries.push((k, meta(root, b)));
                 out.named.insert(name.to_vec(), flushed);
             }
         }
@@ -162,14 +170,79 @@ impl Catalog {
     }
 }
 
-fn meta(root: Option<PageRef>, len: u64) -> Vec<u8> {
+/// The catalog value of bucket `b` whose tree was flushed to `root`.
+fn meta(root: Option<PageRef>, b: &BucketRoot) -> Vec<u8> {
     let r = root.unwrap_or(PageRef {
         page: 0,
         checksum: 0,
     });
-    let mut v = Vec::with_capacity(24);
+    let mut v = Vec::with_capacity(VALUE_LEN);
     v.extend_from_slice(&r.page.to_le_bytes());
     v.extend_from_slice(&r.checksum.to_le_bytes());
-    v.extend_from_slice(&len.to_le_bytes());
+    v.extend_from_slice(&b.len.to_le_bytes());
+    v.extend_from_slice(&b.sequence.to_le_bytes());
+    debug_assert_eq!(v.len(), VALUE_LEN);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::freelist::Allocator;
+
+    fn sequences(c: &Catalog) -> Vec<(Vec<u8>, u64)> {
+        c.iter().map(|(n, b)| (n.to_vec(), b.sequence)).collect()
+    }
+
+    /// Sequences survive a write and a load; the default bucket gets an
+    /// entry for its sequence alone, and none when it is empty at 0.
+    #[test]
+    fn sequences_round_trip() {
+        let pager = Pager::in_memory(1024);
+        let mut alloc = Allocator::new(1024);
+        let mut cat = Catalog::default();
+        let (_, root, _) = cat.write(&pager, &mut alloc, 1).unwrap();
+        assert!(root.is_none(), "an empty default bucket at 0 has no entry");
+        cat.default.sequence = 7;
+        cat.named.insert(
+            b"a".to_vec(),
+            BucketRoot {
+                sequence: u64::MAX,
+                ..BucketRoot::default()
+            },
+        );
+        cat.named.insert(b"b".to_vec(), BucketRoot::default());
+        let (written, root, _) = cat.write(&pager, &mut alloc, 2).unwrap();
+        assert_eq!(sequences(&written), sequences(&cat));
+        let (back, _) = Catalog::load(&pager, root).unwrap();
+        assert_eq!(
+            sequences(&back),
+            vec![(vec![], 7), (b"a".to_vec(), u64::MAX), (b"b".to_vec(), 0)]
+        );
+    }
+
+    /// A catalog value of the format-3 size (24 bytes) or any other size
+    /// but 32 is corruption, not a panic.
+    #[test]
+    fn a_value_of_another_size_is_corruption() {
+        let pager = Pager::in_memory(1024);
+        let mut alloc = Allocator::new(1024);
+        for len in [0, 24, 31, 33, 40] {
+            let value = vec![0u8; len];
+            let tree = build_sorted(
+                std::iter::once((&[DEFAULT_KEY][..], ValueSrc::Inline(&value))),
+                1024,
+                1.0,
+            )
+            .expect("one entry");
+            let mut writer = PageWriter::new(&pager);
+            let root = flush(&mut writer, &mut alloc, 1, &tree).unwrap();
+            writer.finish().unwrap();
+            let r = Catalog::load(&pager, Some(root));
+            assert!(
+                matches!(r, Err(Error::Corruption { .. })),
+                "{len}-byte value: {r:?}"
+            );
+        }
+    }
 }

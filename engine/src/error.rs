@@ -123,6 +123,43 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+    /// [`crate::BucketMut::next_id`] found the bucket's sequence at
+    /// `u64::MAX`: there is no next id (the sequence never wraps, since an
+    /// id may not be handed out twice). Nothing was changed.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// let tx = db.begin_write().unwrap();
+    /// tx.set_sequence(u64::MAX).unwrap();
+    /// assert!(matches!(tx.next_id(), Err(vellum::Error::SequenceExhausted(_))));
+    /// assert_eq!(tx.sequence().unwrap(), u64::MAX);
+    /// ```
+    SequenceExhausted(Vec<u8>),
+    /// [`crate::BucketMut::set_sequence`] was asked to lower a bucket's
+    /// sequence, which would hand out ids again. Nothing was changed.
+    /// (Replaying a log record that does not raise a sequence fails the
+    /// open with [`Error::Corruption`] instead, FORMAT.md §2.2.)
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    /// let tx = db.begin_write().unwrap();
+    /// tx.set_sequence(10).unwrap();
+    /// let err = tx.set_sequence(9).unwrap_err();
+    /// assert!(matches!(
+    ///     err,
+    ///     vellum::Error::SequenceLowered { current: 10, requested: 9, .. }
+    /// ));
+    /// ```
+    SequenceLowered {
+        /// The bucket (empty for the default bucket).
+        bucket: Vec<u8>,
+        /// Its sequence.
+        current: u64,
+        /// The lower value asked for.
+        requested: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -190,6 +227,21 @@ impl fmt::Display for Error {
             Error::Encode { type_name, reason } => {
                 write!(f, "a value of type {type_name} could not be encoded: {reason}")
             }
+            Error::SequenceExhausted(n) => write!(
+                f,
+                "the sequence of bucket {} is at u64::MAX: no id is left",
+                ShowName(n)
+            ),
+            Error::SequenceLowered {
+                bucket,
+                current,
+                requested,
+            } => write!(
+                f,
+                "the sequence of bucket {} is {current}: {requested} is not above it, \
+                 so ids could be handed out again",
+                ShowName(bucket)
+            ),
         }
     }
 }
@@ -273,6 +325,20 @@ impl fmt::Debug for Error {
                 .debug_struct("Encode")
                 .field("type_name", type_name)
                 .field("reason", reason)
+                .finish(),
+            Error::SequenceExhausted(n) => f
+                .debug_tuple("SequenceExhausted")
+                .field(&ShowName(n))
+                .finish(),
+            Error::SequenceLowered {
+                bucket,
+                current,
+                requested,
+            } => f
+                .debug_struct("SequenceLowered")
+                .field("bucket", &ShowName(bucket))
+                .field("current", current)
+                .field("requested", requested)
                 .finish(),
         }
     }

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use imbl::shared_ptr::DefaultSharedPtr;
 use imbl::OrdMap;
 
+mod sequence;
+
 /// The name of the default bucket: the empty name.
 ///
 /// Every operation that takes a bucket name takes this for the default
@@ -44,6 +46,17 @@ pub enum ModelError {
     BucketExists(Vec<u8>),
     /// The default bucket (empty name) was given to create or drop.
     InvalidBucketName,
+    /// `next_id` on a bucket whose sequence is `u64::MAX`.
+    SequenceExhausted(Vec<u8>),
+    /// `set_sequence` below the bucket's sequence.
+    SequenceLowered {
+        /// The bucket.
+        bucket: Vec<u8>,
+        /// Its sequence.
+        current: u64,
+        /// The lower value asked for.
+        requested: u64,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -52,6 +65,16 @@ impl fmt::Display for ModelError {
             ModelError::BucketNotFound(n) => write!(f, "BucketNotFound({})", ShowBytes(n)),
             ModelError::BucketExists(n) => write!(f, "BucketExists({})", ShowBytes(n)),
             ModelError::InvalidBucketName => write!(f, "InvalidBucketName"),
+            ModelError::SequenceExhausted(n) => write!(f, "SequenceExhausted({})", ShowBytes(n)),
+            ModelError::SequenceLowered {
+                bucket,
+                current,
+                requested,
+            } => write!(
+                f,
+                "SequenceLowered({}, current {current}, requested {requested})",
+                ShowBytes(bucket)
+            ),
         }
     }
 }
@@ -153,10 +176,12 @@ fn entry_hash(seed: u64, key: &[u8], value: &[u8]) -> u64 {
 
 // ---------------------------------------------------------------------------
 
-/// One bucket: its entries and the sum of their hashes plus its marker.
+/// One bucket: its entries, its sequence (the last id `next_id` handed
+/// out), and the sum of their hashes plus its marker.
 #[derive(Clone)]
 struct Bucket {
     entries: OrdMap<Bytes, Bytes>,
+    sequence: u64,
     seed: u64,
     digest: u64,
 }
@@ -166,6 +191,7 @@ impl Bucket {
         let seed = bucket_seed(name);
         Bucket {
             entries: OrdMap::new(),
+            sequence: 0,
             seed,
             digest: bucket_marker(seed),
         }
@@ -174,7 +200,9 @@ impl Bucket {
 
 impl PartialEq for Bucket {
     fn eq(&self, other: &Bucket) -> bool {
-        self.digest == other.digest && self.entries == other.entries
+        self.digest == other.digest
+            && self.sequence == other.sequence
+            && self.entries == other.entries
     }
 }
 
@@ -448,6 +476,13 @@ impl State {
                     old: (name, a),
                     new: (_, b),
                 } => {
+                    if a.sequence != b.sequence {
+                        out.push(Difference::Sequence {
+                            bucket: name.to_vec(),
+                            this: a.sequence,
+                            other: b.sequence,
+                        });
+                    }
                     for e in a.entries.diff(&b.entries) {
                         if out.len() >= limit {
                             break;
@@ -502,6 +537,9 @@ impl fmt::Debug for State {
                 f.write_str(",")?;
             }
             write!(f, " {}: {{", ShowBucket(name))?;
+            if bucket.sequence != 0 {
+                write!(f, " sequence {};", bucket.sequence)?;
+            }
             for (j, (k, v)) in bucket.entries.iter().take(SHOWN).enumerate() {
                 if j > 0 {
                     f.write_str(",")?;
@@ -536,6 +574,15 @@ pub enum Difference {
         /// Its value in the other state.
         other: Option<Vec<u8>>,
     },
+    /// The bucket's sequence differs (a bucket both states have).
+    Sequence {
+        /// Bucket name ([`DEFAULT_BUCKET`] for the default bucket).
+        bucket: Vec<u8>,
+        /// Its sequence in this state.
+        this: u64,
+        /// Its sequence in the other state.
+        other: u64,
+    },
 }
 
 impl Difference {
@@ -564,6 +611,14 @@ impl Difference {
                 ShowBytes(key),
                 show(this),
                 show(other)
+            ),
+            Difference::Sequence {
+                bucket,
+                this,
+                other,
+            } => format!(
+                "bucket {}: the sequence is {this} in {this_name}, {other} in {other_name}",
+                ShowBucket(bucket)
             ),
         }
     }

@@ -37,6 +37,11 @@ pub struct Coverage {
     pub reads_checked: u64,
     /// Reads by a read transaction after later commits (snapshot checks).
     pub snapshot_reads: u64,
+    /// `next_id` answers checked against the model.
+    pub ids_checked: u64,
+    /// Ids of commits checked against every earlier surviving commit's
+    /// ids of the same bucket (none handed out twice).
+    pub ids_unique_checked: u64,
     /// Tree pages added between checkpoint samples (page splits, lower
     /// bound).
     pub splits: u64,
@@ -119,6 +124,8 @@ impl Coverage {
             aborts,
             reads_checked,
             snapshot_reads,
+            ids_checked,
+            ids_unique_checked,
             splits,
             merges,
             root_splits,
@@ -181,8 +188,12 @@ impl fmt::Display for Coverage {
         )?;
         writeln!(
             f,
-            "  reads checked {} (snapshot reads {})  sorted loads {}",
-            self.reads_checked, self.snapshot_reads, self.sorted_loads
+            "  reads checked {} (snapshot reads {})  sorted loads {}  next_id answers {} (checked unique in the history {})",
+            self.reads_checked,
+            self.snapshot_reads,
+            self.sorted_loads,
+            self.ids_checked,
+            self.ids_unique_checked
         )?;
         writeln!(
             f,

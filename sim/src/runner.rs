@@ -62,6 +62,9 @@ use crate::workload::{
 };
 use crate::SimVfs;
 
+mod sequence;
+use sequence::{IdEvent, IdLedger};
+
 /// Which check failed. Shrinking keeps a smaller case only if it fails the
 /// same kind of check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -257,6 +260,8 @@ pub fn disk_seed(seed: u64) -> u64 {
 struct Txn {
     e: WriteTxn,
     m: model::WriteTxn,
+    /// The ids `next_id` returned and the buckets dropped, in order.
+    ids: Vec<IdEvent>,
     overflow_values: u64,
     overflow_chains: u64,
 }
@@ -299,6 +304,8 @@ struct Runner<'c> {
     txn: Option<Txn>,
     readers: Vec<Reader>,
     model: model::VersionedModel,
+    /// The ids each commit of the history handed out.
+    ledger: IdLedger,
     /// The histories before each rollback after silent corruption (oldest
     /// first): a later silent fault may roll the database back further, to
     /// a commit only they remember.
@@ -596,6 +603,8 @@ fn read_all(db: &Db) -> Result<(State, Vec<String>), Error> {
             s.create_bucket(&name).expect("names are unique");
             rt.bucket(&name)?
         };
+        s.set_sequence(&name, b.sequence())
+            .expect("a fresh bucket's sequence is 0");
         let mut n = 0u64;
         for e in b.iter() {
             let e = e?;
@@ -614,14 +623,17 @@ fn read_all(db: &Db) -> Result<(State, Vec<String>), Error> {
 }
 
 /// Pages a fresh database uses beyond its log extent and allocator pages
-/// (header, slots, catalog), by engine options.
-fn baseline_pages(case: &Case) -> Result<u64, String> {
-    type Baselines = Mutex<HashMap<(usize, u64, usize), u64>>;
+/// (header, slots, catalog), by engine options; `sequence`: with a default
+/// bucket whose sequence is not 0 (its catalog entry stays, FORMAT.md
+/// §1.7, so the catalog keeps a page).
+fn baseline_pages(case: &Case, sequence: bool) -> Result<u64, String> {
+    type Baselines = Mutex<HashMap<(usize, u64, usize, bool), u64>>;
     static CACHE: OnceLock<Baselines> = OnceLock::new();
     let key = (
         case.config.page_size,
         case.config.max_log_size,
         case.config.cache_size,
+        sequence,
     );
     let cache = CACHE.get_or_init(Default::default);
     if let Some(v) = cache.lock().expect("baseline cache").get(&key) {
@@ -637,8 +649,13 @@ fn baseline_pages(case: &Case) -> Result<u64, String> {
         .map_err(|e| e.to_string())?;
     // Put and delete one key so that the catalog has the shape it has at
     // the end of a run.
-    db.update(|tx| tx.put(b"k", b"v"))
-        .map_err(|e| e.to_string())?;
+    db.update(|tx| {
+        if sequence {
+            tx.next_id()?;
+        }
+        tx.put(b"k", b"v")
+    })
+    .map_err(|e| e.to_string())?;
     db.update(|tx| tx.delete(b"k").map(|_| ()))
         .map_err(|e| e.to_string())?;
     db.checkpoint().map_err(|e| e.to_string())?;
@@ -677,6 +694,7 @@ impl<'c> Runner<'c> {
             txn: None,
             readers: Vec::new(),
             model: model::VersionedModel::new(),
+            ledger: IdLedger::default(),
             limits: Limits::for_page_size(case.config.page_size),
             rt: SimRng::new(case.seed ^ 0x7275_6e6e_6572),
             silent_base: 0,
@@ -990,6 +1008,7 @@ impl<'c> Runner<'c> {
                         self.cov.failed_commits_revealed += 1;
                         self.model = m;
                         self.unsettled.clear();
+                        self.ledger.clear();
                         return Ok(true);
                     }
                 }
@@ -1021,6 +1040,7 @@ impl<'c> Runner<'c> {
                         self.cov.log_flip_rollbacks += 1;
                         let current = model::VersionedModel::starting_from(state);
                         self.past.push(std::mem::replace(&mut self.model, current));
+                        self.ledger.clear();
                         return Ok(true);
                     }
                     return Err(self.fail(
@@ -1047,6 +1067,7 @@ impl<'c> Runner<'c> {
                         });
                         let current = model::VersionedModel::starting_from(state);
                         self.past.push(std::mem::replace(&mut self.model, current));
+                        self.ledger.clear();
                         return Ok(true);
                     }
                 }
@@ -1113,6 +1134,7 @@ impl<'c> Runner<'c> {
         self.generation += 1;
         self.path = PathBuf::from(format!("/db/vellum-{}", self.generation));
         self.model = model::VersionedModel::new();
+        self.ledger.clear();
         self.past.clear();
         self.unsettled.clear();
         self.silent_base = self.sim.stats().silent_faults;
@@ -1232,6 +1254,8 @@ impl<'c> Runner<'c> {
             Op::LoadSorted { b, keys, v, fill } => self.load_sorted(*b, keys, *v, *fill)?,
             Op::CreateBucket { b } => self.bucket_op(*b, true)?,
             Op::DropBucket { b } => self.bucket_op(*b, false)?,
+            Op::NextId { b } => self.next_id(*b)?,
+            Op::SetSequence { b, value } => self.set_sequence(*b, *value)?,
             Op::Read(q) => {
                 if self.txn.is_some() {
                     self.txn_read(q)?;
@@ -1415,6 +1439,7 @@ impl<'c> Runner<'c> {
                 self.txn = Some(Txn {
                     e,
                     m: self.model.begin_write(),
+                    ids: Vec::new(),
                     overflow_values: 0,
                     overflow_chains: 0,
                 });
@@ -1442,6 +1467,7 @@ impl<'c> Runner<'c> {
             (Err(Error::KeyTooLarge { .. }), Expect::KeyTooLarge) => true,
             (Err(Error::BucketNotEmpty(_)), Expect::NotEmpty) => true,
             (Err(Error::NotSorted { index }), Expect::NotSorted(i)) => index == i,
+            (Err(e), Expect::Model(m)) if sequence::same_sequence_error(e, m) => true,
             (Err(e), _) if is_disk_error(e) => {
                 self.tolerate(e, &what())?;
                 self.disrupted = true;
@@ -1627,6 +1653,9 @@ impl<'c> Runner<'c> {
         let ok = self.compare(|| format!("{what}({b})"), got, exp)?;
         if ok && !create {
             self.dropped_since_sample = true;
+            if let Some(t) = self.txn.as_mut() {
+                t.ids.push(IdEvent::Dropped(name));
+            }
         }
         Ok(())
     }
@@ -1709,6 +1738,12 @@ impl<'c> Runner<'c> {
             model::Durability::Eventual
         };
         let c = self.model.commit_begin(t.m, dur);
+        // The ids this commit hands out, against every earlier commit of
+        // the history (FORMAT.md §6 S9).
+        match self.ledger.commit(c, t.ids) {
+            Ok(n) => self.cov.ids_unique_checked += n,
+            Err(msg) => return Err(self.fail(FailureKind::WrongResult, msg)),
+        }
         let r = t.e.commit();
         self.model.commit_finish(c, Outcome::of(&r));
         match r {
@@ -1889,7 +1924,12 @@ impl<'c> Runner<'c> {
             ));
         }
         let st = db.stats();
-        let base = baseline_pages(self.case).map_err(|e| {
+        // Ids of the default bucket survive everything (it is never
+        // dropped): its catalog entry stays, and every checkpoint rewrites
+        // the catalog page and the allocator pages that track it, so the
+        // last checkpoint's frees are pending.
+        let sequence = db.begin_read().map_or(0, |r| r.sequence()) != 0;
+        let base = baseline_pages(self.case, sequence).map_err(|e| {
             self.fail(
                 FailureKind::UnexpectedError,
                 format!("baseline database: {e}"),
@@ -1897,7 +1937,12 @@ impl<'c> Runner<'c> {
         })?;
         let used =
             rep.used_pages - st.log_pages - allocator_pages(self.case.config.page_size, rep.pages);
-        if rep.keys != 0 || used != base || st.pinned_pages != 0 {
+        let pinned_ok = if sequence {
+            st.pinned_pages <= 1 + allocator_pages(self.case.config.page_size, rep.pages)
+        } else {
+            st.pinned_pages == 0
+        };
+        if rep.keys != 0 || used != base || !pinned_ok {
             return Err(self.fail(
                 FailureKind::Leak,
                 format!(

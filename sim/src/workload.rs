@@ -356,6 +356,18 @@ pub enum Op {
         /// Bucket.
         b: BucketId,
     },
+    /// `next_id` (after reading `sequence`).
+    NextId {
+        /// Bucket.
+        b: BucketId,
+    },
+    /// `set_sequence` (refused below the current sequence).
+    SetSequence {
+        /// Bucket.
+        b: BucketId,
+        /// The value.
+        value: u64,
+    },
     /// A read in the write transaction if one is open, else in a new
     /// read transaction.
     Read(Read),
@@ -428,6 +440,8 @@ impl Op {
                 | Op::LoadSorted { .. }
                 | Op::CreateBucket { .. }
                 | Op::DropBucket { .. }
+                | Op::NextId { .. }
+                | Op::SetSequence { .. }
         )
     }
 }
@@ -743,6 +757,7 @@ impl Generator {
         for _ in 0..n {
             self.write_op(b);
         }
+        self.sequence_ops(b);
         match self.rng.below(100) {
             0..=84 => self.push(Op::Commit),
             85..=94 => self.push(Op::Abort),
@@ -792,6 +807,37 @@ impl Generator {
                     self.push(Op::Read(q));
                 }
             }
+        }
+    }
+
+    /// Now and then ids from `b` and the default bucket, and a
+    /// `set_sequence` (below the sequence, to a larger value, or next to
+    /// `u64::MAX` so that `next_id` runs out). Decided from the number of
+    /// ops so far, without drawing from the generator's random stream, so
+    /// the rest of a seed's workload is what it was before sequences
+    /// existed.
+    fn sequence_ops(&mut self, b: BucketId) {
+        let at = self.ops.len() as u64;
+        match at % 7 {
+            0 | 1 => {
+                for _ in 0..1 + at % 3 {
+                    self.push(Op::NextId { b });
+                }
+            }
+            2 => self.push(Op::NextId { b: 0 }),
+            3 if at.is_multiple_of(4) => {
+                let value = match (at / 28) % 4 {
+                    0 => at % 20,
+                    1 => 1000 + at,
+                    // Runs out soon: the default bucket is never dropped,
+                    // so only named buckets go near the end.
+                    2 if b != 0 => u64::MAX - at % 3,
+                    _ => at % 50,
+                };
+                self.push(Op::SetSequence { b, value });
+                self.push(Op::NextId { b });
+            }
+            _ => {}
         }
     }
 

@@ -6,6 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use vellum::page::file_header::FORMAT_VERSION;
 use vellum::{Db, Durability, Error, Options};
 use vellum_tests::util::{
     assert_check_ok, dump, is_damage_error, num_key, owned_value, Buckets, Map, Rng,
@@ -47,7 +48,11 @@ fn assert_rejected_untouched(path: &Path, ok_err: impl Fn(&Error) -> bool) {
 fn format_header_and_slots_match_the_documented_layout() {
     let (_d, path) = tmp();
     let db = Options::new().page_size(2048).open(&path).unwrap();
-    db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    db.update(|tx| {
+        tx.put(b"k", b"v")?;
+        tx.next_id().map(|_| ())
+    })
+    .unwrap();
     drop(db);
     let f = std::fs::read(&path).unwrap();
     let ps = 2048usize;
@@ -55,7 +60,7 @@ fn format_header_and_slots_match_the_documented_layout() {
     assert_eq!(&f[0..8], b"VELLUMDB");
     assert_eq!(
         u32::from_le_bytes(f[8..12].try_into().unwrap()),
-        3,
+        4,
         "format version"
     );
     assert_eq!(u32::from_le_bytes(f[12..16].try_into().unwrap()), ps as u32);
@@ -99,8 +104,8 @@ fn format_header_and_slots_match_the_documented_layout() {
 
     // Tree pages (FORMAT.md §1.3, §1.4): slots of 6 bytes (offset, key
     // head). The catalog is one leaf holding the
-    // default bucket's entry (key 0x00, 24 bytes), whose root is one leaf
-    // holding k -> v.
+    // default bucket's entry (key 0x00, 32 bytes, §1.7), whose root is one
+    // leaf holding k -> v.
     let slot = (1..=3)
         .map(|p| &f[p * ps..(p + 1) * ps])
         .filter(|s| &s[0..8] == b"VELLSLOT" && u64_at(s, 584) == h(&s[0..584]))
@@ -136,13 +141,15 @@ fn format_header_and_slots_match_the_documented_layout() {
         d + 7 + key.len()
     };
     let catalog = leaf(u64_at(slot, 48), u64_at(slot, 56));
-    let meta = one_entry(catalog, &[0], 24);
-    let (root, root_checksum, len) = (
+    let meta = one_entry(catalog, &[0], 32);
+    let (root, root_checksum, len, sequence) = (
         u64_at(catalog, meta),
         u64_at(catalog, meta + 8),
         u64_at(catalog, meta + 16),
+        u64_at(catalog, meta + 24),
     );
     assert_eq!(len, 1, "the default bucket holds one key");
+    assert_eq!(sequence, 1, "the default bucket handed out one id");
     let bucket = leaf(root, root_checksum);
     let v = one_entry(bucket, b"k", 1);
     assert_eq!(&bucket[v..], b"v");
@@ -214,7 +221,7 @@ fn a_damaged_header_is_corruption_of_page_zero_as_documented() {
     let mut bad_checksum = orig.clone();
     bad_checksum[20] ^= 0x40;
     let mut bad_page_size = orig.clone();
-    write_header(&mut bad_page_size, 3, 3000);
+    write_header(&mut bad_page_size, FORMAT_VERSION, 3000);
     for (what, f) in [
         ("checksum mismatch", bad_checksum),
         ("invalid page size", bad_page_size),
@@ -252,14 +259,15 @@ fn newer_format_version_is_unsupported_and_left_untouched() {
     populate(&path, 4096);
     let orig = std::fs::read(&path).unwrap();
     // 1: the format before tree pages had a slot directory; 2: before log
-    // records carried a durable mark.
-    for version in [1u32, 2, 4, 7, u32::MAX, 0] {
+    // records carried a durable mark; 3: before catalog values carried the
+    // bucket sequence.
+    for version in [1u32, 2, 3, FORMAT_VERSION + 1, 7, u32::MAX, 0] {
         let mut f = orig.clone();
         write_header(&mut f, version, 4096);
         std::fs::write(&path, &f).unwrap();
         assert_rejected_untouched(
             &path,
-            |e| matches!(e, Error::UnsupportedVersion { found, supported: 3 } if *found == version),
+            |e| matches!(e, Error::UnsupportedVersion { found, supported: FORMAT_VERSION } if *found == version),
         );
     }
 }
@@ -271,7 +279,7 @@ fn invalid_page_size_in_header_is_rejected_and_left_untouched() {
     let orig = std::fs::read(&path).unwrap();
     for ps in [0u32, 1, 512, 4095, 131072, 8192, 1024] {
         let mut f = orig.clone();
-        write_header(&mut f, 3, ps);
+        write_header(&mut f, FORMAT_VERSION, ps);
         std::fs::write(&path, &f).unwrap();
         assert_rejected_untouched(&path, is_damage_error);
     }

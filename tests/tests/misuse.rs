@@ -259,3 +259,24 @@ fn creating_never_replaces_a_file_another_handle_holds() {
     let db = opts().open("db").unwrap();
     db.update(|tx| tx.put(b"k", b"v")).unwrap();
 }
+
+#[test]
+fn rolling_back_a_drop_makes_the_old_handle_valid_again() {
+    let (_dir, db) = open();
+    db.update(|tx| tx.create_bucket("b")?.put(b"k", b"1"))
+        .unwrap();
+    let tx = db.begin_write().unwrap();
+    let b = tx.bucket("b").unwrap();
+    let sp = tx.savepoint();
+    tx.drop_bucket("b").unwrap();
+    assert!(matches!(b.get(b"k"), Err(Error::BucketDropped(_))));
+    tx.rollback_to(&sp).unwrap();
+    assert_eq!(b.get(b"k").unwrap().as_deref(), Some(&b"1"[..]));
+    b.put(b"k", b"2").unwrap();
+    tx.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.bucket("b").unwrap().get(b"k").unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+}

@@ -6,7 +6,7 @@ use crate::{Error, Result};
 /// Magic bytes at offset 0.
 pub const MAGIC: &[u8; 8] = b"VELLUMDB";
 /// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Bytes of the header that carry data (the rest of page 0 is zero).
 pub const HEADER_BYTES: usize = 32;
 
@@ -80,7 +80,7 @@ mod tests {
         // Files of the earlier formats (nodes without a slot directory;
         // log headers without a durable mark) and one from a newer build
         // are refused by version.
-        for version in [1, 2, FORMAT_VERSION + 1] {
+        for version in [1, 2, 3, FORMAT_VERSION + 1] {
             let mut other = b.clone();
             other[8..12].copy_from_slice(&version.to_le_bytes());
             let c = checksum(&other[0..24]);

@@ -32,6 +32,14 @@ pub enum Op {
     CreateBucket(Vec<u8>),
     /// Drop the named bucket and its content.
     DropBucket(Vec<u8>),
+    /// Set `bucket`'s sequence to `value` (FORMAT.md §2.2 op 5): logged by
+    /// every `next_id` and by a `set_sequence` that raised it.
+    SetSequence {
+        /// Bucket name.
+        bucket: Vec<u8>,
+        /// The new sequence, greater than the bucket's current one.
+        value: u64,
+    },
 }
 
 /// Appends the encoding of one operation to a payload.
@@ -55,6 +63,12 @@ pub fn encode_op(
     }
 }
 
+/// Appends the encoding of a *set sequence* operation (op 5) to a payload.
+pub fn encode_set_sequence(out: &mut Vec<u8>, bucket: &[u8], value: u64) {
+    encode_op(out, bucket, op::SET_SEQUENCE, None, None);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
 /// Op byte values.
 pub mod op {
     /// Put.
@@ -65,6 +79,8 @@ pub mod op {
     pub const CREATE: u8 = 3;
     /// Drop bucket.
     pub const DROP: u8 = 4;
+    /// Set sequence.
+    pub const SET_SEQUENCE: u8 = 5;
 }
 
 /// Decodes a payload into operations.
@@ -90,6 +106,10 @@ pub fn decode_ops(payload: &[u8], page: u64) -> Result<Vec<Op>> {
             }
             op::CREATE => Op::CreateBucket(bucket),
             op::DROP => Op::DropBucket(bucket),
+            op::SET_SEQUENCE => Op::SetSequence {
+                bucket,
+                value: r.u64()?,
+            },
             _ => return Err(Error::corrupt(page, format!("unknown log op {code}"))),
         };
         ops.push(op);
@@ -191,6 +211,8 @@ mod tests {
         encode_op(&mut p, b"users", op::DELETE, Some(b"k2"), None);
         encode_op(&mut p, b"b", op::CREATE, None, None);
         encode_op(&mut p, b"b", op::DROP, None, None);
+        encode_set_sequence(&mut p, b"", 7);
+        encode_set_sequence(&mut p, b"b", u64::MAX);
         let (rec, c) = encode_record(3, 10, 77, 8, &p);
         let (h, c2) = RecordHeader::decode(&rec).unwrap();
         assert_eq!(c, c2);
@@ -211,11 +233,30 @@ mod tests {
                 },
                 Op::CreateBucket(b"b".to_vec()),
                 Op::DropBucket(b"b".to_vec()),
+                Op::SetSequence {
+                    bucket: vec![],
+                    value: 7
+                },
+                Op::SetSequence {
+                    bucket: b"b".to_vec(),
+                    value: u64::MAX
+                },
             ]
         );
         let mut torn = rec.clone();
         torn[20] ^= 1;
         assert!(RecordHeader::decode(&torn).is_none());
-        assert!(decode_ops(&p[..p.len() - 1], 0).is_err());
+        // A payload cut anywhere inside an operation is corruption.
+        for cut in 1..p.len() {
+            let r = decode_ops(&p[..cut], 0);
+            assert!(
+                r.is_ok() || matches!(r, Err(Error::Corruption { .. })),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(
+            decode_ops(&p[..p.len() - 1], 0),
+            Err(Error::Corruption { .. })
+        ));
     }
 }

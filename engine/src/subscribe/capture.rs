@@ -130,7 +130,8 @@ impl Capture {
                 }
                 Op::Delete { bucket, key } => c.record(&bucket, op::DELETE, Some(&key), None),
                 Op::DropBucket(bucket) => c.record(&bucket, op::DROP, None, None),
-                Op::CreateBucket(_) => {}
+                // Not changes of keys: a subscription does not see them.
+                Op::CreateBucket(_) | Op::SetSequence { .. } => {}
             }
         }
         Some(c)

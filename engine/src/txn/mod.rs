@@ -5,6 +5,7 @@ mod durability;
 pub mod group_commit;
 mod ops;
 mod savepoint;
+mod sequence;
 pub(crate) mod spill;
 pub mod state;
 pub mod writer_slot;
@@ -54,7 +55,12 @@ impl ReadTxn {
     /// The default bucket.
     pub fn default_bucket(&self) -> Bucket<'_> {
         let b = &self.snap.catalog.default;
-        Bucket::new(&self.inner.pager, Root::Borrowed(&b.root, &b.pin), b.len)
+        Bucket::new(
+            &self.inner.pager,
+            Root::Borrowed(&b.root, &b.pin),
+            b.len,
+            b.sequence,
+        )
     }
 
     /// The named bucket.
@@ -73,6 +79,7 @@ impl ReadTxn {
             &self.inner.pager,
             Root::Borrowed(&b.root, &b.pin),
             b.len,
+            b.sequence,
         ))
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::btree::{self, Freed, TreeMut};
 use crate::catalog::{BucketRoot, Catalog};
-use crate::page::log_record::{encode_op, op, Op};
+use crate::page::log_record::{encode_op, encode_set_sequence, op, Op};
 use crate::page::node::Child;
 use crate::page::node::{OldValue, ValueSrc};
 use crate::page::overflow::run_pages;
@@ -55,7 +55,7 @@ pub struct TxState {
     limits: Limits,
     /// How many times each name's bucket was dropped in this transaction:
     /// a bucket handle opened before a drop is stale (its count differs).
-    drops: BTreeMap<Vec<u8>, u32>,
+    pub(crate) drops: BTreeMap<Vec<u8>, u32>,
     /// The changes subscriptions want (nothing without subscriptions):
     /// kept apart from the payload, which a large transaction drops.
     pub(crate) capture: crate::subscribe::TxCapture,
@@ -126,16 +126,81 @@ impl TxState {
     }
 
     fn log(&mut self, bucket: &[u8], code: u8, key: Option<&[u8]>, value: Option<&[u8]>) {
-        self.changed = true;
         self.capture.op(bucket, code, key, value);
+        self.logged(|p| encode_op(p, bucket, code, key, value));
+    }
+
+    /// Marks the transaction changed and appends one operation, written by
+    /// `encode`, to the payload, unless it outgrew the log.
+    fn logged(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        self.changed = true;
         if self.too_big_for_log {
             return;
         }
-        encode_op(&mut self.payload, bucket, code, key, value);
+        encode(&mut self.payload);
         if self.payload.len() > self.log_limit {
             self.too_big_for_log = true;
             self.payload = Vec::new();
         }
+    }
+
+    /// Records that `bucket`'s sequence is now `value` (FORMAT.md §2.2 op 5).
+    fn log_sequence(&mut self, bucket: &[u8], value: u64) {
+        self.logged(|p| encode_set_sequence(p, bucket, value));
+    }
+
+    /// The sequence of `bucket` as this transaction sees it.
+    pub fn sequence(&self, bucket: &[u8]) -> Result<u64> {
+        self.catalog
+            .get(bucket)
+            .map(|b| b.sequence)
+            .ok_or_else(|| Error::BucketNotFound(bucket.to_vec()))
+    }
+
+    /// Raises `bucket`'s sequence by one and returns it (logged).
+    /// [`Error::SequenceExhausted`] at `u64::MAX`, with nothing changed.
+    pub fn next_id(&mut self, bucket: &[u8]) -> Result<u64> {
+        let b = self.bucket_mut(bucket)?;
+        let id = b
+            .sequence
+            .checked_add(1)
+            .ok_or_else(|| Error::SequenceExhausted(bucket.to_vec()))?;
+        b.sequence = id;
+        self.log_sequence(bucket, id);
+        Ok(id)
+    }
+
+    /// Sets `bucket`'s sequence to `value`, which may not be below it
+    /// ([`Error::SequenceLowered`]); logged only if it rises.
+    pub fn set_sequence(&mut self, bucket: &[u8], value: u64) -> Result<()> {
+        let b = self.bucket_mut(bucket)?;
+        if value < b.sequence {
+            return Err(Error::SequenceLowered {
+                bucket: bucket.to_vec(),
+                current: b.sequence,
+                requested: value,
+            });
+        }
+        if value > b.sequence {
+            b.sequence = value;
+            self.log_sequence(bucket, value);
+        }
+        Ok(())
+    }
+
+    /// Replays a *set sequence*: every logged value raised the sequence,
+    /// so one that does not is refused (the open turns it into
+    /// [`Error::Corruption`], FORMAT.md §2.2).
+    fn replay_sequence(&mut self, bucket: &[u8], value: u64) -> Result<()> {
+        let current = self.sequence(bucket)?;
+        if value <= current {
+            return Err(Error::SequenceLowered {
+                bucket: bucket.to_vec(),
+                current,
+                requested: value,
+            });
+        }
+        self.set_sequence(bucket, value)
     }
 
     /// Checks a key against the limits.
@@ -325,6 +390,7 @@ impl TxState {
             Op::Delete { bucket, key } => self.delete(pager, &bucket, &key).map(|_| ()),
             Op::CreateBucket(name) => self.create_bucket(&name),
             Op::DropBucket(name) => self.drop_bucket(pager, &name),
+            Op::SetSequence { bucket, value } => self.replay_sequence(&bucket, value),
         }
     }
 }

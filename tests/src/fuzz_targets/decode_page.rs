@@ -129,6 +129,9 @@ fn ops(payload: &[u8]) {
             log_record::Op::DropBucket(b) => {
                 log_record::encode_op(&mut again, b, log_record::op::DROP, None, None)
             }
+            log_record::Op::SetSequence { bucket, value } => {
+                log_record::encode_set_sequence(&mut again, bucket, *value)
+            }
         }
     }
     assert!(again == payload, "log payload round trip changed the bytes");

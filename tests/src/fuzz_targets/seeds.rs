@@ -112,7 +112,9 @@ fn reachable(img: &Image) -> Vec<(usize, u8)> {
             for i in 0..node.len() {
                 match node.value(i) {
                     ValueAt::Overflow { at, .. } => out.push((at.page as usize, 3)),
-                    ValueAt::Inline(meta) if catalog && meta.len() == 24 => {
+                    ValueAt::Inline(meta)
+                        if catalog && meta.len() == vellum::catalog::VALUE_LEN =>
+                    {
                         let root = get_u64(meta, 0);
                         if root != 0 {
                             walk(img, root, false, out);
@@ -339,7 +341,7 @@ fn crafted_seeds(out: &mut Vec<Seed>) {
             // The default bucket, empty.
             let items = [Item::Leaf {
                 key: &[0],
-                value: ValueSrc::Inline(&[0; 24]),
+                value: ValueSrc::Inline(&[0; vellum::catalog::VALUE_LEN]),
             }];
             encode_page(true, &items, ps, page, 99)
         };
