@@ -174,13 +174,13 @@ internal_modules!(
     snapshot,
     snapshot_iter,
     stats,
-    subscribe,
     sync,
     txn,
     typed,
 );
 pub(crate) mod checkpoint;
 pub mod codec;
+pub mod subscribe;
 mod db;
 mod prefetch;
 pub mod vfs;
