@@ -172,8 +172,8 @@ impl<'tx> Bucket<'tx> {
 pub struct BucketMut<'tx> {
     tx: &'tx WriteTxn,
     name: Vec<u8>,
-    /// Drops of this name in the transaction when the handle was opened.
-    drops: u32,
+    /// The bucket's incarnation when the handle was opened.
+    incarnation: u64,
 }
 
 impl std::fmt::Debug for BucketMut<'_> {
@@ -195,15 +195,24 @@ impl std::fmt::Debug for Bucket<'_> {
 
 impl<'tx> BucketMut<'tx> {
     pub(crate) fn new(tx: &'tx WriteTxn, name: Vec<u8>) -> BucketMut<'tx> {
-        let drops = tx.state.borrow().as_ref().map_or(0, |s| s.drops_of(&name));
-        BucketMut { tx, name, drops }
+        let incarnation = tx
+            .state
+            .borrow()
+            .as_ref()
+            .and_then(|s| s.incarnation_of(&name))
+            .unwrap_or(0);
+        BucketMut {
+            tx,
+            name,
+            incarnation,
+        }
     }
 
     /// Runs `f` on the transaction's state, for the bucket this handle was
     /// opened for ([`crate::Error::BucketDropped`] if it was dropped since).
     fn with_state<T>(&self, f: impl FnOnce(&mut TxState) -> Result<T>) -> Result<T> {
         self.tx.with_state(|s| {
-            s.check_handle(&self.name, self.drops)?;
+            s.check_handle(&self.name, self.incarnation)?;
             f(s)
         })
     }

@@ -22,6 +22,27 @@ pub struct BucketRoot {
     pub sequence: u64,
     /// The root page, once a reader looked it up.
     pub pin: RootPin,
+    /// Which creation of the bucket this is, in memory only: 0 for a bucket
+    /// that existed when the database was opened, otherwise a number
+    /// [`BucketRoot::created`] gave no other creation in this process. A
+    /// [`crate::BucketMut`] remembers it, so a handle outliving its bucket
+    /// (dropped, or created after a savepoint that was rolled back) never
+    /// reaches a later bucket of the same name.
+    pub incarnation: u64,
+}
+
+impl BucketRoot {
+    /// An empty bucket just created, with an incarnation of its own.
+    pub fn created() -> BucketRoot {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // Process-wide and never reset, so never reused by a rollback.
+        // Only compared for equality: no decision depends on its value.
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        BucketRoot {
+            incarnation: NEXT.fetch_add(1, Ordering::Relaxed),
+            ..BucketRoot::default()
+        }
+    }
 }
 
 /// All buckets. The default bucket has the empty name.
@@ -96,6 +117,7 @@ impl Catalog {
                 len: u(16),
                 sequence: u(24),
                 pin: RootPin::default(),
+                incarnation: 0,
             };
             match k.split_first() {
                 Some((&DEFAULT_KEY, [])) => cat.default = b,
@@ -134,6 +156,7 @@ impl Catalog {
                     (Some(Child::Disk(old)), Some(new)) if *old == new => b.pin.clone(),
                     _ => RootPin::default(),
                 },
+                incarnation: b.incarnation,
             };
             if name.is_empty() {
                 // No entry reads as an empty default bucket at sequence 0.

@@ -84,8 +84,11 @@ pub enum Error {
     /// The calling thread already holds this database's write transaction
     /// (a `begin_write`, `update` or `checkpoint` inside `update`): waiting
     /// for it would block forever. The check goes by the thread that began
-    /// the transaction, so a thread that handed its transaction to another
-    /// thread gets this error too until that transaction ends.
+    /// the transaction (a `WriteTxn` is `Send`): a thread that handed its
+    /// transaction to another thread gets this error until that transaction
+    /// ends, and the thread it was handed to is not recognised (a write
+    /// transaction it begins while holding the one handed over waits
+    /// forever, as before this check).
     NestedWrite,
     /// [`crate::Db::close`] was called while other clones of the handle or
     /// live transactions keep the database open: the file stays open (and

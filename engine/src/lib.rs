@@ -180,9 +180,9 @@ internal_modules!(
 );
 pub(crate) mod checkpoint;
 pub mod codec;
-pub mod subscribe;
 mod db;
 mod prefetch;
+pub mod subscribe;
 pub mod vfs;
 
 pub use bucket::{Bucket, BucketMut, CasMismatch, ReadBucket};

@@ -280,3 +280,32 @@ fn rolling_back_a_drop_makes_the_old_handle_valid_again() {
         Some(&b"2"[..])
     );
 }
+
+#[test]
+fn a_handle_to_a_bucket_created_after_a_rolled_back_savepoint_stays_stale() {
+    let (_dir, db) = open();
+    let tx = db.begin_write().unwrap();
+    let sp = tx.savepoint();
+    let h = tx.create_bucket("a").unwrap();
+    h.put(b"k", b"1").unwrap();
+    tx.rollback_to(&sp).unwrap();
+    // The bucket h was opened for is gone with the rollback.
+    assert!(matches!(h.get(b"k"), Err(Error::BucketDropped(_))));
+    let again = tx.create_bucket("a").unwrap();
+    assert!(matches!(h.put(b"k", b"2"), Err(Error::BucketDropped(_))));
+    again.put(b"k", b"3").unwrap();
+    tx.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.bucket("a").unwrap().get(b"k").unwrap().as_deref(),
+        Some(&b"3"[..])
+    );
+    // A handle opened in a later transaction for the committed bucket works
+    // until that bucket is dropped and created again.
+    let tx = db.begin_write().unwrap();
+    let h = tx.bucket("a").unwrap();
+    h.put(b"k", b"4").unwrap();
+    tx.drop_bucket("a").unwrap();
+    tx.create_bucket("a").unwrap();
+    assert!(matches!(h.get(b"k"), Err(Error::BucketDropped(_))));
+}

@@ -552,3 +552,19 @@ fn nothing_delivered_is_lost_by_a_crash() {
         }
     }
 }
+
+#[test]
+fn huge_capacities_do_not_overflow_the_pending_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = vellum::Db::open(dir.path().join("db")).unwrap();
+    let a = db.subscribe(b"", b"", usize::MAX).unwrap();
+    let b = db.subscribe(b"", b"", usize::MAX).unwrap();
+    db.update(|tx| tx.put(b"k", b"v")).unwrap();
+    db.update(|tx| tx.put(b"k2", b"v")).unwrap();
+    for sub in [&a, &b] {
+        let txns: Vec<_> = std::iter::from_fn(|| sub.try_recv().ok())
+            .map(|e| e.txn().unwrap())
+            .collect();
+        assert_eq!(txns.len(), 2, "{txns:?}");
+    }
+}

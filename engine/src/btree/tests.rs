@@ -181,7 +181,7 @@ proptest! {
         if let Some(r) = &root {
             let mut rep = crate::CheckReport::default();
             let cat = crate::catalog::Catalog {
-                default: crate::catalog::BucketRoot { root: Some(r.clone()), len: model.len() as u64, sequence: 0, pin: Default::default() },
+                default: crate::catalog::BucketRoot { root: Some(r.clone()), len: model.len() as u64, sequence: 0, pin: Default::default(), incarnation: 0 },
                 named: Default::default(),
             };
             crate::check::check_trees(&pager, &cat, &mut rep).unwrap();

@@ -146,8 +146,13 @@ impl Hub {
         // can buffer, a transaction's subscribers get `Lagged`.
         // An overflowed capture kept its first changes only for savepoint
         // rollbacks: they go now.
-        let limit: usize = s.subs.iter().map(|q| q.capacity).sum();
-        if capture.overflowed || s.pending_changes + capture.changes.len() > limit {
+        // Saturating: capacities are the user's (a panic here, between the
+        // log append and the commit's bookkeeping, would break the log).
+        let limit = s
+            .subs
+            .iter()
+            .fold(0usize, |a, q| a.saturating_add(q.capacity));
+        if capture.overflowed || s.pending_changes.saturating_add(capture.changes.len()) > limit {
             capture.overflow();
         }
         s.pending_changes += capture.changes.len();

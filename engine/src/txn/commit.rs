@@ -116,6 +116,11 @@ fn commit_state(inner: &Inner, mut state: TxState, durability: Durability) -> Re
         catalog: core.catalog.clone(),
     });
     inner.group.written(&inner.registry, snap, eventual);
+    if eventual {
+        // A sync that ran while this commit was being published may have
+        // covered it and delivered only what was visible then.
+        inner.deliver_durable();
+    }
     if core.dirty_bytes > inner.dirty_budget() {
         // The commit is already in the log; a checkpoint that cannot run
         // now (a full disk, say) is retried after a later commit.

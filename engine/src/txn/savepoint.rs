@@ -59,9 +59,6 @@ pub struct Savepoint {
     freed_len: usize,
     spill: SpillMark,
     capture: Option<crate::subscribe::CaptureMark>,
-    /// Drops of each bucket name so far: after a rollback, handles opened
-    /// before the savepoint work again if their bucket's drop is undone.
-    drops: std::collections::BTreeMap<Vec<u8>, u32>,
     number: u64,
     /// Keeps spilled runs the catalog may refer to from reuse, and names
     /// the transaction.
@@ -104,7 +101,6 @@ impl WriteTxn {
             freed_len: s.freed.len(),
             spill: s.spilled.mark(),
             capture: s.capture.mark(),
-            drops: s.drops.clone(),
             number,
             guard: self.cursors.clone(),
         }
@@ -164,7 +160,6 @@ impl WriteTxn {
         s.freed.truncate(savepoint.freed_len);
         s.spilled.rollback_to(&savepoint.spill);
         s.capture.rollback(savepoint.capture.as_ref());
-        s.drops = savepoint.drops.clone();
         Ok(())
     }
 }

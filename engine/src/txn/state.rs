@@ -12,7 +12,6 @@ use crate::page::node::{OldValue, ValueSrc};
 use crate::page::overflow::run_pages;
 use crate::pager::{Pager, RootPin};
 use crate::txn::spill::Spilled;
-use std::collections::BTreeMap;
 
 use crate::{Error, Limits, Result};
 
@@ -53,9 +52,6 @@ pub struct TxState {
     /// never, as in replay, whose records the log's size bounds).
     spill_at: Option<u64>,
     limits: Limits,
-    /// How many times each name's bucket was dropped in this transaction:
-    /// a bucket handle opened before a drop is stale (its count differs).
-    pub(crate) drops: BTreeMap<Vec<u8>, u32>,
     /// The changes subscriptions want (nothing without subscriptions):
     /// kept apart from the payload, which a large transaction drops.
     pub(crate) capture: crate::subscribe::TxCapture,
@@ -81,25 +77,23 @@ impl TxState {
             spilled: Spilled::default(),
             spill_at,
             limits,
-            drops: BTreeMap::new(),
             capture: Default::default(),
         }
     }
 
-    /// How many times the bucket called `name` was dropped in this
-    /// transaction (a handle remembers it when opened: see
-    /// [`TxState::check_handle`]).
-    pub fn drops_of(&self, name: &[u8]) -> u32 {
-        self.drops.get(name).copied().unwrap_or(0)
+    /// [`Error::BucketDropped`] unless the bucket called `name` is the
+    /// creation `incarnation` (see [`BucketRoot::incarnation`]): a handle
+    /// opened for it must not reach a bucket created after it was dropped.
+    pub fn check_handle(&self, name: &[u8], incarnation: u64) -> Result<()> {
+        match self.catalog.get(name) {
+            Some(b) if b.incarnation == incarnation => Ok(()),
+            _ => Err(Error::BucketDropped(name.to_vec())),
+        }
     }
 
-    /// [`Error::BucketDropped`] if the bucket `name` was dropped since a
-    /// handle that saw `drops` drops of it was opened.
-    pub fn check_handle(&self, name: &[u8], drops: u32) -> Result<()> {
-        if self.drops_of(name) != drops {
-            return Err(Error::BucketDropped(name.to_vec()));
-        }
-        Ok(())
+    /// The incarnation of the bucket called `name`, if it exists.
+    pub fn incarnation_of(&self, name: &[u8]) -> Option<u64> {
+        self.catalog.get(name).map(|b| b.incarnation)
     }
 
     /// Whether the changed nodes and the log payload passed the memory
@@ -358,7 +352,7 @@ impl TxState {
         }
         self.catalog
             .named
-            .insert(name.to_vec(), BucketRoot::default());
+            .insert(name.to_vec(), BucketRoot::created());
         self.log(name, op::CREATE, None, None);
         Ok(())
     }
@@ -377,7 +371,6 @@ impl TxState {
             Ok(())
         })?;
         self.catalog.named.remove(name);
-        *self.drops.entry(name.to_vec()).or_default() += 1;
         self.stopped_using(freed);
         self.log(name, op::DROP, None, None);
         Ok(())
