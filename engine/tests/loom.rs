@@ -180,8 +180,8 @@ fn snapshot_publication_is_monotonic() {
 
 /// Model 2: two writers take the slot with a blocking acquire; at most one
 /// holds it at a time and neither deadlocks (loom fails the model if every
-/// thread is blocked). While holding it, a non-blocking acquire returns
-/// `WriterBusy`; a non-blocking acquire by the other thread returns
+/// thread is blocked). While holding it, the holder's own acquire returns
+/// `NestedWrite`; a non-blocking acquire by the other thread returns
 /// `WriterBusy` only if the holder had started acquiring and had not yet
 /// finished releasing.
 #[test]
@@ -219,7 +219,7 @@ fn writer_slot_mutual_exclusion() {
                     }
                     assert_eq!(holders.fetch_add(1, SeqCst), 0, "two writers hold the slot");
                     assert!(slot.is_held());
-                    assert!(matches!(slot.acquire(false), Err(Error::WriterBusy)));
+                    assert!(matches!(slot.acquire(false), Err(Error::NestedWrite)));
                     assert_eq!(holders.fetch_sub(1, SeqCst), 1);
                     slot.release();
                     exited[me].store(true, SeqCst);
