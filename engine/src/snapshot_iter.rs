@@ -200,3 +200,57 @@ impl IntoIterator for ReadTxn {
         SnapshotIter::new(self, |tx| Ok(tx.iter())).expect("the default bucket always exists")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The self-borrowing iterator under the conditions its `unsafe`
+    //! relies on; run under Miri too (`cargo +nightly miri test -p vellum
+    //! --lib -- snapshot_iter`), which checks every borrow it makes.
+
+    use std::sync::Arc;
+
+    use crate::vfs::MemVfs;
+    use crate::Options;
+
+    #[test]
+    fn an_iterator_moved_around_keeps_reading_its_snapshot() {
+        let db = Options::new()
+            .page_size(1024)
+            .cache_size(64 * 1024)
+            .vfs(Arc::new(MemVfs::default()))
+            .open("db")
+            .unwrap();
+        let key = |i: u32| i.to_be_bytes();
+        db.update(|tx| {
+            for i in 0..40 {
+                tx.put(key(i), [i as u8; 40])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let mut a = db.begin_read().unwrap().into_iter();
+        let mut b = db.begin_read().unwrap().into_range(&key(10)[..]..&key(20)[..]);
+        // Later commits and a checkpoint free and reuse pages the snapshot
+        // does not hold, and rewrite the ones it reads.
+        db.update(|tx| {
+            for i in 0..40 {
+                tx.put(key(i), [0xee; 40])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        db.checkpoint().unwrap();
+        assert_eq!(a.next().unwrap().unwrap().0, key(0));
+        // Moved: into a box, swapped, out again.
+        let mut boxed = Box::new(b.next_back().map(|e| e.unwrap()));
+        assert_eq!(boxed.take().unwrap().0, key(19));
+        std::mem::swap(&mut a, &mut b);
+        let rest_of_b: Vec<_> = a.map(|e| e.unwrap()).collect();
+        assert_eq!(rest_of_b.len(), 9);
+        assert!(rest_of_b.iter().all(|(k, v)| v[0] == k[3]));
+        let moved = Box::new(b);
+        let rest_of_a: Vec<_> = moved.rev().map(|e| e.unwrap()).collect();
+        assert_eq!(rest_of_a.len(), 39);
+        assert_eq!(rest_of_a[0], (key(39).to_vec(), vec![39; 40]));
+    }
+}
