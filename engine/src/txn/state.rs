@@ -236,7 +236,7 @@ impl TxState {
         let old = btree::insert(&mut t, &mut b.root, key, v);
         let made = t.made();
         if matches!(old, Ok(None)) {
-            b.len += 1;
+            b.len = b.len.saturating_add(1); // see the delete
         }
         self.count_made(made, pager.page_size());
         self.spilled.add_dirty(pending as u64);
@@ -266,7 +266,10 @@ impl TxState {
             b.pin = RootPin::default();
         }
         if matches!(old, Ok(Some(_))) {
-            b.len -= 1;
+            // Saturating: the count comes from the file, and a crafted or
+            // damaged one may disagree with the tree (`check()` reports
+            // that); it must not panic or wrap here.
+            b.len = b.len.saturating_sub(1);
         }
         self.count_made(made, pager.page_size());
         self.stopped_using(freed);
@@ -407,4 +410,25 @@ fn entry_value<'a>(limits: &Limits, key: &[u8], value: &'a [u8]) -> Result<Value
     } else {
         ValueSrc::Inline(value)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key count read from the file that disagrees with the tree (a
+    /// crafted or damaged catalog) neither panics nor wraps.
+    #[test]
+    fn a_key_count_that_disagrees_with_the_tree_never_wraps() {
+        let pager = Pager::in_memory(1024);
+        let limits = Limits::for_page_size(1024);
+        let mut s = TxState::new(Catalog::default(), limits, 1 << 20, None);
+        assert!(!s.put(&pager, b"", b"k", b"v").unwrap());
+        s.catalog.default.len = 0;
+        assert!(s.delete(&pager, b"", b"k").unwrap());
+        assert_eq!(s.catalog.default.len, 0);
+        s.catalog.default.len = u64::MAX;
+        assert!(!s.put(&pager, b"", b"k2", b"v").unwrap());
+        assert_eq!(s.catalog.default.len, u64::MAX);
+    }
 }
