@@ -17,22 +17,6 @@ const BATCH_ENTRIES: usize = 1024;
 /// Bytes of doomed keys collected per batch, at most (plus one key).
 const BATCH_KEY_BYTES: usize = 256 << 10;
 
-fn owned_bound(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-fn borrowed(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(k) => Bound::Included(k),
-        Bound::Excluded(k) => Bound::Excluded(k),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
 /// One batch: the keys to delete and where the next batch starts (`None`
 /// when the walk reached the end).
 struct Batch {
@@ -96,11 +80,16 @@ impl BucketMut<'_> {
         with_values: bool,
         doom: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<u64> {
-        let end = owned_bound(end);
-        let mut start = owned_bound(start);
+        let end = end.map(<[u8]>::to_vec);
+        let mut start = start.map(<[u8]>::to_vec);
         let mut removed = 0;
         loop {
-            let batch = self.batch(borrowed(&start), borrowed(&end), with_values, doom)?;
+            let batch = self.batch(
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+                with_values,
+                doom,
+            )?;
             for k in &batch.doomed {
                 removed += u64::from(self.delete(k)?);
             }

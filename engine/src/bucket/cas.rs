@@ -76,7 +76,6 @@ impl BucketMut<'_> {
         new: Option<&[u8]>,
     ) -> Result<std::result::Result<(), CasMismatch>> {
         let key = key.as_ref();
-        self.check_key(key)?;
         {
             let current = self.get(key)?;
             if current.as_deref() != expected {

@@ -37,11 +37,6 @@ impl<'tx> Bucket<'tx> {
 }
 
 impl<'tx> BucketMut<'tx> {
-    /// [`crate::Error::KeyTooLarge`] unless `key` fits the limits.
-    pub(super) fn check_key(&self, key: &[u8]) -> Result<()> {
-        self.tx.inner.limits.check_key(key)
-    }
-
     /// Sets `key` to `value` and returns the value it replaced (`None` if
     /// the key was absent), like `BTreeMap::insert`. Logged as one put,
     /// exactly as [`BucketMut::put`]. Costs a lookup that copies the
@@ -61,8 +56,8 @@ impl<'tx> BucketMut<'tx> {
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<Option<Vec<u8>>> {
+        // `get` checks the key's size before anything changes.
         let key = key.as_ref();
-        self.check_key(key)?;
         let old = self.get(key)?.map(Vec::from);
         self.put(key, value)?;
         Ok(old)
@@ -83,7 +78,6 @@ impl<'tx> BucketMut<'tx> {
     /// ```
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         let key = key.as_ref();
-        self.check_key(key)?;
         let Some(old) = self.get(key)?.map(Vec::from) else {
             return Ok(None);
         };

@@ -199,7 +199,7 @@ impl TxState {
 
     /// Checks a key against the limits.
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
-        check_key(&self.limits, key)
+        self.limits.check_key(key)
     }
 
     /// Checks a bucket name (empty means the default bucket and is only
@@ -391,14 +391,11 @@ impl TxState {
     }
 }
 
-fn check_key(limits: &Limits, key: &[u8]) -> Result<()> {
-    limits.check_key(key)
-}
 
 /// The value of a new entry as a leaf stores it (inline, or pending for an
 /// overflow run), once the key and value pass the limits.
 fn entry_value<'a>(limits: &Limits, key: &[u8], value: &'a [u8]) -> Result<ValueSrc<'a>> {
-    check_key(limits, key)?;
+    limits.check_key(key)?;
     if value.len() > limits.max_value_len {
         return Err(Error::ValueTooLarge {
             len: value.len(),
