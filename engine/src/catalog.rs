@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::btree::build::build_sorted;
 use crate::btree::cursor::{Root, TreeCursor};
-use crate::btree::flush::{flush, PageSource};
+use crate::btree::flush::{flush, flush_owned, PageSource};
 use crate::page::node::{Child, ValueAt, ValueSrc};
 use crate::page::PageRef;
 use crate::pager::{PageWriter, Pager, RootPin};
@@ -133,8 +133,11 @@ impl Catalog {
 
     /// Flushes every bucket tree and writes a new catalog tree. Returns the
     /// catalog with on-disk roots, the catalog root and the catalog's pages.
+    /// The catalog is consumed: nodes only it holds are freed as they are
+    /// written ([`flush_owned`]); a caller that keeps its catalog writes a
+    /// clone, whose nodes are all shared.
     pub fn write(
-        &self,
+        mut self,
         pager: &Pager,
         src: &mut dyn PageSource,
         checkpoint: u64,
@@ -142,18 +145,22 @@ impl Catalog {
         let mut writer = PageWriter::new(pager);
         let mut out = Catalog::default();
         let mut entries = Vec::new();
-        for (name, b) in self.iter() {
-            let root = match &b.root {
-                Some(c) => Some(flush(&mut writer, src, checkpoint, c)?),
+        let buckets = std::iter::once((&[][..], &mut self.default))
+            .chain(self.named.iter_mut().map(|(k, v)| (k.as_slice(), v)));
+        for (name, b) in buckets {
+            let old = b.root.as_ref().and_then(Child::disk_ref);
+            let root = match b.root.take() {
+                Some(c) => Some(flush_owned(&mut writer, src, checkpoint, c)?),
                 None => None,
             };
+            let b = &*b;
             let flushed = BucketRoot {
                 root: root.map(Child::Disk),
                 len: b.len,
                 sequence: b.sequence,
                 // The same root page keeps its pin; a new one gets a new pin.
-                pin: match (&b.root, root) {
-                    (Some(Child::Disk(old)), Some(new)) if *old == new => b.pin.clone(),
+                pin: match (old, root) {
+                    (Some(old), Some(new)) if old == new => b.pin.clone(),
                     _ => RootPin::default(),
                 },
                 incarnation: b.incarnation,
@@ -224,7 +231,7 @@ mod tests {
         let pager = Pager::in_memory(1024);
         let mut alloc = Allocator::new(1024);
         let mut cat = Catalog::default();
-        let (_, root, _) = cat.write(&pager, &mut alloc, 1).unwrap();
+        let (_, root, _) = cat.clone().write(&pager, &mut alloc, 1).unwrap();
         assert!(root.is_none(), "an empty default bucket at 0 has no entry");
         cat.default.sequence = 7;
         cat.named.insert(
@@ -235,7 +242,7 @@ mod tests {
             },
         );
         cat.named.insert(b"b".to_vec(), BucketRoot::default());
-        let (written, root, _) = cat.write(&pager, &mut alloc, 2).unwrap();
+        let (written, root, _) = cat.clone().write(&pager, &mut alloc, 2).unwrap();
         assert_eq!(sequences(&written), sequences(&cat));
         let (back, _) = Catalog::load(&pager, root).unwrap();
         assert_eq!(

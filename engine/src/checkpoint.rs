@@ -3,16 +3,26 @@
 
 use std::sync::Arc;
 
+use crate::catalog::Catalog;
 use crate::db::{Core, Inner};
 use crate::log::LogState;
 use crate::page::slot::Slot;
 use crate::snapshot::Snapshot;
 use crate::Result;
 
-/// Runs checkpoint `core.checkpoint + 1`. On an error before the slot is
-/// written the checkpoint is abandoned and `core` is unchanged; a failed
-/// sync or slot write poisons the handle.
+/// Runs checkpoint `core.checkpoint + 1` of the current state. On an error
+/// before the slot is written the checkpoint is abandoned and `core` is
+/// unchanged; a failed sync or slot write poisons the handle.
 pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
+    let trees = Catalog::clone(&core.catalog);
+    run_with(inner, core, trees)
+}
+
+/// As [`run`], writing `trees` (consumed: see [`Catalog::write`]) as the
+/// state of transaction `core.txn` instead of `core.catalog`: a transaction
+/// committed by checkpoint hands over its own trees, which no snapshot
+/// shares. On an error `core.catalog` is unchanged.
+pub(crate) fn run_with(inner: &Inner, core: &mut Core, trees: Catalog) -> Result<()> {
     inner.check_poisoned()?;
     crate::failpoint::hit("checkpoint::start")?;
     let pager = &inner.pager;
@@ -42,7 +52,7 @@ pub(crate) fn run(inner: &Inner, core: &mut Core) -> Result<()> {
         }
     }
     // C1 + C2: allocate and write the trees, the catalog and the allocator.
-    let (catalog, catalog_root, catalog_pages) = core.catalog.write(pager, &mut alloc, next)?;
+    let (catalog, catalog_root, catalog_pages) = trees.write(pager, &mut alloc, next)?;
     crate::failpoint::hit("checkpoint::after_flush")?;
     alloc.persist(pager, next)?;
     crate::failpoint::hit("checkpoint::after_alloc_persist")?;

@@ -53,19 +53,63 @@ fn write_overflow(
     ))
 }
 
+/// As [`flush`], for a tree the checkpoint may consume (a transaction's
+/// own, committed by checkpoint). A node nothing else holds is dropped as
+/// soon as its page is queued, so the arena frames of a large
+/// transaction's nodes come back while the checkpoint is still copying the
+/// pages it wrote into the cache; otherwise a load of a million keys needs
+/// a second set of frames, fresh memory as large as the tree. Nodes a
+/// snapshot or a savepoint shares are written as [`flush`] writes them.
+pub fn flush_owned(
+    out: &mut PageWriter<'_>,
+    src: &mut dyn PageSource,
+    checkpoint: u64,
+    child: Child,
+) -> Result<PageRef> {
+    let n = match child {
+        Child::Disk(r) => return Ok(r),
+        Child::Mem(n) => n,
+    };
+    let node = match Arc::try_unwrap(n) {
+        Ok(node) => node,
+        Err(shared) => return flush_node(out, src, checkpoint, &shared),
+    };
+    if node.is_leaf() {
+        return write_node(out, src, checkpoint, &node);
+    }
+    // Repacking first: the leaves repacked away are freed with the old
+    // branch.
+    let node = match repack_leaves(&node, out.pager().page_size()) {
+        Some(repacked) => repacked,
+        None => node,
+    };
+    let node = node.write_children(|c| flush_owned(out, src, checkpoint, Child::Mem(c)))?;
+    write_node(out, src, checkpoint, &node)
+}
+
 fn flush_node(
     out: &mut PageWriter<'_>,
     src: &mut dyn PageSource,
     checkpoint: u64,
     node: &Node,
 ) -> Result<PageRef> {
-    let ps = out.pager().page_size();
     let repacked = if node.is_leaf() {
         None
     } else {
-        repack_leaves(node, ps)
+        repack_leaves(node, out.pager().page_size())
     };
-    let node = repacked.as_ref().unwrap_or(node);
+    write_node(out, src, checkpoint, repacked.as_ref().unwrap_or(node))
+}
+
+/// Writes `node` (repacked already, if it is a branch), its in-memory
+/// children and pending values first.
+fn write_node(
+    out: &mut PageWriter<'_>,
+    src: &mut dyn PageSource,
+    checkpoint: u64,
+    node: &Node,
+) -> Result<PageRef> {
+    let ps = out.pager().page_size();
     if node.is_leaf() && node.is_packed_leaf() {
         // Already canonical (built or repacked, nothing pending): written
         // as it is, without encoding its entries again.

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 
 use super::cursor::{Root, Seek, TreeCursor};
-use super::flush::{flush, PageSource};
+use super::flush::{flush, flush_owned, PageSource};
 use super::*;
 use crate::entry::value_in_snapshot;
 use crate::page::overflow::run_pages;
@@ -107,6 +107,7 @@ proptest! {
         let pin = RootPin::default();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut at_flush: BTreeSet<u64> = BTreeSet::new();
+        let mut flushes = 0u32;
         let mut freed: BTreeSet<u64> = BTreeSet::new();
         let free = |freed: &mut BTreeSet<u64>, p: u64, n: u64| {
             for q in p..p + n {
@@ -142,9 +143,18 @@ proptest! {
                     }
                 }
                 Op::Flush => {
-                    if let Some(r) = &root {
+                    // Every other flush consumes the tree, as a checkpoint
+                    // of a transaction's own trees does; the same pages
+                    // must come out.
+                    flushes += 1;
+                    if let Some(r) = root.take() {
                         let mut w = crate::pager::PageWriter::new(&pager);
-                        root = Some(Child::Disk(flush(&mut w, &mut src, 1, r).unwrap()));
+                        let at = if flushes.is_multiple_of(2) {
+                            flush_owned(&mut w, &mut src, 1, r).unwrap()
+                        } else {
+                            flush(&mut w, &mut src, 1, &r).unwrap()
+                        };
+                        root = Some(Child::Disk(at));
                         w.finish().unwrap();
                     }
                     at_flush = reachable(&pager, &root);
@@ -535,4 +545,61 @@ fn pins_stay_within_their_budget_and_go_with_the_root_pin() {
             "the hints went with the root pin"
         );
     }
+}
+
+/// How many of the pages under `root` (all on disk) the cache holds.
+fn cached_pages(pager: &Pager, root: PageRef) -> (usize, usize) {
+    let (mut cached, mut total) = (0, 0);
+    let mut stack = vec![root];
+    while let Some(at) = stack.pop() {
+        total += 1;
+        cached += usize::from(pager.cache().contains(at));
+        let n = pager.load(at).unwrap();
+        if !n.is_leaf() {
+            stack.extend((0..n.len()).filter_map(|i| n.disk_child(i)));
+        }
+    }
+    (cached, total)
+}
+
+/// A checkpoint that consumes a transaction's tree ([`flush_owned`])
+/// frees each node once its page is queued, so the pages it caches take
+/// the frames the tree's nodes held: every page it writes is cached even
+/// when the tree fills the cache's arena. Writing a tree that stays
+/// shared ([`flush`]) finds no free frame for most of its pages.
+#[test]
+fn a_consumed_tree_hands_its_frames_to_the_pages_it_caches() {
+    use crate::vfs::{MemVfs, OpenMode, Vfs};
+    let ps = 1024;
+    let build = || {
+        let file = MemVfs::default()
+            .open(std::path::Path::new("f"), OpenMode::CreateReadWrite)
+            .unwrap();
+        let pager = Pager::new(file, ps, 400 * crate::pager::cache::frame_bytes(ps));
+        let mut root = None;
+        let mut freed = Freed::new();
+        // Keys in a scattered order leave leaves about two-thirds full,
+        // so the tree takes most of the 400 frames.
+        for i in 0..2_500u32 {
+            let k = i.wrapping_mul(2_654_435_761).to_be_bytes();
+            let mut t = TreeMut::new(&pager, &mut freed);
+            insert(&mut t, &mut root, &k, ValueSrc::Inline(&[7; 60])).unwrap();
+        }
+        (pager, root.unwrap())
+    };
+    let (pager, root) = build();
+    let mut w = crate::pager::PageWriter::new(&pager);
+    let at = flush_owned(&mut w, &mut Bump(crate::page::slot::RESERVED_PAGES), 1, root).unwrap();
+    w.finish().unwrap();
+    let (cached, total) = cached_pages(&pager, at);
+    assert!(total > 200, "the tree has {total} pages");
+    assert_eq!(cached, total, "every page written is cached");
+
+    let (pager, root) = build();
+    let mut w = crate::pager::PageWriter::new(&pager);
+    let at = flush(&mut w, &mut Bump(crate::page::slot::RESERVED_PAGES), 1, &root).unwrap();
+    w.finish().unwrap();
+    drop(root);
+    let (cached, total) = cached_pages(&pager, at);
+    assert!(cached < total / 2, "{cached} of {total} cached with the tree held");
 }

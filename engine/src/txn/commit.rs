@@ -58,14 +58,12 @@ fn commit_state(inner: &Inner, mut state: TxState, durability: Durability) -> Re
                 .record_pages(state.payload.len(), pager.page_size());
             core.log_full = Some(core.log_full.unwrap_or(0).max(pages));
         }
-        let saved = (core.catalog.clone(), core.txn, core.freed_since.len());
-        core.catalog = Arc::new(state.catalog);
+        let saved = (core.txn, core.freed_since.len());
         core.txn = txn;
         core.freed_since.extend(state.freed);
-        if let Err(e) = crate::checkpoint::run(inner, &mut core) {
-            core.catalog = saved.0;
-            core.txn = saved.1;
-            core.freed_since.truncate(saved.2);
+        if let Err(e) = crate::checkpoint::run_with(inner, &mut core, state.catalog) {
+            core.txn = saved.0;
+            core.freed_since.truncate(saved.1);
             return Err(e);
         }
         // Durable and published already: deliver at once.

@@ -491,6 +491,28 @@ impl Node {
         }
     }
 
+    /// Replaces every in-memory child of this branch, in order, by the page
+    /// `write` makes of it. Each child is handed over: this node holds it
+    /// no longer while `write` runs, so a child nothing else holds is
+    /// `write`'s alone (a checkpoint consuming a transaction's tree frees
+    /// each node once its page is queued). On an error the node is dropped
+    /// with the children it still holds.
+    pub fn write_children(
+        mut self,
+        mut write: impl FnMut(Arc<Node>) -> crate::Result<PageRef>,
+    ) -> crate::Result<Node> {
+        debug_assert!(!self.is_leaf());
+        for i in 0..self.len() {
+            if let Child::Mem(c) = self.take_child(i) {
+                // `take_child` left the page's reference pointing at a
+                // free side entry; `set_child` replaces it.
+                let r = write(c)?;
+                self.set_child(i, Child::Disk(r));
+            }
+        }
+        Ok(self)
+    }
+
     /// Removes child `i >= 1` of a branch and the separator in front of it;
     /// returns the child.
     pub fn branch_remove(&mut self, i: usize) -> Child {
