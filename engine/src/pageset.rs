@@ -6,9 +6,9 @@
 use std::collections::HashSet;
 
 /// Set pages listed in a sparse [`PageSet`] before it becomes a bitmap, per
-/// page of its bound. At 1/256 a hash set of `u64` (about 9 bytes a bucket,
-/// at most twice as many buckets as entries) stays under `bound / 8` bytes,
-/// the size of the bitmap that replaces it.
+/// page of its bound. At 1/256 a hash set of `u64` (9 bytes a bucket, at
+/// most about 2.3 buckets an entry right after it grows) stays under
+/// `bound / 8` bytes, the size of the bitmap that replaces it.
 const SPARSE_PER_PAGE: u64 = 256;
 
 /// A set of the page numbers below a fixed bound: one bit per page, so
@@ -63,7 +63,8 @@ impl PageBitmap {
 
 /// A set of page numbers that starts as a hash set (cheap for the few pages
 /// of a small tree in a large file) and turns into a [`PageBitmap`] of
-/// `bound` pages once it holds more than `bound / 256` of them, so its
+/// `bound` pages once it holds more than `bound / 256` of them (or 64, in a
+/// small file), so its
 /// memory never passes about `bound / 8` bytes (plus the pages at or past
 /// the bound, which a walk reads, and fails on, right after inserting).
 #[derive(Debug)]

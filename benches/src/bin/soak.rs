@@ -522,7 +522,9 @@ fn reopen(sh: &Shared, path: &Path) -> Res {
     r
 }
 
-fn main() {
+/// Exits with status 1 on any anomaly (after the database is closed and a
+/// temporary directory removed).
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
     assert!(
         args.threads > 0 && args.keys > 0,
@@ -619,6 +621,8 @@ fn main() {
     println!("anomalies: {anomalies}");
     drop(db);
     if anomalies > 0 {
-        std::process::exit(1);
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
     }
 }
