@@ -6,6 +6,8 @@
 //!   file system the benchmark databases live on.
 //! - `src/bin/perf_report.rs`: the SPEC §5 rows that vellum can run alone,
 //!   as a markdown table with ratios to the fsync baseline.
+//! - `src/bin/soak.rs`: threads of mixed operations checked against a model,
+//!   with checkpoints and reopens, for a chosen time (not run by CI).
 //!
 //! Keys are 24 random bytes and values 150 random bytes, from a seeded RNG,
 //! as in redb's published comparison. Databases are created in a temporary

@@ -11,7 +11,6 @@
 //!    slots) must be exactly the pages its bitmap marks in use — no page
 //!    used twice, none leaked, none both free and reachable.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use crate::catalog::Catalog;
@@ -19,6 +18,7 @@ use crate::freelist::Allocator;
 use crate::page::node::{ChildAt, Node, ValueAt};
 use crate::page::overflow::run_pages;
 use crate::page::slot::Slot;
+use crate::pageset::PageBitmap;
 use crate::pager::Pager;
 use crate::{Error, Result};
 
@@ -245,7 +245,105 @@ pub(crate) fn check_trees(
     Ok(())
 }
 
+/// Problems of one kind listed one by one: the first [`LISTED`], then a
+/// count (a badly damaged file must not make the report as large as the
+/// file).
+const LISTED: usize = 32;
+
+/// Which pages the durable checkpoint reaches, one bit per page of the file,
+/// and which were reached twice or lie beyond the file.
+struct Marks {
+    seen: PageBitmap,
+    twice: Vec<u64>,
+    twice_more: u64,
+    beyond: Option<u64>,
+}
+
+impl Marks {
+    /// Marks for a checkpoint of `pages` pages (validated against the
+    /// file's length by the caller).
+    fn new(pages: u64) -> Marks {
+        Marks {
+            seen: PageBitmap::new(pages),
+            twice: Vec::new(),
+            twice_more: 0,
+            beyond: None,
+        }
+    }
+
+    /// Marks the `n` pages from `first` as reached.
+    fn mark(&mut self, first: u64, n: u64) {
+        let end = first.saturating_add(n);
+        for p in first..end.min(self.seen.pages()) {
+            if self.seen.insert(p) == Some(false) {
+                if self.twice.len() < LISTED {
+                    self.twice.push(p);
+                } else {
+                    self.twice_more += 1;
+                }
+            }
+        }
+        let past = first.max(self.seen.pages());
+        if past < end && self.beyond.is_none_or(|b| past < b) {
+            self.beyond = Some(past);
+        }
+    }
+
+    /// Compares the marks with the allocator's in-use bits.
+    fn report(self, in_use: impl Fn(u64) -> bool, report: &mut CheckReport) {
+        for p in &self.twice {
+            report
+                .problems
+                .push(format!("page {p} is referenced twice"));
+        }
+        if self.twice_more > 0 {
+            report.problems.push(format!(
+                "{} more page(s) referenced twice",
+                self.twice_more
+            ));
+        }
+        let (mut leaked, mut first_leak) = (0u64, None);
+        let (mut free_listed, mut free_more) = (0, 0u64);
+        for p in 0..self.seen.pages() {
+            let used = in_use(p);
+            let reach = self.seen.contains(p);
+            if used && !reach {
+                leaked += 1;
+                first_leak.get_or_insert(p);
+            } else if reach && !used {
+                if free_listed < LISTED {
+                    free_listed += 1;
+                    report
+                        .problems
+                        .push(format!("page {p} is reachable but marked free"));
+                } else {
+                    free_more += 1;
+                }
+            }
+        }
+        if free_more > 0 {
+            report.problems.push(format!(
+                "{free_more} more page(s) reachable but marked free"
+            ));
+        }
+        if let Some(p) = first_leak {
+            report.problems.push(format!(
+                "{leaked} page(s) marked in use but unreachable (leaked), first {p}"
+            ));
+        }
+        if let Some(p) = self.beyond {
+            report
+                .problems
+                .push(format!("page {p} is referenced but lies beyond the file"));
+        }
+    }
+}
+
 /// Verifies the page accounting of the durable checkpoint `checkpoint`.
+///
+/// Memory: one bit per page of the checkpoint (whose page count is first
+/// checked against the file's length, so a damaged count is a problem, not
+/// a huge allocation), besides the allocator's own bitmap.
 pub(crate) fn check_pages(pager: &Pager, slot_page: u64, report: &mut CheckReport) -> Result<()> {
     let res = pager
         .read_pages(slot_page, 1)
@@ -254,66 +352,46 @@ pub(crate) fn check_pages(pager: &Pager, slot_page: u64, report: &mut CheckRepor
         return Ok(());
     };
     report.pages = slot.page_count;
+    let ps = pager.page_size() as u64;
+    let file_len = pager.file().len()?;
+    if slot.page_count.checked_mul(ps).is_none_or(|b| b > file_len) {
+        report.problems.push(
+            Error::corrupt(
+                slot.page_count.saturating_sub(1),
+                format!(
+                    "the checkpoint counts {} pages but the file holds {}",
+                    slot.page_count,
+                    file_len / ps
+                ),
+            )
+            .to_string(),
+        );
+        return Ok(());
+    }
     let res = Allocator::load(pager, pager.page_size(), slot.page_count, &slot.alloc_index);
     let Some(alloc) = note(report, res)? else {
         return Ok(());
     };
-    let mut seen: HashSet<u64> = HashSet::new();
-    let mut dup = Vec::new();
-    let mut mark = |first: u64, n: u64| {
-        for p in first..first + n {
-            if !seen.insert(p) {
-                dup.push(p);
-            }
-        }
-    };
-    mark(0, crate::freelist::RESERVED_PAGES);
-    mark(slot.log_start, slot.log_pages);
+    let mut marks = Marks::new(slot.page_count);
+    marks.mark(0, crate::freelist::RESERVED_PAGES);
+    marks.mark(slot.log_start, slot.log_pages);
     for p in alloc.own_pages() {
-        mark(p, 1);
+        marks.mark(p, 1);
     }
     let res = Catalog::load(pager, slot.catalog);
     if let Some((catalog, cat_pages)) = note(report, res)? {
         for p in cat_pages {
-            mark(p, 1);
+            marks.mark(p, 1);
         }
         for (_, b) in catalog.iter() {
             let res = crate::btree::for_each_page(pager, &b.root, &mut |p, n| {
-                mark(p, n);
+                marks.mark(p, n);
                 Ok(())
             });
             note(report, res)?;
         }
     }
-    for p in dup {
-        report
-            .problems
-            .push(format!("page {p} is referenced twice"));
-    }
-    let mut leaked = 0u64;
-    let mut first_leak = None;
-    for p in 0..slot.page_count {
-        let used = alloc.is_in_use(p);
-        let reach = seen.contains(&p);
-        if used && !reach {
-            leaked += 1;
-            first_leak.get_or_insert(p);
-        } else if reach && !used {
-            report
-                .problems
-                .push(format!("page {p} is reachable but marked free"));
-        }
-    }
-    if let Some(p) = first_leak {
-        report.problems.push(format!(
-            "{leaked} page(s) marked in use but unreachable (leaked), first {p}"
-        ));
-    }
-    if let Some(p) = seen.iter().find(|&&p| p >= slot.page_count) {
-        report
-            .problems
-            .push(format!("page {p} is referenced but lies beyond the file"));
-    }
+    marks.report(|p| alloc.is_in_use(p), report);
     report.free_pages = alloc.free_pages();
     report.used_pages = slot.page_count - report.free_pages;
     Ok(())
@@ -364,6 +442,79 @@ mod tests {
             },
         ];
         Child::Mem(Arc::new(Node::build(false, &items, 1024)))
+    }
+
+    /// The problems `marks` gives against the in-use pages `used`.
+    fn problems(marks: Marks, used: std::ops::Range<u64>) -> Vec<String> {
+        let mut r = CheckReport::default();
+        marks.report(|p| used.contains(&p), &mut r);
+        r.problems
+    }
+
+    #[test]
+    fn a_page_counted_twice_is_reported_and_the_marks_are_one_bit_a_page() {
+        let mut m = Marks::new(64);
+        m.mark(0, 20);
+        assert!(problems(m, 0..20).is_empty(), "each page once: sound");
+        let mut m = Marks::new(1 << 20);
+        assert_eq!(m.seen.heap_bytes(), (1 << 20) / 8);
+        m.mark(0, 20);
+        m.mark(12, 1); // say, an overflow run and a tree page sharing page 12
+        assert_eq!(problems(m, 0..20), ["page 12 is referenced twice"]);
+        // A whole tree referenced twice: the first few pages are listed.
+        let mut m = Marks::new(1000);
+        m.mark(0, 500);
+        m.mark(100, 300);
+        let p = problems(m, 0..500);
+        assert_eq!(p.len(), LISTED + 1, "{p:?}");
+        assert_eq!(p[0], "page 100 is referenced twice");
+        assert_eq!(p[LISTED], format!("{} more page(s) referenced twice", 300 - LISTED));
+    }
+
+    #[test]
+    fn leaked_free_and_beyond_the_file_pages_are_reported() {
+        let mut m = Marks::new(100);
+        m.mark(0, 10);
+        m.mark(95, 10); // a run that passes the end of the file
+        m.mark(u64::MAX - 1, 5); // a damaged page number: no overflow
+        let p = problems(m, 0..8);
+        assert!(p.contains(&"page 8 is reachable but marked free".to_string()), "{p:?}");
+        assert!(p.contains(&"page 95 is reachable but marked free".to_string()));
+        assert!(p.contains(&"page 100 is referenced but lies beyond the file".to_string()));
+        let mut m = Marks::new(100);
+        m.mark(0, 4);
+        let p = problems(m, 0..10);
+        assert_eq!(
+            p,
+            ["6 page(s) marked in use but unreachable (leaked), first 4"]
+        );
+    }
+
+    #[test]
+    fn a_page_count_the_file_cannot_hold_is_a_problem_not_an_allocation() {
+        let pager = Pager::in_memory(4096);
+        let slot = Slot {
+            checkpoint: 1,
+            last_txn: 0,
+            page_count: 1 << 40,
+            log_start: 0,
+            log_pages: 0,
+            catalog: None,
+            alloc_index: Vec::new(),
+        };
+        pager.write_pages(0, &vec![0; 4096]).unwrap();
+        pager.write_pages(1, &slot.encode(4096, 1).0).unwrap();
+        let mut r = CheckReport::default();
+        check_pages(&pager, 1, &mut r).unwrap();
+        assert_eq!(r.pages, 1 << 40);
+        assert_eq!(
+            r.problems,
+            [format!(
+                "corruption detected at page {}: the checkpoint counts {} pages but the file holds 2",
+                (1u64 << 40) - 1,
+                1u64 << 40
+            )]
+        );
     }
 
     #[test]

@@ -181,6 +181,7 @@ internal_modules!(
 pub(crate) mod checkpoint;
 pub mod codec;
 mod db;
+mod pageset;
 mod prefetch;
 pub mod subscribe;
 pub mod vfs;

@@ -422,7 +422,9 @@ pub fn for_each_page(
     visit: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<()> {
     let Some(root) = root else { return Ok(()) };
-    let mut seen = std::collections::HashSet::new();
+    // Valid pages lie inside the file: its length bounds the set's memory.
+    let file_pages = pager.file().len()? / pager.page_size() as u64;
+    let mut seen = crate::pageset::PageSet::new(file_pages);
     let mut stack = vec![(root.clone(), 1usize)];
     while let Some((c, depth)) = stack.pop() {
         if let Child::Disk(r) = &c {
