@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::btree::Freed;
 use crate::catalog::Catalog;
 use crate::freelist::Allocator;
@@ -13,7 +11,7 @@ use crate::log::LogState;
 use crate::options::Options;
 use crate::pager::Pager;
 use crate::snapshot::{Registry, Snapshot};
-use crate::sync::{AtomicBool, AtomicU64};
+use crate::sync::{AtomicBool, AtomicU64, Mutex};
 use crate::txn::group_commit::GroupSync;
 use crate::txn::writer_slot::WriterSlot;
 use crate::txn::{ReadTxn, WriteTxn};
