@@ -40,13 +40,15 @@ fn env_u64(name: &str) -> Option<u64> {
 
 /// Runs `seeds` from `first`, panicking with the first failing seed.
 fn campaign(first: u64, seeds: u64) {
-    let (mut acked, mut reads, mut steps) = (0, 0, 0);
+    let (mut acked, mut reads, mut steps, mut ops, mut crashed) = (0, 0, 0, 0, 0);
     for seed in first..first + seeds {
         match run_seed(seed, None) {
             Ok(s) => {
                 acked += s.counts[0];
                 reads += s.counts[1];
                 steps += s.steps;
+                ops += s.ops;
+                crashed += u64::from(s.counts[2] > 0);
             }
             Err(e) => panic!(
                 "seed {seed} failed: {e}\nreplay: SHUTTLE_SEED={seed} cargo test -p vellum-tests \
@@ -56,7 +58,8 @@ fn campaign(first: u64, seeds: u64) {
     }
     eprintln!(
         "{seeds} seeds from {first}: {acked} acknowledged commits, {reads} read \
-         transactions checked, {steps} context switches"
+         transactions checked, {steps} context switches, {ops} disk operations, \
+         {crashed} executions powered off mid-run"
     );
 }
 
@@ -113,6 +116,7 @@ fn a_seed_replays_exactly() {
 /// Runs seeds from 0 with `bug` planted until one fails; returns how many
 /// ran and the failure.
 fn find(bug: Bug, limit: u64) -> (u64, String) {
+    let limit = env_u64("SHUTTLE_BUG_SEEDS").unwrap_or(limit);
     for seed in 0..limit {
         if let Err(e) = run_seed(seed, Some(bug)) {
             return (seed + 1, e);
@@ -125,13 +129,35 @@ fn find(bug: Bug, limit: u64) -> (u64, String) {
 /// cover is caught.
 #[test]
 fn catches_early_ack() {
-    let (n, e) = find(Bug::EarlyAck, 300);
+    let (n, e) = find(Bug::EarlyAck, 2000);
     eprintln!("EarlyAck caught at seed {}: {e}", n - 1);
 }
 
 /// Reader registration in two critical sections is caught.
 #[test]
 fn catches_late_registration() {
-    let (n, e) = find(Bug::LateRegistration, 300);
+    let (n, e) = find(Bug::LateRegistration, 2000);
     eprintln!("LateRegistration caught at seed {}: {e}", n - 1);
+}
+
+/// How often each planted bug is caught, by scheduler mode, over
+/// `SHUTTLE_SEEDS` seeds (for tuning and docs/TESTING.md).
+#[test]
+#[ignore]
+fn planted_bug_rates() {
+    let seeds = env_u64("SHUTTLE_SEEDS").unwrap_or(3000);
+    for bug in [Bug::EarlyAck, Bug::LateRegistration] {
+        let mut caught = std::collections::BTreeMap::new();
+        let mut first = None;
+        for seed in 0..seeds {
+            let mode = format!("{:?}", run::Params::of(seed).mode);
+            let e = caught.entry(mode).or_insert((0, 0));
+            e.1 += 1;
+            if let Err(msg) = run_seed(seed, Some(bug)) {
+                e.0 += 1;
+                first.get_or_insert((seed, msg));
+            }
+        }
+        eprintln!("{bug:?}: caught (seeds, of) by mode {caught:?}; first {first:?}");
+    }
 }

@@ -68,9 +68,22 @@ pub struct History {
     pub problems: Vec<String>,
     /// Commits that returned `Ok`, reads completed, errors seen.
     pub counts: [u64; 3],
+    /// Every error seen, in order.
+    pub errors: Vec<String>,
+    /// The disk reports errors: I/O errors (and the poisoned handle they
+    /// leave) are expected at any time, not only once it is powered off.
+    faults: bool,
 }
 
 impl History {
+    /// An empty history; `faults`: the disk reports errors.
+    pub fn new(faults: bool) -> History {
+        History {
+            faults,
+            ..History::default()
+        }
+    }
+
     /// The next logical time (every event gets a distinct one, in real-time
     /// order).
     pub fn now(&mut self) -> u64 {
@@ -114,14 +127,44 @@ impl History {
         self.reads.push(read);
     }
 
-    /// An error: fine once the disk is powered off, a problem before.
+    /// An error: an I/O error, or the poisoned handle one leaves, is fine
+    /// once the disk is powered off, or at any time if it reports errors;
+    /// anything else (corruption above all) is a problem.
     pub fn error(&mut self, what: &str, e: &vellum::Error, powered_off: bool) {
         self.counts[2] += 1;
-        let corrupt = matches!(e, vellum::Error::Corruption { .. });
-        if corrupt || !powered_off {
+        self.errors.push(format!("{what}: {e} at {}", self.clock));
+        let io = matches!(e, vellum::Error::Io(_) | vellum::Error::Poisoned);
+        if !io || !(powered_off || self.faults) {
             self.problems
                 .push(format!("{what}: {e} (disk powered off: {powered_off})"));
         }
+    }
+
+    /// Everything recorded, one event a line (for a failing seed).
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for (u, a) in &self.attempts {
+            out += &format!(
+                "commit {u}: began at {}, follows {}, writes {:?}, {:?}\n",
+                a.invoked,
+                a.prev,
+                a.writes
+                    .iter()
+                    .map(|(k, v)| (
+                        String::from_utf8_lossy(k).into_owned(),
+                        v.as_deref().map(|v| String::from_utf8_lossy(v).into_owned())
+                    ))
+                    .collect::<Vec<_>>(),
+                a.outcome
+            );
+        }
+        for r in &self.reads {
+            out += &format!("read by {} at {}: seq {}\n", r.reader, r.invoked, r.seq);
+        }
+        for e in &self.errors {
+            out += &format!("error: {e}\n");
+        }
+        out
     }
 
     /// The commits from the initial state up to `uid`, oldest first.

@@ -15,8 +15,10 @@ use crate::history::{History, Read, State, Uid, Write};
 use crate::sched::{Mode, Rng, SeedScheduler};
 use crate::vfs::YieldVfs;
 
-/// The data keys commits write and readers read.
-const KEYS: [&[u8]; 4] = [b"k0", b"k1", b"k2", b"k3"];
+/// The data keys commits write and readers read: between filler keys, so
+/// that they lie in different leaves and a commit rewrites only some of
+/// the pages a snapshot reads.
+const KEYS: [&[u8]; 4] = [b"f005k", b"f017k", b"f029k", b"f041k"];
 /// Keys written once at setup so the tree has several pages.
 const FILLER: usize = 48;
 
@@ -32,6 +34,15 @@ pub struct Params {
     /// Power off after this many disk operations of the concurrent phase
     /// (otherwise at its end).
     pub crash_after: Option<u64>,
+    /// Pages the page cache holds (0: no cache, every read goes to the
+    /// disk, so a page reused under a reader is seen at once).
+    pub cache_pages: usize,
+    /// Pages of the log (4: a commit finds it full every few commits and
+    /// commits by checkpoint).
+    pub log_pages: u64,
+    /// Reported disk errors (EIO on reads, writes and syncs, ENOSPC) at
+    /// a few percent of operations, on top of the power loss.
+    pub faults: bool,
     /// How the scheduler chooses.
     pub mode: Mode,
 }
@@ -41,19 +52,26 @@ impl Params {
     pub fn of(seed: u64) -> Params {
         let mut r = Rng::new(seed, 0);
         let commits = (0..r.range(2, 4)).map(|_| r.range(2, 4)).collect();
-        let reads = (0..r.range(1, 2)).map(|_| r.range(2, 4)).collect();
-        let checkpoints = r.range(1, 3);
-        let crash_after = (!r.chance(1, 5)).then(|| r.range(0, 150));
-        let mode = match seed % 3 {
+        let reads = (0..r.range(1, 3)).map(|_| r.range(3, 6)).collect();
+        let checkpoints = r.range(1, 4);
+        let crash_after = (!r.chance(1, 5)).then(|| r.range(0, 100));
+        let cache_pages = [0, 4, 16][r.range(0, 2) as usize];
+        let log_pages = [4, 16][r.range(0, 1) as usize];
+        let faults = r.chance(1, 3);
+        let mode = match seed % 5 {
             0 => Mode::Pct(3),
-            1 => Mode::Random,
-            _ => Mode::Delay,
+            1 | 3 => Mode::Delay,
+            2 => Mode::Pct(10),
+            _ => Mode::Random,
         };
         Params {
             commits,
             reads,
             checkpoints,
             crash_after,
+            cache_pages,
+            log_pages,
+            faults,
             mode,
         }
     }
@@ -69,6 +87,8 @@ pub struct Summary {
     pub recovered: (Uid, usize),
     /// Context switches of the execution.
     pub steps: usize,
+    /// Disk operations of the concurrent phase.
+    pub ops: u64,
     /// The disk's trace hash at the end (equal for equal executions).
     pub trace: u64,
 }
@@ -109,12 +129,13 @@ fn panic_message(e: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-fn options(sim: &SimVfs) -> Options {
+fn options(sim: &SimVfs, p: &Params) -> Options {
+    // A cache frame costs a page plus its decoded node (about 1.5 KiB).
     Options::new()
         .vfs(Arc::new(YieldVfs(sim.clone())))
         .page_size(1024)
-        .cache_size(16 << 10)
-        .max_log_size(16 << 10)
+        .cache_size(p.cache_pages * 1536)
+        .max_log_size(p.log_pages * 1024)
         .durability(Durability::Immediate)
 }
 
@@ -136,9 +157,9 @@ fn parse_seq(v: Option<Vec<u8>>) -> Uid {
 
 /// The body of one shuttle execution; panics on a violation.
 fn execute(seed: u64, p: &Params) -> Summary {
-    let sim = SimVfs::new(seed, FaultConfig::profile("torn").unwrap());
+    let sim = SimVfs::new(seed, FaultConfig::torn());
     let path = Path::new("/db/shuttle.vellum");
-    let db = options(&sim).open(path).expect("create");
+    let db = options(&sim, p).open(path).expect("create");
     let mut initial = State::new();
     db.update(|tx| {
         for i in 0..FILLER {
@@ -153,10 +174,21 @@ fn execute(seed: u64, p: &Params) -> Summary {
     })
     .expect("setup");
     db.checkpoint().expect("setup checkpoint");
+    let ops_at_start = sim.stats().ops;
+    if p.faults {
+        sim.set_config(FaultConfig {
+            read_eio: 0.01,
+            write_eio: 0.02,
+            sync_eio: 0.05,
+            write_enospc: 0.01,
+            set_len_enospc: 0.02,
+            ..FaultConfig::torn()
+        });
+    }
     if let Some(n) = p.crash_after {
         sim.schedule_crash_after(n);
     }
-    let hist = Arc::new(StdMutex::new(History::default()));
+    let hist = Arc::new(StdMutex::new(History::new(p.faults)));
     let mut threads = Vec::new();
     for (c, &n) in p.commits.iter().enumerate() {
         let (db, sim, hist) = (db.clone(), sim.clone(), hist.clone());
@@ -186,11 +218,14 @@ fn execute(seed: u64, p: &Params) -> Summary {
     for t in threads {
         t.join().expect("a thread panicked");
     }
-    // Power off (if the countdown has not), resolve the crash, reopen.
+    let ops = sim.stats().ops - ops_at_start;
+    // Power off (if the countdown has not), resolve the crash, reopen
+    // (without reported errors: recovery under them is the simulator's).
     sim.schedule_crash_after(0);
+    sim.set_config(FaultConfig::torn());
     drop(db);
     sim.crash();
-    let db = options(&sim).open(path).expect("reopen after the crash");
+    let db = options(&sim, p).open(path).expect("reopen after the crash");
     let (seq, recovered) = db
         .view(|tx| {
             let seq = parse_seq(get(tx.get(b"seq"))?);
@@ -215,12 +250,19 @@ fn execute(seed: u64, p: &Params) -> Summary {
     drop(db);
     let hist = hist.lock().unwrap();
     if let Err(e) = hist.check(&initial, seq, &recovered) {
+        if std::env::var_os("SHUTTLE_VERBOSE").is_some() {
+            eprintln!("history:\n{}", hist.describe());
+            for f in sim.injected_faults() {
+                eprintln!("disk: {f:?}");
+            }
+        }
         panic!("seed {seed}: {e}");
     }
     Summary {
         counts: hist.counts,
         recovered: (seq, hist.chain(seq).map_or(0, |c| c.len())),
         steps: shuttle::current::context_switches(),
+        ops,
         trace: sim.trace_hash(),
     }
 }
@@ -276,10 +318,14 @@ fn reader(r: usize, n: u64, db: &Db, sim: &SimVfs, hist: &StdMutex<History>) {
         let res = (|| -> vellum::Result<Read> {
             let tx = db.begin_read()?;
             let seq = parse_seq(get(tx.get(b"seq"))?);
-            shuttle::thread::yield_now();
+            // Two passes over the keys, the snapshot held across
+            // scheduling points (and checkpoints, commits) in between.
             let mut values = Vec::new();
-            for k in KEYS {
-                values.push((k.to_vec(), get(tx.get(k))?));
+            for _ in 0..2 {
+                shuttle::thread::yield_now();
+                for k in KEYS {
+                    values.push((k.to_vec(), get(tx.get(k))?));
+                }
             }
             let (k, v) = filler(r * 7 % FILLER);
             if get(tx.get(&k))? != Some(v) {

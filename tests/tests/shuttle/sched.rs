@@ -5,14 +5,17 @@
 //!
 //! Every thread gets a random distinct priority when it appears; the
 //! highest-priority runnable thread runs; at `depth - 1` random steps the
-//! running thread drops to the lowest priority. A thread that yields (the
+//! running thread drops to the lowest priority, below every other, so it
+//! runs again only when no other thread can. A thread that yields (the
 //! simulated disk yields around each operation, see `vfs.rs`) drops too,
-//! so I/O lets the others run, as a real blocking call would.
+//! below the threads that have not yielded since but above those dropped
+//! at change points, so I/O lets the others run, as a real blocking call
+//! would, without undoing a change point.
 //!
 //! Two more modes: `Random` picks a uniformly random runnable thread at
 //! each step (shuttle's random scheduler); `Delay` keeps running the
 //! current thread most of the time but, now and then, stops it for a
-//! random number of steps (1 to about 1000, log-uniform), as an operating
+//! random number of steps (1 to about 8000, log-uniform), as an operating
 //! system preempting a thread for long would: the window between two
 //! critical sections of one thread then stays open while the others
 //! commit and checkpoint.
@@ -68,8 +71,11 @@ pub struct SeedScheduler {
     started: bool,
     /// Priority of each task by id (higher runs first).
     priority: Vec<u64>,
-    /// Priorities handed out on a drop go below every earlier one.
+    /// Priorities handed out on a yield go below every earlier one, and
+    /// above those handed out at change points.
     lowest: u64,
+    /// Priorities handed out at change points go below every other one.
+    floor: u64,
     change_points: Vec<usize>,
     /// `Delay`: the step before which each task (by id) is not chosen
     /// while another can run.
@@ -94,6 +100,7 @@ impl SeedScheduler {
             started: false,
             priority: Vec::new(),
             lowest: u64::MAX / 2,
+            floor: u64::MAX / 4,
             change_points,
             delayed_until: Vec::new(),
             steps: 0,
@@ -120,12 +127,12 @@ impl SeedScheduler {
         let until =
             |s: &Self, id: TaskId| s.delayed_until.get(usize::from(id)).copied().unwrap_or(0);
         if let Some(cur) = current {
-            if self.rng.chance(1, 40) {
+            if self.rng.chance(1, 15) {
                 let i = usize::from(cur);
                 if self.delayed_until.len() <= i {
                     self.delayed_until.resize(i + 1, 0);
                 }
-                let scale = 1u64 << self.rng.range(0, 10);
+                let scale = 1u64 << self.rng.range(0, 12);
                 self.delayed_until[i] = self.steps + self.rng.range(scale, 2 * scale) as usize;
             }
         }
@@ -149,10 +156,15 @@ impl SeedScheduler {
         ready[self.rng.next() as usize % ready.len()]
     }
 
-    fn drop_priority(&mut self, id: TaskId) {
+    fn drop_priority(&mut self, id: TaskId, change_point: bool) {
         self.priority_of(id);
-        self.lowest -= 1;
-        self.priority[usize::from(id)] = self.lowest;
+        let p = if change_point {
+            &mut self.floor
+        } else {
+            &mut self.lowest
+        };
+        *p -= 1;
+        self.priority[usize::from(id)] = *p;
     }
 }
 
@@ -183,8 +195,10 @@ impl Scheduler for SeedScheduler {
             Mode::Delay => Some(self.delay_choice(runnable, current, is_yielding)),
             Mode::Pct(_) => {
                 if let Some(cur) = current {
-                    if is_yielding || self.change_points.contains(&self.steps) {
-                        self.drop_priority(cur);
+                    if self.change_points.contains(&self.steps) {
+                        self.drop_priority(cur, true);
+                    } else if is_yielding && self.priority_of(cur) > self.lowest {
+                        self.drop_priority(cur, false);
                     }
                 }
                 let mut best = runnable[0].id();
