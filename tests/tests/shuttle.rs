@@ -41,6 +41,7 @@ fn env_u64(name: &str) -> Option<u64> {
 /// Runs `seeds` from `first`, panicking with the first failing seed.
 fn campaign(first: u64, seeds: u64) {
     let (mut acked, mut reads, mut steps, mut ops, mut crashed) = (0, 0, 0, 0, 0);
+    let mut failed = 0;
     for seed in first..first + seeds {
         match run_seed(seed, None) {
             Ok(s) => {
@@ -49,6 +50,10 @@ fn campaign(first: u64, seeds: u64) {
                 steps += s.steps;
                 ops += s.ops;
                 crashed += u64::from(s.counts[2] > 0);
+            }
+            Err(e) if std::env::var_os("SHUTTLE_KEEP_GOING").is_some() => {
+                eprintln!("seed {seed} failed: {e}");
+                failed += 1;
             }
             Err(e) => panic!(
                 "seed {seed} failed: {e}\nreplay: SHUTTLE_SEED={seed} cargo test -p vellum-tests \
@@ -61,6 +66,7 @@ fn campaign(first: u64, seeds: u64) {
          transactions checked, {steps} context switches, {ops} disk operations, \
          {crashed} executions powered off mid-run"
     );
+    assert_eq!(failed, 0, "seeds failed (SHUTTLE_KEEP_GOING)");
 }
 
 /// The budget of `cargo test`.
@@ -69,7 +75,9 @@ fn budget() {
     campaign(0, env_u64("SHUTTLE_SEEDS").unwrap_or(300));
 }
 
-/// A larger run: `SHUTTLE_SEEDS` seeds from `SHUTTLE_FIRST`.
+/// A larger run: `SHUTTLE_SEEDS` seeds from `SHUTTLE_FIRST` (with
+/// `SHUTTLE_KEEP_GOING` set, every failing seed is listed, not only the
+/// first).
 #[test]
 #[ignore]
 fn campaign_large() {
@@ -111,6 +119,29 @@ fn a_seed_replays_exactly() {
             "seed {seed}"
         );
     }
+}
+
+/// The `n`th sync (1 to 4) fails, on every seed: the failed sync drops
+/// the writes it covered for good, and a sync another thread starts before
+/// the handle is poisoned must not report them durable. Before the engine
+/// serialized syncs (`Inner::sync_or_poison`), 16 of the first 5,000 seeds
+/// failed (the first: 191): acknowledged commits lost, databases that no
+/// longer opened after the crash (checksum mismatch, "file is shorter than
+/// its last checkpoint"), corrupt pages read after recovery.
+#[test]
+fn a_failed_sync_is_seen_by_the_next_sync() {
+    let mut failed = Vec::new();
+    for seed in 0..env_u64("SHUTTLE_SEEDS").unwrap_or(1000) {
+        let mut p = run::Params::of(seed);
+        p.faults = false;
+        p.crash_after = None;
+        p.fail_sync = Some(1 + seed % 4);
+        if let Err(e) = run::run_params(seed, p, None) {
+            eprintln!("seed {seed} (fail_sync {}): {e}", 1 + seed % 4);
+            failed.push(seed);
+        }
+    }
+    assert!(failed.is_empty(), "failing seeds: {failed:?}");
 }
 
 /// Runs seeds from 0 with `bug` planted until one fails; returns how many

@@ -152,7 +152,8 @@ impl History {
                     .iter()
                     .map(|(k, v)| (
                         String::from_utf8_lossy(k).into_owned(),
-                        v.as_deref().map(|v| String::from_utf8_lossy(v).into_owned())
+                        v.as_deref()
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
                     ))
                     .collect::<Vec<_>>(),
                 a.outcome

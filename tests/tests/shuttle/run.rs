@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use vellum::sync::planted::{self, Bug};
 use vellum::{Db, Durability, Options};
-use vellum_sim::{FaultConfig, SimVfs};
+use vellum_sim::{FaultConfig, InjectedError, OpKind, SimVfs};
 
 use crate::history::{History, Read, State, Uid, Write};
 use crate::sched::{Mode, Rng, SeedScheduler};
@@ -43,6 +43,9 @@ pub struct Params {
     /// Reported disk errors (EIO on reads, writes and syncs, ENOSPC) at
     /// a few percent of operations, on top of the power loss.
     pub faults: bool,
+    /// Fail the `n`th sync of the concurrent phase with EIO (it loses
+    /// what it covered), whatever the rates.
+    pub fail_sync: Option<u64>,
     /// How the scheduler chooses.
     pub mode: Mode,
 }
@@ -72,6 +75,7 @@ impl Params {
             cache_pages,
             log_pages,
             faults,
+            fail_sync: None,
             mode,
         }
     }
@@ -96,7 +100,11 @@ pub struct Summary {
 /// Runs `seed` with `bug` planted (or none): `Err` describes the first
 /// violation (or panic) found.
 pub fn run_seed(seed: u64, bug: Option<Bug>) -> Result<Summary, String> {
-    let params = Params::of(seed);
+    run_params(seed, Params::of(seed), bug)
+}
+
+/// Runs `seed` with parameters `params` instead of its own.
+pub fn run_params(seed: u64, params: Params, bug: Option<Bug>) -> Result<Summary, String> {
     let out = Arc::new(StdMutex::new(None));
     let mut config = shuttle::Config::new();
     config.stack_size = 1 << 20;
@@ -108,7 +116,7 @@ pub fn run_seed(seed: u64, bug: Option<Bug>) -> Result<Summary, String> {
     planted::plant(bug);
     let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
         runner.run(move || {
-            let s = execute(seed, &Params::of(seed));
+            let s = execute(seed, &params);
             *o.lock().unwrap() = Some(s);
         })
     }));
@@ -188,7 +196,11 @@ fn execute(seed: u64, p: &Params) -> Summary {
     if let Some(n) = p.crash_after {
         sim.schedule_crash_after(n);
     }
-    let hist = Arc::new(StdMutex::new(History::new(p.faults)));
+    if let Some(n) = p.fail_sync {
+        sim.fail_nth(OpKind::Sync, n, InjectedError::Eio);
+    }
+    let faults = p.faults || p.fail_sync.is_some();
+    let hist = Arc::new(StdMutex::new(History::new(faults)));
     let mut threads = Vec::new();
     for (c, &n) in p.commits.iter().enumerate() {
         let (db, sim, hist) = (db.clone(), sim.clone(), hist.clone());
@@ -223,6 +235,7 @@ fn execute(seed: u64, p: &Params) -> Summary {
     // (without reported errors: recovery under them is the simulator's).
     sim.schedule_crash_after(0);
     sim.set_config(FaultConfig::torn());
+    sim.clear_scheduled_errors();
     drop(db);
     sim.crash();
     let db = options(&sim, p).open(path).expect("reopen after the crash");
