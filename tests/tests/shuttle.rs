@@ -4,9 +4,10 @@
 //!
 //! Each seed runs one execution: 2–4 committer threads (single- and
 //! multi-key commits, `Immediate` durability, so they share group syncs),
-//! 1–2 reader threads (read transactions that read every data key across
-//! scheduling points) and a checkpoint thread; the disk powers off after a
-//! seeded number of operations; the crash is resolved (torn and reordered
+//! 1–3 reader threads (read transactions that read every data key twice,
+//! across scheduling points) and a checkpoint thread; the disk powers off
+//! after a seeded number of operations (and, on a third of the seeds,
+//! reports EIO and ENOSPC now and then); the crash is resolved (torn and reordered
 //! writes), the database reopened and the history checked
 //! (`shuttle/history.rs`): no acknowledged commit lost, the recovered
 //! state the state after a prefix of the commit order, every read
@@ -17,8 +18,11 @@
 //! ```text
 //! cargo test -p vellum-tests --test shuttle                      # the budget
 //! SHUTTLE_SEED=1234 cargo test -p vellum-tests --test shuttle replay -- --nocapture
-//! SHUTTLE_SEEDS=20000 cargo test --release -p vellum-tests --test shuttle campaign -- --ignored --nocapture
+//! SHUTTLE_SEEDS=30000 cargo test -p vellum-tests --test shuttle campaign_large -- --ignored --nocapture
 //! ```
+//!
+//! docs/TESTING.md §9a describes the design, the planted bugs and what
+//! the suite found.
 
 #[path = "shuttle/history.rs"]
 mod history;

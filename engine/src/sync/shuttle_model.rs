@@ -12,9 +12,11 @@
 //! in the other panics (`mixed`): a database opened inside a shuttle
 //! execution must be used and dropped inside it.
 //!
-//! Not compiled by a normal build (`.cargo/mutants.toml` leaves it out,
-//! like the loom model). The `planted` module holds the deliberately broken
-//! variants the shuttle tests must catch (docs/TESTING.md).
+//! Not compiled by a normal build of the engine; a workspace `cargo test`
+//! compiles it instead of `parking.rs` (the `vellum-tests` crate enables
+//! the feature), with every lock outside a shuttle execution taking the
+//! `Real` arm. The `planted` module holds the deliberately broken variants
+//! the shuttle tests must catch (docs/TESTING.md §9a).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
