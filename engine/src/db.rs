@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::btree::Freed;
 use crate::catalog::Catalog;
 use crate::freelist::Allocator;
@@ -13,7 +11,7 @@ use crate::log::LogState;
 use crate::options::Options;
 use crate::pager::Pager;
 use crate::snapshot::{Registry, Snapshot};
-use crate::sync::{AtomicBool, AtomicU64};
+use crate::sync::{AtomicBool, AtomicU64, Mutex};
 use crate::txn::group_commit::GroupSync;
 use crate::txn::writer_slot::WriterSlot;
 use crate::txn::{ReadTxn, WriteTxn};
@@ -56,6 +54,9 @@ pub(crate) struct Inner {
     pub core: Mutex<Core>,
     pub group: GroupSync,
     writer: WriterSlot,
+    /// Held across each sync and the poisoning that follows its failure
+    /// (see [`Inner::sync_or_poison`]).
+    sync_lock: Mutex<()>,
     poisoned: AtomicBool,
     pub checkpoints: AtomicU64,
     /// Spills run by write transactions (FORMAT.md §3 Spill).
@@ -115,7 +116,17 @@ impl Inner {
 
     /// Syncs the file; a failure poisons the handle (the page cache and the
     /// in-memory state can no longer be trusted to match the disk).
+    ///
+    /// One sync at a time, and a failed one poisons before the next starts:
+    /// a failed sync drops the writes it covered for good, and a later sync
+    /// of the same file reports success (the kernel reports the error
+    /// once). Without the lock a group sync could start while a
+    /// checkpoint's sync was failing, succeed, and acknowledge commits
+    /// whose log records the failed sync had dropped, or a checkpoint
+    /// publish a slot over pages a failed group sync had dropped (found by
+    /// tests/tests/shuttle.rs: `a_failed_sync_is_seen_by_the_next_sync`).
     pub fn sync_or_poison(&self) -> Result<()> {
+        let _one = self.sync_lock.lock();
         self.check_poisoned()?;
         self.pager.sync().inspect_err(|_| self.poison())
     }
@@ -366,6 +377,7 @@ impl Db {
             }),
             group: GroupSync::new(last_txn),
             writer: WriterSlot::new(),
+            sync_lock: Mutex::new(()),
             poisoned: AtomicBool::new(false),
             checkpoints: AtomicU64::new(0),
             spills: AtomicU64::new(0),

@@ -46,6 +46,13 @@ impl Registry {
 
     /// Takes the current snapshot and registers a reader on it.
     pub fn begin(&self) -> Arc<Snapshot> {
+        #[cfg(all(feature = "shuttle", not(loom)))]
+        if crate::sync::planted::is(crate::sync::planted::Bug::LateRegistration) {
+            // The planted bug (shuttle tests only): two critical sections.
+            let snap = self.current();
+            *self.state.lock().live.entry(snap.base).or_default() += 1;
+            return snap;
+        }
         let mut s = self.state.lock();
         let snap = s.current.clone();
         *s.live.entry(snap.base).or_default() += 1;

@@ -315,7 +315,20 @@ impl Pager {
         let Some(off) = first.checked_mul(ps as u64) else {
             return self.read_node_uncached(at);
         };
-        let read = PAIR.with_borrow_mut(|pair| -> Option<Result<Node>> {
+        // `try_borrow_mut`: under the shuttle tests every simulated thread
+        // runs on one OS thread, and one of them may be switched out
+        // inside this closure (at the cache's locks); another then reads
+        // with a buffer of its own.
+        let read = PAIR.with(|cell| -> Option<Result<Node>> {
+            let mut own;
+            let mut borrowed = cell.try_borrow_mut();
+            let pair: &mut Vec<u8> = match borrowed.as_deref_mut() {
+                Ok(p) => p,
+                Err(_) => {
+                    own = Vec::new();
+                    &mut own
+                }
+            };
             pair.resize(2 * ps, 0);
             // Past the end of the file, say: `at` alone tells what is wrong.
             self.file.read_at(&mut pair[..2 * ps], off).ok()?;

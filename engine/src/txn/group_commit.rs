@@ -154,6 +154,14 @@ impl GroupSync {
             s = self.state.lock();
             s.syncing = false;
             if r.is_ok() {
+                // The planted bug (shuttle tests only): what was written by
+                // the sync's end, not its start.
+                #[cfg(all(feature = "shuttle", not(loom)))]
+                let target = if crate::sync::planted::is(crate::sync::planted::Bug::EarlyAck) {
+                    s.written
+                } else {
+                    target
+                };
                 s.durable = s.durable.max(target);
                 Self::publish_durable(registry, &mut s);
                 drop(s);
