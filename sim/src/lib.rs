@@ -13,6 +13,7 @@
 //! - [`control`]: explicit, one-shot fault injection;
 //! - [`faults`]: [`FaultConfig`] rates and the named disk profiles;
 //! - [`disk`]: durable bytes, volatile view and pending ops of one file;
+//! - [`sparse`]: a file's bytes in chunks, unwritten ones costing nothing;
 //! - [`sync`]: what a (failed) sync makes durable;
 //! - [`crash`]: how a crash resolves pending writes (keep, drop, tear,
 //!   reorder);
@@ -64,6 +65,7 @@ pub mod namespace;
 pub mod rng;
 pub mod runner;
 pub mod shrink;
+pub mod sparse;
 pub mod stats;
 pub mod sync;
 pub mod workload;
