@@ -24,6 +24,7 @@
 //!
 //! The runner, on top of the disk (see `docs/TESTING.md`):
 //! - [`workload`]: ops as data and the seeded generator;
+//! - [`deep`]: the `deep` profile's workload (depth 5+, files past 1 GiB);
 //! - [`runner`]: runs a case against the engine and the model, checking
 //!   every result, snapshot, recovery, integrity and page accounting;
 //! - [`case`]: case files (seed, profile, options, op list);
@@ -54,6 +55,7 @@ pub mod case;
 pub mod control;
 pub mod coverage;
 pub mod crash;
+pub mod deep;
 pub mod disk;
 pub mod error;
 pub mod faults;
