@@ -304,6 +304,24 @@ impl State {
         })
     }
 
+    /// Stores `value` under `key` without copying it: the value is shared
+    /// with the caller (a harness that stores the same large value many
+    /// times keeps one copy of it). Otherwise as [`State::put`], but the
+    /// value replaced is not returned.
+    pub fn put_shared(
+        &mut self,
+        bucket: &[u8],
+        key: &[u8],
+        value: Arc<[u8]>,
+    ) -> Result<(), ModelError> {
+        self.with_bucket(bucket, |b| {
+            let added = entry_hash(b.seed, key, &value);
+            let old = b.entries.insert(Bytes::from(key), value);
+            let removed = old.as_ref().map_or(0, |v| entry_hash(b.seed, key, v));
+            ((), added, removed)
+        })
+    }
+
     /// Removes `key`; returns the value it had.
     pub fn delete(&mut self, bucket: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, ModelError> {
         self.with_bucket(bucket, |b| {

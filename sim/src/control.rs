@@ -38,13 +38,13 @@ impl Inner {
     fn flip(&mut self, path: &Path, offset: u64, bit: u8) -> io::Result<()> {
         let ino = self.durable_target(path)?;
         let file = self.files.get_mut(&ino).expect("checked");
-        if offset >= file.durable.len() as u64 || bit > 7 {
+        if offset >= file.durable.len() || bit > 7 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "bit flip outside the durable data",
             ));
         }
-        file.durable[offset as usize] ^= 1 << bit;
+        file.durable.flip_bit(offset, bit);
         file.rebuild_volatile();
         self.log_explicit(
             path,
@@ -99,7 +99,7 @@ impl SimVfs {
     pub fn flip_random_bit(&self, path: &Path) -> io::Result<(u64, u8)> {
         let mut inner = self.shared.lock();
         let ino = inner.durable_target(path)?;
-        let len = inner.files[&ino].durable.len() as u64;
+        let len = inner.files[&ino].durable.len();
         if len == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

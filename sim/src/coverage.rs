@@ -53,6 +53,8 @@ pub struct Coverage {
     pub root_collapses: u64,
     /// Deepest tree seen.
     pub max_depth: u64,
+    /// Longest database file (bytes; the simulated file is sparse).
+    pub max_file_bytes: u64,
     /// Values stored in overflow runs by acknowledged commits.
     pub overflow_values: u64,
     /// Of those, runs longer than one page (overflow chains).
@@ -109,7 +111,8 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// Adds `other` into `self` (maxima for `max_depth`).
+    /// Adds `other` into `self` (maxima for `max_depth` and
+    /// `max_file_bytes`).
     pub fn merge(&mut self, o: &Coverage) {
         macro_rules! add {
             ($($f:ident),*) => { $( self.$f += o.$f; )* };
@@ -157,6 +160,7 @@ impl Coverage {
             leak_checks
         );
         self.max_depth = self.max_depth.max(o.max_depth);
+        self.max_file_bytes = self.max_file_bytes.max(o.max_file_bytes);
     }
 
     /// Names of the structural events a campaign must reach, with counts.
@@ -197,8 +201,13 @@ impl fmt::Display for Coverage {
         )?;
         writeln!(
             f,
-            "  splits {}  merges {}  root splits {}  root collapses {}  max depth {}",
-            self.splits, self.merges, self.root_splits, self.root_collapses, self.max_depth
+            "  splits {}  merges {}  root splits {}  root collapses {}  max depth {}  max file size {:.1} MiB",
+            self.splits,
+            self.merges,
+            self.root_splits,
+            self.root_collapses,
+            self.max_depth,
+            self.max_file_bytes as f64 / f64::from(1 << 20)
         )?;
         writeln!(
             f,

@@ -22,9 +22,10 @@
 //! no landed byte covers read as zeros, or as garbage with
 //! [`FaultConfig::garbage_unwritten`].
 
-use crate::disk::{apply_set_len, FileState, PendingOp};
+use crate::disk::{FileState, PendingOp};
 use crate::faults::FaultConfig;
 use crate::rng::SimRng;
+use crate::sparse::Sparse;
 
 /// What one crash did, summed over all files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -96,7 +97,7 @@ pub(crate) fn crash_file(
         }
     }
     file.latent
-        .retain(|&s| s * crate::disk::SECTOR_SIZE < file.durable.len() as u64);
+        .retain(|&s| s * crate::disk::SECTOR_SIZE < file.durable.len());
     file.reset_to_durable();
 }
 
@@ -214,26 +215,26 @@ fn shuffle_between_set_lens(plan: &mut [Step], rng: &mut SimRng) {
 }
 
 /// Applies a persisted `set_len`; fresh bytes are zeros or garbage.
-fn grow_or_truncate(buf: &mut Vec<u8>, len: u64, cfg: &FaultConfig, rng: &mut SimRng) {
+fn grow_or_truncate(buf: &mut Sparse, len: u64, cfg: &FaultConfig, rng: &mut SimRng) {
     let old = buf.len();
-    apply_set_len(buf, len);
-    if cfg.garbage_unwritten && buf.len() > old {
-        rng.fill(&mut buf[old..]);
+    buf.set_len(len);
+    if cfg.garbage_unwritten && len > old {
+        buf.fill_garbage(old, len, rng);
     }
 }
 
 /// Extends `buf` to at least `end` bytes; fresh bytes are zeros or garbage.
-fn extend_to(buf: &mut Vec<u8>, end: u64, cfg: &FaultConfig, rng: &mut SimRng) {
-    if (buf.len() as u64) < end {
+fn extend_to(buf: &mut Sparse, end: u64, cfg: &FaultConfig, rng: &mut SimRng) {
+    if buf.len() < end {
         grow_or_truncate(buf, end, cfg, rng);
     }
 }
 
-fn apply_landing(buf: &mut Vec<u8>, landing: Landing, cfg: &FaultConfig, rng: &mut SimRng) {
+fn apply_landing(buf: &mut Sparse, landing: Landing, cfg: &FaultConfig, rng: &mut SimRng) {
     match landing {
         Landing::Whole { offset, data } => {
             extend_to(buf, offset + data.len() as u64, cfg, rng);
-            buf[offset as usize..offset as usize + data.len()].copy_from_slice(&data);
+            buf.write(offset, &data);
         }
         Landing::Torn {
             offset,
@@ -263,19 +264,18 @@ fn apply_landing(buf: &mut Vec<u8>, landing: Landing, cfg: &FaultConfig, rng: &m
                     .unwrap_or(offset)
             };
             extend_to(buf, end, cfg, rng);
-            let limit = buf.len() as u64;
+            let limit = buf.len();
             for (i, fate) in units.iter().enumerate() {
                 let (s, e) = range(i);
                 let e = e.min(limit);
                 if s >= e {
                     continue;
                 }
-                let dst = &mut buf[s as usize..e as usize];
                 match fate {
                     UnitFate::Landed => {
-                        dst.copy_from_slice(&data[(s - offset) as usize..(e - offset) as usize])
+                        buf.write(s, &data[(s - offset) as usize..(e - offset) as usize])
                     }
-                    UnitFate::Garbage => rng.fill(dst),
+                    UnitFate::Garbage => buf.fill_garbage(s, e, rng),
                     UnitFate::Old => {}
                 }
             }
@@ -313,7 +313,7 @@ mod tests {
             ..FaultConfig::none()
         };
         let mut f = file_with_pending(&[(0, vec![1; 1000]), (500, vec![2; 1000])]);
-        let expect = f.volatile.clone();
+        let expect = f.volatile.to_vec();
         let mut r = CrashReport::default();
         crash_file(&mut f, &cfg, &mut SimRng::new(1), &mut r);
         assert_eq!(f.durable, expect);
@@ -330,22 +330,17 @@ mod tests {
         };
         for seed in 0..50 {
             let mut f = FileState {
-                durable: vec![0xAA; 4096],
-                volatile: vec![0xAA; 4096],
+                durable: vec![0xAA; 4096].into(),
+                volatile: vec![0xAA; 4096].into(),
                 ..Default::default()
             };
             f.write(&[0x55; 4096], 0);
             let mut r = CrashReport::default();
             crash_file(&mut f, &cfg, &mut SimRng::new(seed), &mut r);
             assert_eq!(r.writes_torn, 1);
-            let new = f
-                .durable
-                .chunks(512)
-                .filter(|c| c.iter().all(|&b| b == 0x55));
-            let old = f
-                .durable
-                .chunks(512)
-                .filter(|c| c.iter().all(|&b| b == 0xAA));
+            let durable = f.durable.to_vec();
+            let new = durable.chunks(512).filter(|c| c.iter().all(|&b| b == 0x55));
+            let old = durable.chunks(512).filter(|c| c.iter().all(|&b| b == 0xAA));
             let (n, o) = (new.count(), old.count());
             assert_eq!(n + o, 8, "every sector is wholly old or new");
             assert!(n > 0 && o > 0);

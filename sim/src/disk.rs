@@ -9,8 +9,15 @@
 //!   good (like a page cache whose dirty pages were marked clean, the
 //!   "fsyncgate" behaviour), until a crash or an explicit cache drop.
 //! - `latent` holds the sectors with latent read errors.
+//!
+//! Both byte layers are [`Sparse`]: chunks nobody wrote read as zeros and
+//! cost no memory, and the volatile view shares its chunks with the
+//! durable bytes until one of them changes, so a file of 1 GiB costs what
+//! was written to it.
 
 use std::collections::BTreeSet;
+
+use crate::sparse::Sparse;
 
 /// Granularity of latent sector errors, in bytes.
 pub const SECTOR_SIZE: u64 = 512;
@@ -31,8 +38,8 @@ pub(crate) enum PendingOp {
 /// One inode.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FileState {
-    pub(crate) durable: Vec<u8>,
-    pub(crate) volatile: Vec<u8>,
+    pub(crate) durable: Sparse,
+    pub(crate) volatile: Sparse,
     pub(crate) pending: Vec<PendingOp>,
     pub(crate) latent: BTreeSet<u64>,
     /// Durable writes that began with the log record magic, as (offset,
@@ -54,7 +61,7 @@ pub(crate) enum ReadFailure {
 impl FileState {
     /// Length as seen by reads.
     pub(crate) fn len(&self) -> u64 {
-        self.volatile.len() as u64
+        self.volatile.len()
     }
 
     /// Reads from the volatile view.
@@ -68,7 +75,7 @@ impl FileState {
         if let Some(s) = self.first_latent_in(offset, end) {
             return Err(ReadFailure::Latent(s));
         }
-        buf.copy_from_slice(&self.volatile[offset as usize..end as usize]);
+        self.volatile.read(buf, offset);
         Ok(())
     }
 
@@ -88,7 +95,7 @@ impl FileState {
         if data.is_empty() {
             return;
         }
-        apply_write(&mut self.volatile, offset, data);
+        self.volatile.write(offset, data);
         let end = offset + data.len() as u64;
         let sectors: Vec<u64> = self
             .latent
@@ -106,7 +113,7 @@ impl FileState {
 
     /// Records a `set_len` in the volatile view and the pending list.
     pub(crate) fn set_len(&mut self, len: u64) {
-        apply_set_len(&mut self.volatile, len);
+        self.volatile.set_len(len);
         self.latent.retain(|&s| s * SECTOR_SIZE < len);
         self.pending.push(PendingOp::SetLen { len });
     }
@@ -130,26 +137,11 @@ impl FileState {
 }
 
 /// Applies `op` to `buf`.
-pub(crate) fn apply_op(buf: &mut Vec<u8>, op: &PendingOp) {
+pub(crate) fn apply_op(buf: &mut Sparse, op: &PendingOp) {
     match op {
-        PendingOp::Write { offset, data } => apply_write(buf, *offset, data),
-        PendingOp::SetLen { len } => apply_set_len(buf, *len),
+        PendingOp::Write { offset, data } => buf.write(*offset, data),
+        PendingOp::SetLen { len } => buf.set_len(*len),
     }
-}
-
-/// Writes `data` at `offset`, extending `buf` with zeros as needed.
-pub(crate) fn apply_write(buf: &mut Vec<u8>, offset: u64, data: &[u8]) {
-    let start = offset as usize;
-    let end = start + data.len();
-    if buf.len() < end {
-        buf.resize(end, 0);
-    }
-    buf[start..end].copy_from_slice(data);
-}
-
-/// Truncates or extends `buf` with zeros to `len`.
-pub(crate) fn apply_set_len(buf: &mut Vec<u8>, len: u64) {
-    buf.resize(len as usize, 0);
 }
 
 #[cfg(test)]

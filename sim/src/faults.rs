@@ -110,10 +110,13 @@ impl FaultConfig {
     /// - `silent`: `torn` plus bit flips, lost and misdirected writes and
     ///   latent sector errors.
     /// - `chaos`: everything, garbage in torn and unwritten regions.
+    /// - `deep`: the `torn` disk under the deep workload
+    ///   ([`crate::deep`]: trees of depth 5+, files past 1 GiB); not in
+    ///   [`PROFILE_NAMES`], so `all` does not rotate through it.
     pub fn profile(name: &str) -> Option<FaultConfig> {
         Some(match name {
             "none" => FaultConfig::none(),
-            "torn" => FaultConfig::torn(),
+            "torn" | "deep" => FaultConfig::torn(),
             "strict4k" => FaultConfig {
                 atomic_unit: 4096,
                 ..FaultConfig::torn()
@@ -341,6 +344,7 @@ mod tests {
             assert!(cfg.crash_keep_write + cfg.crash_tear_write <= 1.0);
         }
         assert!(FaultConfig::profile("nope").is_none());
+        assert_eq!(FaultConfig::profile("deep"), Some(FaultConfig::torn()));
         assert_eq!(FaultConfig::profile("strict4k").unwrap().atomic_unit, 4096);
         assert_eq!(FaultConfig::profile("byte").unwrap().atomic_unit, 1);
         assert!(!FaultConfig::none().has_silent_faults());

@@ -148,6 +148,7 @@ impl Inner {
         let Some((error, cause, fits)) = failure else {
             self.file_mut(h.ino).write(data, offset);
             self.stats.bytes_written += len;
+            self.stats.max_file_len = self.stats.max_file_len.max(end);
             return Ok(());
         };
         let applied = match fits {
@@ -218,6 +219,7 @@ impl Inner {
             return Err(self.inject_error(&h.path, OpKind::SetLen, e, cause, len, 0));
         }
         self.file_mut(h.ino).set_len(len);
+        self.stats.max_file_len = self.stats.max_file_len.max(len);
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use crate::lock::{HandleId, LockTable};
 use crate::log::{ErrorCause, Fault, FaultRecord};
 use crate::namespace::{Ino, Namespace};
 use crate::rng::SimRng;
-use crate::stats::{hash_bytes, hash_path, SimStats, TraceHash};
+use crate::stats::{hash_path, SimStats, TraceHash};
 use crate::sync::SilentSchedule;
 
 /// Trace tag of a crash.
@@ -265,7 +265,7 @@ impl Inner {
         for (ino, f) in self.files.iter_mut() {
             crash_file(f, &self.cfg, &mut self.rng, &mut report);
             content.push(*ino);
-            content.push(hash_bytes(&f.durable));
+            content.push(f.durable.content_hash());
         }
         let s = &mut self.stats;
         s.crashes += 1;
@@ -436,7 +436,7 @@ impl SimVfs {
     pub fn contents(&self, path: &Path) -> Option<Vec<u8>> {
         let inner = self.shared.lock();
         let ino = inner.ns.lookup(path)?;
-        inner.files.get(&ino).map(|f| f.volatile.clone())
+        inner.files.get(&ino).map(|f| f.volatile.to_vec())
     }
 
     /// The bytes `path` is sure to hold after a crash, if its durable entry
@@ -444,7 +444,7 @@ impl SimVfs {
     pub fn durable_contents(&self, path: &Path) -> Option<Vec<u8>> {
         let inner = self.shared.lock();
         let ino = inner.ns.durable_lookup(path)?;
-        inner.files.get(&ino).map(|f| f.durable.clone())
+        inner.files.get(&ino).map(|f| f.durable.to_vec())
     }
 
     /// Paths that exist now, in order.

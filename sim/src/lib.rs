@@ -13,6 +13,7 @@
 //! - [`control`]: explicit, one-shot fault injection;
 //! - [`faults`]: [`FaultConfig`] rates and the named disk profiles;
 //! - [`disk`]: durable bytes, volatile view and pending ops of one file;
+//! - [`sparse`]: a file's bytes in chunks, unwritten ones costing nothing;
 //! - [`sync`]: what a (failed) sync makes durable;
 //! - [`crash`]: how a crash resolves pending writes (keep, drop, tear,
 //!   reorder);
@@ -23,6 +24,7 @@
 //!
 //! The runner, on top of the disk (see `docs/TESTING.md`):
 //! - [`workload`]: ops as data and the seeded generator;
+//! - [`deep`]: the `deep` profile's workload (depth 5+, files past 1 GiB);
 //! - [`runner`]: runs a case against the engine and the model, checking
 //!   every result, snapshot, recovery, integrity and page accounting;
 //! - [`case`]: case files (seed, profile, options, op list);
@@ -53,6 +55,7 @@ pub mod case;
 pub mod control;
 pub mod coverage;
 pub mod crash;
+pub mod deep;
 pub mod disk;
 pub mod error;
 pub mod faults;
@@ -64,6 +67,7 @@ pub mod namespace;
 pub mod rng;
 pub mod runner;
 pub mod shrink;
+pub mod sparse;
 pub mod stats;
 pub mod sync;
 pub mod workload;

@@ -59,6 +59,7 @@ use crate::rng::SimRng;
 use crate::stats::SimStats;
 use crate::workload::{
     bucket_name, BucketId, Bytes, CursorStart, FaultOp, IoKind, KeyBound, Op, Read, Val,
+    SPARSE_VALUE_MIN,
 };
 use crate::SimVfs;
 
@@ -240,6 +241,7 @@ pub fn run_case(case: &Case, opts: RunOptions) -> RunReport {
     cov.injected_errors = stats.injected_errors;
     cov.silent_faults = stats.silent_faults;
     cov.log_bit_flips = stats.log_bit_flips;
+    cov.max_file_bytes = stats.max_file_len;
     let mut h = xxh3_64_with_seed(&runner.digest.to_le_bytes(), sim.trace_hash());
     h = xxh3_64_with_seed(format!("{cov:?}").as_bytes(), h);
     RunReport {
@@ -352,6 +354,9 @@ struct Runner<'c> {
     prev_stats: Option<vellum::Stats>,
     shape: Option<(u64, u32)>,
     dropped_since_sample: bool,
+    /// The bytes of each mostly-zero value put so far (the deep workload's
+    /// giants), made once and shared with the model.
+    giants: HashMap<Val, Arc<[u8]>>,
 }
 
 fn is_disk_error(e: &Error) -> bool {
@@ -721,6 +726,7 @@ impl<'c> Runner<'c> {
             prev_stats: None,
             shape: None,
             dropped_since_sample: false,
+            giants: HashMap::new(),
         }
     }
 
@@ -1491,7 +1497,20 @@ impl<'c> Runner<'c> {
             return Ok(());
         }
         let name = bucket_name(b);
-        let value = v.bytes();
+        let giant = (v.len() >= SPARSE_VALUE_MIN && !insert).then(|| {
+            self.giants
+                .entry(v)
+                .or_insert_with(|| Arc::from(v.bytes()))
+                .clone()
+        });
+        let owned;
+        let value: &[u8] = match &giant {
+            Some(g) => g,
+            None => {
+                owned = v.bytes();
+                &owned
+            }
+        };
         let key = k.as_slice();
         let max_key = self.limits.max_key_len;
         let t = self.txn.as_mut().expect("begun");
@@ -1501,18 +1520,22 @@ impl<'c> Runner<'c> {
             Expect::KeyTooLarge
         } else if insert {
             Expect::Ok(
-                t.m.insert_if_absent(&name, key, &value)
+                t.m.insert_if_absent(&name, key, value)
                     .expect("bucket exists"),
             )
         } else {
-            t.m.put(&name, key, &value).expect("bucket exists");
+            match &giant {
+                Some(g) => t.m.put_shared(&name, key, g.clone()),
+                None => t.m.put(&name, key, value).map(|_| ()),
+            }
+            .expect("bucket exists");
             Expect::Ok(true)
         };
         let got = bucket_mut(&t.e, &name).and_then(|bk| {
             if insert {
-                bk.insert_if_absent(key, &value)
+                bk.insert_if_absent(key, value)
             } else {
-                bk.put(key, &value).map(|()| true)
+                bk.put(key, value).map(|()| true)
             }
         });
         let stored = matches!(exp, Expect::Ok(true));

@@ -47,6 +47,8 @@ pub struct SimStats {
     pub silent_faults: u64,
     /// Of those, bit flips aimed inside durable log records.
     pub log_bit_flips: u64,
+    /// The largest length any file reached (as reads see it).
+    pub max_file_len: u64,
 }
 
 /// A running 64-bit hash over every operation and its result.

@@ -12,11 +12,12 @@
 //!   returning the lost data (the page cache still holds it, marked clean)
 //!   until a crash or [`crate::SimVfs::drop_caches`].
 
-use crate::disk::{apply_op, apply_set_len, apply_write, FileState, PendingOp};
+use crate::disk::{apply_op, FileState, PendingOp};
 use crate::disk::{PAGE_SIZE, SECTOR_SIZE};
 use crate::faults::FaultConfig;
 use crate::log::Fault;
 use crate::rng::SimRng;
+use crate::sparse::Sparse;
 
 /// Silent faults scheduled explicitly, and the once-per-run budget.
 #[derive(Clone, Debug, Default)]
@@ -73,7 +74,7 @@ pub(crate) fn sync_ok(
         if misdirect {
             if let Some(target) = misdirect_target(&mut file.durable, *offset, len, rng) {
                 sched.misdirect_used = true;
-                apply_write(&mut file.durable, target, data);
+                file.durable.write(target, data);
                 faults.push(Fault::MisdirectedWrite {
                     offset: *offset,
                     len,
@@ -82,16 +83,16 @@ pub(crate) fn sync_ok(
                 continue;
             }
         }
-        apply_write(&mut file.durable, *offset, data);
+        file.durable.write(*offset, data);
     }
     if cfg.log_bit_flip > 0.0 {
         log_bit_flip(file, &ops, cfg, rng, &mut faults);
     }
-    let dlen = file.durable.len() as u64;
+    let dlen = file.durable.len();
     if dlen > 0 && rng.chance(cfg.bit_flip) {
         let offset = rng.below(dlen);
         let bit = rng.below(8) as u8;
-        file.durable[offset as usize] ^= 1 << bit;
+        file.durable.flip_bit(offset, bit);
         faults.push(Fault::BitFlip { offset, bit });
     }
     if dlen > 0 && rng.chance(cfg.latent_sector) {
@@ -128,21 +129,23 @@ fn log_bit_flip(
     // pages, say), or cut off, are no longer candidates: a flip must land
     // in bytes that are still the record.
     file.log_records.retain(|&(o, l, h)| {
-        let (o, l) = (o as usize, l as usize);
         durable
-            .get(o..o + l)
-            .is_some_and(|b| xxhash_rust::xxh3::xxh3_64(b) == h)
+            .get(o, l)
+            .is_some_and(|b| xxhash_rust::xxh3::xxh3_64(&b) == h)
     });
     if !file.log_records.is_empty() && rng.chance(cfg.log_bit_flip) {
         let i = rng.below(file.log_records.len() as u64) as usize;
         let (o, l, _) = file.log_records.remove(i);
         let offset = o + rng.below(l);
         let bit = rng.below(8) as u8;
-        file.durable[offset as usize] ^= 1 << bit;
+        file.durable.flip_bit(offset, bit);
         faults.push(Fault::LogBitFlip { offset, bit });
     }
-    let landed =
-        |o: u64, data: &[u8]| file.durable.get(o as usize..o as usize + data.len()) == Some(data);
+    let landed = |o: u64, data: &[u8]| {
+        file.durable
+            .get(o, data.len() as u64)
+            .is_some_and(|b| b == data)
+    };
     let new: Vec<(u64, u64, u64)> = ops
         .iter()
         .filter_map(|op| match op {
@@ -164,12 +167,12 @@ fn log_bit_flip(
 /// a different offset, a whole number of pages away, inside the file (which
 /// is first extended to the intended end, as the file system's size update
 /// is not misdirected). `None` when no such place exists.
-fn misdirect_target(durable: &mut Vec<u8>, offset: u64, len: u64, rng: &mut SimRng) -> Option<u64> {
+fn misdirect_target(durable: &mut Sparse, offset: u64, len: u64, rng: &mut SimRng) -> Option<u64> {
     let end = offset + len;
-    if (durable.len() as u64) < end {
-        apply_set_len(durable, end);
+    if durable.len() < end {
+        durable.set_len(end);
     }
-    let flen = durable.len() as u64;
+    let flen = durable.len();
     let below = offset / PAGE_SIZE; // pages we can move down
     let above = (flen - end) / PAGE_SIZE; // pages we can move up
     let choices = below + above;
@@ -237,7 +240,7 @@ mod tests {
             let mut f = FileState::default();
             f.write(b"a", 0);
             f.write(b"b", 1);
-            let before = f.volatile.clone();
+            let before = f.volatile.to_vec();
             let Fault::SyncLoss { covered, lost } =
                 sync_failed(&mut f, &FaultConfig::none(), &mut SimRng::new(seed))
             else {
@@ -275,9 +278,10 @@ mod tests {
             panic!("{faults:?}")
         };
         assert!(landed_at == 0 || landed_at == 8192);
-        assert!(f.durable[4096..8192].iter().all(|&b| b == 0));
+        let durable = f.durable.to_vec();
+        assert!(durable[4096..8192].iter().all(|&b| b == 0));
         let l = landed_at as usize;
-        assert!(f.durable[l..l + 4096].iter().all(|&b| b == 7));
+        assert!(durable[l..l + 4096].iter().all(|&b| b == 7));
         assert_eq!(f.volatile, f.durable);
     }
 }

@@ -100,6 +100,11 @@ fn parse_escaped(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Values at least this long are mostly zeros ([`Val::bytes`]).
+pub const SPARSE_VALUE_MIN: usize = 1 << 20;
+/// Distance between the stamps of a mostly-zero value.
+pub const SPARSE_STAMP_EVERY: usize = 256 << 10;
+
 /// A value: `len` bytes derived from `seed` ([`Val::bytes`]). Written as
 /// `[len, seed]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,11 +122,27 @@ impl Val {
     }
 
     /// The value's bytes: a readable tag then pseudo-random bytes, all a
-    /// function of `(len, seed)`.
+    /// function of `(len, seed)`. Values of [`SPARSE_VALUE_MIN`] bytes and
+    /// more (only the `deep` workload's giant values) are zeros after the
+    /// tag but for an 8-byte stamp of the seed and the position every
+    /// [`SPARSE_STAMP_EVERY`] bytes, so that the simulated disk, which
+    /// stores zeros over holes as nothing, holds little of them, while a
+    /// value read back from the wrong run or the wrong place still differs.
     pub fn bytes(&self) -> Vec<u8> {
         let len = self.len();
         let mut out = format!("v{}:", self.1).into_bytes();
         out.truncate(len);
+        if len >= SPARSE_VALUE_MIN {
+            // Allocated zeroed, so the zeros cost no memory until touched.
+            let mut zeros = vec![0u8; len];
+            zeros[..out.len()].copy_from_slice(&out);
+            out = zeros;
+            for at in (SPARSE_STAMP_EVERY..len - 8).step_by(SPARSE_STAMP_EVERY) {
+                let stamp = (u64::from(self.1) << 32) ^ at as u64 ^ 0x5eed_0000_0000_0001;
+                out[at..at + 8].copy_from_slice(&stamp.to_le_bytes());
+            }
+            return out;
+        }
         let mut x = (self.1 as u64) ^ 0x9e37_79b9_7f4a_7c15 ^ ((len as u64) << 32);
         while out.len() < len {
             x ^= x << 13;
@@ -514,8 +535,11 @@ pub struct Generator {
 }
 
 /// The workload of `seed` for a disk `profile`, about `len` ops long, and
-/// the engine options to run it with.
+/// the engine options to run it with (profile `deep`: [`crate::deep`]).
 pub fn generate(seed: u64, profile: &str, len: usize) -> (DbConfig, Vec<Op>) {
+    if profile == crate::deep::DEEP_PROFILE {
+        return crate::deep::generate(seed, len);
+    }
     // Each profile gets its own workload for a seed.
     let salt = profile.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)

@@ -5,7 +5,8 @@
 //! or by hand); a campaign proper is `vellum-sim run` (see docs/TESTING.md).
 
 use vellum_sim::campaign::{run_campaign, CampaignConfig, CampaignReport};
-use vellum_sim::workload::{Bytes, DbConfig, Op, Val};
+use vellum_sim::deep::DEEP_PROFILE;
+use vellum_sim::workload::{Bytes, DbConfig, Op, Val, SPARSE_VALUE_MIN};
 use vellum_sim::{run_case, Case, Coverage, RunOptions};
 
 /// Ops per generated seed.
@@ -205,4 +206,104 @@ fn coverage_is_reached() {
     assert!(c.root_splits > 0 && c.max_depth >= 3, "{c}");
     assert!(c.snapshot_reads > 0 && c.leak_checks > 0, "{c}");
     assert!(c.crashes_in_recovery > 0, "{c}");
+}
+
+/// Whether a deep seed has a giant phase (values past
+/// [`SPARSE_VALUE_MIN`], a file past 1 GiB): those are for campaigns.
+fn is_giant(case: &Case) -> bool {
+    case.ops
+        .iter()
+        .any(|o| matches!(o, Op::Put { v, .. } if v.len() >= SPARSE_VALUE_MIN))
+}
+
+/// The deep profile's seeds without a giant phase: trees of depth 5 and
+/// more, upper-level splits and merges, crashes inside checkpoints of
+/// many pages; each run twice for determinism.
+#[test]
+fn seeds_deep() {
+    let mut cov = Coverage::default();
+    let mut failures = Vec::new();
+    let mut seeds = 0;
+    for seed in (0..).take(28 * scale() as usize) {
+        let case = Case::generate(seed, DEEP_PROFILE, OPS);
+        if is_giant(&case) {
+            continue;
+        }
+        seeds += 1;
+        let r = run_case(&case, RunOptions::default());
+        if let Some(f) = &r.failure {
+            failures.push(format!(
+                "vellum-sim replay {seed} --profile deep --ops {OPS}   # {f}"
+            ));
+        }
+        if seed % 4 == 0 {
+            let again = run_case(&case, RunOptions::default());
+            assert_eq!(again.trace_hash, r.trace_hash, "deep seed {seed} differs");
+        }
+        cov.merge(&r.coverage);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(seeds >= 20, "{seeds} seeds without a giant phase");
+    assert!(cov.max_depth >= 6, "{cov}");
+    assert!(cov.root_collapses > 0 && cov.merges > 0, "{cov}");
+    assert!(
+        cov.torn_recoveries > 0 && cov.crashes_in_recovery > 0,
+        "{cov}"
+    );
+    assert!(cov.overflow_chains > 0 && cov.spills > 0, "{cov}");
+}
+
+/// A small giant phase: a key overwritten by 24 MiB values while readers
+/// pin the old versions, so the file grows past 100 MiB (over a dozen
+/// allocator bitmap pages at 1 KiB), then a crash at each sync of the
+/// growth's checkpoint in turn, over a few disk seeds.
+#[test]
+fn crash_during_allocator_growth() {
+    let big = |i: u32| Val(24 << 20, 77 + i % 2);
+    let mut work = vec![Op::CreateBucket { b: 9 }, Op::Commit];
+    for i in 0..5 {
+        work.push(Op::Put {
+            b: 9,
+            k: Bytes(b"giant".to_vec()),
+            v: big(i),
+        });
+        work.push(Op::Commit);
+        work.push(Op::BeginRead);
+    }
+    let config = DbConfig {
+        page_size: 1024,
+        max_log_size: 16 << 10,
+        cache_size: 32 << 10,
+        eventual: false,
+    };
+    let mut cov = Coverage::default();
+    for seed in 0..3 * scale() {
+        for n in 1..=3 {
+            let mut ops = work.clone();
+            ops.push(Op::CrashAtSync { n });
+            ops.push(Op::Put {
+                b: 9,
+                k: Bytes(b"giant".to_vec()),
+                v: big(5),
+            });
+            ops.push(Op::Commit);
+            ops.push(Op::CrashNow);
+            let case = Case {
+                seed,
+                profile: DEEP_PROFILE.to_string(),
+                config,
+                note: None,
+                ops,
+            };
+            let r = run_case(&case, RunOptions::default());
+            assert!(
+                r.failure.is_none(),
+                "seed {seed}, crash at sync {n}: {:?}",
+                r.failure
+            );
+            cov.merge(&r.coverage);
+        }
+    }
+    assert!(cov.max_file_bytes > 120 << 20, "{cov}");
+    assert!(cov.torn_writes > 0, "{cov}");
 }
