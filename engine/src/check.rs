@@ -260,8 +260,18 @@ pub(crate) fn check_pages(pager: &Pager, slot_page: u64, report: &mut CheckRepor
     };
     let mut seen: HashSet<u64> = HashSet::new();
     let mut dup = Vec::new();
+    // The first page of each run that reaches past the page count. Page
+    // numbers and run lengths come from the file: only the pages below the
+    // page count are marked (a crafted reference near `u64::MAX`, or a run
+    // claiming 1 GiB, neither overflows nor fills `seen`).
+    let mut beyond = Vec::new();
+    let page_count = slot.page_count;
     let mut mark = |first: u64, n: u64| {
-        for p in first..first + n {
+        let end = first.saturating_add(n);
+        if end > page_count {
+            beyond.push(first);
+        }
+        for p in first..end.min(page_count) {
             if !seen.insert(p) {
                 dup.push(p);
             }
@@ -309,7 +319,7 @@ pub(crate) fn check_pages(pager: &Pager, slot_page: u64, report: &mut CheckRepor
             "{leaked} page(s) marked in use but unreachable (leaked), first {p}"
         ));
     }
-    if let Some(p) = seen.iter().find(|&&p| p >= slot.page_count) {
+    if let Some(p) = beyond.first() {
         report
             .problems
             .push(format!("page {p} is referenced but lies beyond the file"));
