@@ -131,7 +131,7 @@ fn oversized_keys_and_values_are_corruption() {
     for kind in [Hostile::OversizedKey, Hostile::OversizedInlineValue] {
         let (vfs, p) = file(kind);
         let db = open(&vfs, p.ps, false).unwrap();
-        let k = hostile::key(p.pick);
+        let k = hostile::key(p.pick | 1);
         assert!(
             is_corruption(&db.view(|tx| tx.get(&k).map(|v| v.map(|v| v.to_vec())))),
             "{kind:?}"

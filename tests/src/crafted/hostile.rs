@@ -16,7 +16,8 @@ use super::{
 pub enum Hostile {
     /// No damage: the baseline every other kind starts from.
     None,
-    /// A leaf key longer than the key limit plus one (§1.4).
+    /// A leaf key longer than the key limit plus one (§1.4), never the
+    /// first key of its leaf (entry `pick | 1`).
     OversizedKey,
     /// Leaf keys exactly one byte past the key limit (the most §1.4 admits,
     /// for catalog keys) with the largest inline values: a page holds two,
@@ -288,10 +289,13 @@ pub fn build(kind: Hostile, p: &Params) -> Vec<u8> {
         Hostile::OversizedKey => {
             let room = ps - 24 - 6 - 7 - 16;
             let len = (key_limit(ps) + 1 + extra).min(room);
-            let mut k = key(pick);
+            // An odd entry, so it is never the first of its leaf and the
+            // separators above it stay within the limit.
+            let j = if pick | 1 < n { pick | 1 } else { 1 };
+            let mut k = key(j);
             k.resize(len, b'x');
-            es[pick].0 = k;
-            let mut b = base(&Params { per_leaf: 1, ..*p }, &es);
+            es[j].0 = k;
+            let mut b = base(&Params { per_leaf: 2, ..*p }, &es);
             b.keys = n as u64;
             b.finish()
         }
