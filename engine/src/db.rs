@@ -319,6 +319,7 @@ impl Db {
         }
         crate::failpoint::hit("recovery::after_alloc_load")?;
         let (catalog, catalog_pages) = Catalog::load(&pager, slot.catalog)?;
+        check_log_extent(&slot, &alloc, &catalog, &catalog_pages)?;
         let limits = Limits::for_page_size(ps);
         let log = LogState {
             epoch: slot.checkpoint,
@@ -666,5 +667,37 @@ impl Db {
     /// Number of log records replayed when this handle was opened.
     pub fn replayed_on_open(&self) -> u64 {
         self.inner.replayed
+    }
+}
+
+/// The log extent must not overlap a page the checkpoint uses otherwise:
+/// appending records would overwrite it. Open checks the pages it knows
+/// without walking the trees (FORMAT.md §6 S6): the allocator's own pages,
+/// the catalog's pages and every bucket's root. A crafted file whose extent
+/// overlaps a deeper tree page opens; `Db::check` reports that page as
+/// referenced twice.
+fn check_log_extent(
+    slot: &crate::page::slot::Slot,
+    alloc: &Allocator,
+    catalog: &Catalog,
+    catalog_pages: &[u64],
+) -> Result<()> {
+    // `Slot::decode` checked that the extent lies below the page count.
+    let log = slot.log_start..slot.log_start + slot.log_pages;
+    let roots = catalog
+        .iter()
+        .filter_map(|(_, b)| b.root.as_ref()?.disk_page());
+    let overlap = alloc
+        .own_pages()
+        .into_iter()
+        .chain(catalog_pages.iter().copied())
+        .chain(roots)
+        .find(|p| log.contains(p));
+    match overlap {
+        Some(p) => Err(Error::corrupt(
+            p,
+            "the log extent overlaps a tree or allocator page",
+        )),
+        None => Ok(()),
     }
 }

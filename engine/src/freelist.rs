@@ -254,11 +254,19 @@ impl Allocator {
     /// Marks `n` pages from `first` as no longer in use by the checkpoint
     /// being built (`checkpoint`); they stay blocked until
     /// [`Allocator::release`] says no snapshot can reach them.
+    ///
+    /// The run comes from a reference in the file (a crafted one may name a
+    /// page near `u64::MAX` or a run past the page count): the whole run is
+    /// checked before any page is marked, so an error changes nothing.
     pub fn free(&mut self, first: u64, n: u64, checkpoint: u64) -> Result<()> {
-        for p in first..first + n {
-            if p < RESERVED_PAGES || p >= self.page_count || !self.is_in_use(p) {
-                return Err(Error::corrupt(p, "page freed twice or never allocated"));
-            }
+        let end = first
+            .checked_add(n)
+            .filter(|&end| first >= RESERVED_PAGES && end <= self.page_count)
+            .ok_or_else(|| Error::corrupt(first, "page freed twice or never allocated"))?;
+        if let Some(p) = (first..end).find(|&p| !self.is_in_use(p)) {
+            return Err(Error::corrupt(p, "page freed twice or never allocated"));
+        }
+        for p in first..end {
             self.mark(p, false);
         }
         self.pending.push((checkpoint, first, n));

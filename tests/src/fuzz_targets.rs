@@ -15,20 +15,25 @@
 //!   reaches past verification), then every read path walked.
 //! - [`run_decode_page`]: every page decoder on the bytes, plus re-encode
 //!   round trips of whatever decodes.
+//! - [`run_crafted_file`]: a hostile file built from the bytes by
+//!   [`crate::crafted::hostile`] (valid checksums, contents that break the
+//!   format), opened, read, written, closed and reopened.
 //!
 //! [`seeds`] builds the checked-in seed corpora (`fuzz/corpus/<target>/`).
 
+mod crafted_file;
 mod decode_page;
 mod open_bytes;
 mod ops_crash;
 pub mod seeds;
 
+pub use crafted_file::{input_for, params_of, run_crafted_file};
 pub use decode_page::run_decode_page;
 pub use open_bytes::{avoid_known_bugs, reseal, run_open_bytes, MAX_FILE_BYTES};
 pub use ops_crash::{bucket, key, run_ops_crash, value, FuzzOp, OpsEncoder};
 
 /// The fuzz targets, by the name of their corpus directory.
-pub const TARGETS: &[&str] = &["ops_crash", "open_bytes", "decode_page"];
+pub const TARGETS: &[&str] = &["ops_crash", "open_bytes", "decode_page", "crafted_file"];
 
 /// Runs the target called `name` (one of [`TARGETS`]) on `data`.
 ///
@@ -39,6 +44,7 @@ pub fn run_target(name: &str, data: &[u8]) {
         "ops_crash" => run_ops_crash(data),
         "open_bytes" => run_open_bytes(data),
         "decode_page" => run_decode_page(data),
+        "crafted_file" => run_crafted_file(data),
         other => panic!("unknown fuzz target {other:?}"),
     }
 }

@@ -155,6 +155,11 @@ fn replay_decode_page_corpus() {
     replay("decode_page");
 }
 
+#[test]
+fn replay_crafted_file_corpus() {
+    replay("crafted_file");
+}
+
 /// Every seed the generator builds is checked in. (Only names are
 /// compared: the database images follow the engine's page layout, which
 /// may change; rewrite them when it does.)

@@ -105,6 +105,7 @@ impl<'a> TreeMut<'a> {
     fn child_mut<'n>(&mut self, parent: &'n mut Node, i: usize) -> Result<&'n mut Node> {
         if let ChildAt::Disk(r) = parent.child(i) {
             let copy = self.private_copy(r)?;
+            check_bounds(parent, i, &copy, r.page)?;
             parent.set_child(i, Child::Mem(copy));
         }
         Ok(self.private(parent.child_mut(i).expect("the child is in memory")))
@@ -120,10 +121,49 @@ impl<'a> TreeMut<'a> {
                     Some(n) => n.clone(),
                     None => self.pager.load(r)?.into_arc(),
                 };
+                check_bounds(parent, i, &n, r.page)?;
                 self.freed.push((r.page, 1));
                 Ok(n)
             }
         }
+    }
+}
+
+/// Checks that `child`, child `i` of `parent` read from page `page`, holds
+/// only keys the parent's separators route to it (FORMAT.md §1.5: child
+/// `i` holds the keys `q` with `s_i <= q < s_{i+1}`; a branch child's own
+/// separators lie strictly above `s_i`, since its first child holds keys
+/// from `s_i` on). Every page is verified sorted when it is read, so the
+/// child's first and last keys decide it: two comparisons per level.
+///
+/// A write copies or merges only children that pass, so a crafted file
+/// whose separators disagree with its children (valid checksums, each
+/// page sorted) is `Error::Corruption` here instead of a merged page with
+/// keys out of order that the check before writing would stop on.
+fn check_bounds(parent: &Node, i: usize, child: &Node, page: u64) -> Result<()> {
+    let leaf = child.is_leaf();
+    let first = usize::from(!leaf);
+    let n = child.len();
+    if n <= first {
+        return Ok(());
+    }
+    let (lo, hi) = (child.key(first), child.key(n - 1));
+    let above_lo = i == 0 || {
+        let s = parent.key(i);
+        if leaf {
+            s <= lo
+        } else {
+            s < lo
+        }
+    };
+    let below_hi = i + 1 >= parent.len() || hi < parent.key(i + 1);
+    if above_lo && below_hi {
+        Ok(())
+    } else {
+        Err(crate::Error::corrupt(
+            page,
+            "keys outside the separators of the parent",
+        ))
     }
 }
 

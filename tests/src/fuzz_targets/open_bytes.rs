@@ -338,26 +338,36 @@ pub fn run_open_bytes(data: &[u8]) {
     if avoid_known_bugs() && hits_known_bug(&image, page_size) {
         return;
     }
+    exercise(&image, page_size, flags & FLAG_WRITE != 0);
+}
 
+/// Opens `image` read-only (which must leave it unchanged) and, on a fresh
+/// copy, read-write, walking every read path of each handle that opens;
+/// with `write_too`, also writes through the read-write handle, walks
+/// again, closes and reopens.
+///
+/// # Panics
+/// Only where the engine panics, or a read-only handle changes the file.
+pub(crate) fn exercise(image: &[u8], page_size: usize, write_too: bool) {
     // Read-only: must not change the file.
-    let vfs = disk_with(&image);
+    let vfs = disk_with(image);
     if let Ok(db) = options(&vfs, page_size, true).open(PATH) {
         walk(&db);
         drop(db);
         assert!(
-            vfs.contents(Path::new(PATH)).as_deref() == Some(&image[..]),
+            vfs.contents(Path::new(PATH)).as_deref() == Some(image),
             "a read-only handle changed the file"
         );
     }
 
     // Read-write, on a fresh copy.
-    let vfs = disk_with(&image);
+    let vfs = disk_with(image);
     let opts = options(&vfs, page_size, false);
     let Ok(db) = opts.clone().open(PATH) else {
         return;
     };
     let keys = walk(&db);
-    if flags & FLAG_WRITE != 0 {
+    if write_too {
         write(&db, &keys, page_size);
         walk(&db);
         let _ = db.close();
@@ -611,6 +621,13 @@ fn write(db: &Db, keys: &[Vec<u8>], page_size: usize) {
             let _ = tx.put(k, vec![0xa5; page_size]);
         }
         let _ = tx.insert_if_absent(b"fuzz-key-2", b"v");
+        // Large neighbours of the keys read: the leaves holding them (the
+        // damaged ones, in a crafted file) split.
+        for k in keys.iter().take(16) {
+            let mut next = k.clone();
+            next.push(0);
+            let _ = tx.put(&next, vec![0x5a; page_size / 4]);
+        }
         if let Ok(names) = tx.bucket_names() {
             if let Some(first) = names.first() {
                 if let Ok(b) = tx.bucket(first) {

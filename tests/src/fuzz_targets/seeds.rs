@@ -680,9 +680,37 @@ fn ops_crash_seeds(out: &mut Vec<Seed>) {
     }
 }
 
+/// One input per hostile kind of `crafted_file`, with and without the
+/// writes, at two page sizes.
+fn crafted_file_seeds(out: &mut Vec<Seed>) {
+    use crate::crafted::hostile::{Params, ALL};
+    for (i, kind) in ALL.iter().enumerate() {
+        let name = format!("{kind:?}").to_lowercase();
+        let small = Params::default();
+        let large = Params {
+            ps: 4096,
+            keys: 40,
+            per_leaf: 5,
+            pick: 3,
+            extra: 300,
+        };
+        out.push((
+            "crafted_file",
+            format!("seed-{name}"),
+            super::input_for(i, &small, true),
+        ));
+        out.push((
+            "crafted_file",
+            format!("seed-{name}-4k"),
+            super::input_for(i, &large, i % 2 == 0),
+        ));
+    }
+}
+
 /// Every seed of every target.
 pub fn corpus() -> Vec<Seed> {
     let mut out = Vec::new();
+    crafted_file_seeds(&mut out);
     ops_crash_seeds(&mut out);
     open_bytes_seeds(&mut out);
     crafted_seeds(&mut out);
