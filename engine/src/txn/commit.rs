@@ -61,10 +61,22 @@ fn commit_state(inner: &Inner, mut state: TxState, durability: Durability) -> Re
         let saved = (core.txn, core.freed_since.len());
         core.txn = txn;
         core.freed_since.extend(state.freed);
-        if let Err(e) = crate::checkpoint::run_with(inner, &mut core, state.catalog) {
+        // The checkpoint consumes the transaction's trees. If it fails, or
+        // panics (a failpoint, a bug), `core` goes back to the state before
+        // this commit: `core.catalog` was never replaced, and the
+        // transaction id and the pages it freed are taken back.
+        let catalog = state.catalog;
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::checkpoint::run_with(inner, &mut core, catalog)
+        }));
+        if !matches!(ran, Ok(Ok(()))) {
             core.txn = saved.0;
             core.freed_since.truncate(saved.1);
-            return Err(e);
+        }
+        match ran {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
         // Durable and published already: deliver at once.
         let payload = (!state.too_big_for_log).then_some(&state.payload[..]);
